@@ -1,0 +1,67 @@
+"""FastAPI application: health, webhooks; one JSON log line per request, with its request id."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from viral_pipeline.api.webhooks import router as webhooks_router
+from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
+from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
+
+log = get_logger("viral_pipeline.api")
+
+# Bodies this size or larger are refused before they are read in full.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    init_sentry(settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None, settings.sentry_environment)
+    app = FastAPI(
+        title="viral_pipeline",
+        version="0.1.0",
+        description="Predicts which short videos will go viral; ingests Apify run notifications.",
+    )
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        with bound_context(request_id=request_id):
+            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+                response = JSONResponse(
+                    {"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+                )
+            else:
+                response = await call_next(request)
+            response.headers["x-request-id"] = request_id
+            # The path only, never the query string: webhook URLs may carry a token.
+            log.info(
+                "http request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        return response
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
+    def healthz() -> JSONResponse:
+        try:
+            with ready_engine(settings.database_url).connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as error:
+            report_exception(error, where="healthz")
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    app.include_router(webhooks_router)
+    return app

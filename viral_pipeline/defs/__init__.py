@@ -1,0 +1,1 @@
+"""Dagster definitions by domain, discovered by `dg.load_from_defs_folder`."""

@@ -1,0 +1,1 @@
+"""Ingestion: scraped_videos and what derives from it (creator_profiles, trending_sounds)."""

@@ -1,0 +1,92 @@
+"""Resources: the seams where real services plug in (database, scraper source).
+
+Each value comes from the environment through `dg.EnvVar` when the variable is set (so the UI
+shows the variable's name, never a secret), and from the settings' safe default otherwise.
+"""
+
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from viral_pipeline.settings import Settings
+from viral_pipeline.store.db import ready_engine
+
+
+class AppDatabase(dg.ConfigurableResource):
+    """The application database (SQLite file or PostgreSQL), migrated on first use per process."""
+
+    url: str
+
+    def engine(self) -> sa.Engine:
+        return ready_engine(self.url)
+
+
+class ScraperSource(dg.ConfigurableResource):
+    """Where videos come from: the built-in simulated source, or the Apify actor."""
+
+    source: str = "simulated"
+    simulated_videos_per_day: int = 2000
+    apify_api_url: str = "https://api.apify.com"
+    apify_token: str | None = None
+    apify_actor_id: str = "clockworks~tiktok-scraper"
+    hashtags: list[str] = ["fyp", "viral", "trending"]
+    results_per_hashtag: int = 100
+    timeout_s: float = 30.0
+    max_wait_s: float = 900.0
+
+    def apify_client(self):  # type: ignore[no-untyped-def]
+        from viral_pipeline.sources.apify import ApifyClient
+
+        return ApifyClient(
+            api_url=self.apify_api_url,
+            token=self.apify_token,
+            actor_id=self.apify_actor_id,
+            timeout_s=self.timeout_s,
+        )
+
+    def fetch_day(self, day: date) -> Iterator[Any]:
+        """Items for one day's scrape, from whichever source is configured."""
+        if self.source == "simulated":
+            from viral_pipeline.engine.simulated import generate_day
+
+            yield from generate_day(day, self.simulated_videos_per_day).items
+            return
+        from viral_pipeline.sources.apify import build_actor_input
+
+        with self.apify_client() as client:
+            _run, items = client.run_and_iter_items(
+                build_actor_input(self.hashtags, self.results_per_hashtag), max_wait_s=self.max_wait_s
+            )
+            yield from items
+
+    def fetch_dataset(self, dataset_id: str) -> Iterator[Any]:
+        """Items of an Apify dataset that a finished run (announced by webhook) produced."""
+        with self.apify_client() as client:
+            yield from client.iter_dataset_items(dataset_id)
+
+
+def _env_or(name: str, default: Any) -> Any:
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    token = settings.apify_token.get_secret_value() if settings.apify_token else None
+    return {
+        "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
+        "scraper": ScraperSource(
+            source=settings.scraper_source.value,
+            simulated_videos_per_day=settings.simulated_videos_per_day,
+            apify_api_url=settings.apify_api_url,
+            apify_token=_env_or("APIFY_TOKEN", token),
+            apify_actor_id=settings.apify_actor_id,
+            hashtags=settings.hashtags,
+            results_per_hashtag=settings.apify_results_per_hashtag,
+            timeout_s=settings.apify_timeout_s,
+            max_wait_s=settings.apify_max_wait_s,
+        ),
+    }

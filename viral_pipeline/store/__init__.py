@@ -1,0 +1,1 @@
+"""The application database: schema, migrations and the queries that read and write it."""

@@ -1,0 +1,91 @@
+"""Table definitions used by queries. Migrations (store/migrations) create and evolve them;
+a test checks that the migrated database matches these definitions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Ids are strings: TikTok ids reach 19 digits, beyond what a float or a JS number holds.
+scraped_videos = sa.Table(
+    "scraped_videos",
+    metadata,
+    sa.Column("video_id", sa.String(32), primary_key=True),
+    sa.Column("source_format", sa.String(16), nullable=False),
+    sa.Column("author_id", sa.String(32), nullable=False, index=True),
+    sa.Column("author_handle", sa.String(128), nullable=False),
+    sa.Column("author_followers", sa.BigInteger, nullable=True),
+    sa.Column("author_verified", sa.Boolean, nullable=True),
+    sa.Column("caption", sa.Text, nullable=False),
+    sa.Column("hashtags", sa.JSON, nullable=False),
+    sa.Column("music_id", sa.String(32), nullable=True, index=True),
+    sa.Column("music_name", sa.Text, nullable=True),
+    sa.Column("music_author", sa.Text, nullable=True),
+    sa.Column("music_original", sa.Boolean, nullable=True),
+    sa.Column("duration_s", sa.Integer, nullable=False),
+    sa.Column("is_slideshow", sa.Boolean, nullable=False),
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("play_count", sa.BigInteger, nullable=False),
+    sa.Column("like_count", sa.BigInteger, nullable=False),
+    sa.Column("comment_count", sa.BigInteger, nullable=False),
+    sa.Column("share_count", sa.BigInteger, nullable=False),
+    sa.Column("collect_count", sa.BigInteger, nullable=True),
+    sa.Column("web_url", sa.Text, nullable=True),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+creators = sa.Table(
+    "creators",
+    metadata,
+    sa.Column("author_id", sa.String(32), primary_key=True),
+    sa.Column("handle", sa.String(128), nullable=False, index=True),
+    sa.Column("followers", sa.BigInteger, nullable=True),
+    sa.Column("verified", sa.Boolean, nullable=True),
+    sa.Column("follower_tier", sa.String(8), nullable=True),
+    # 'scrape' (derived from videos' author data) or 'profile' (a profile scrape, which wins).
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+trending_sounds = sa.Table(
+    "trending_sounds",
+    metadata,
+    sa.Column("music_id", sa.String(32), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("music_name", sa.Text, nullable=True),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("plays", sa.BigInteger, nullable=False),
+    sa.Column("engagement", sa.Float, nullable=False),
+    sa.Column("growth", sa.Float, nullable=False),
+    sa.Column("velocity", sa.Float, nullable=False),
+    sa.Column("trend_score", sa.Float, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_trending_sounds_day", "day"),
+)
+
+ingest_rejects = sa.Table(
+    "ingest_rejects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("batch", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    # The same bad item delivered twice (a re-run, a repeated webhook) is kept once.
+    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+apify_webhook_events = sa.Table(
+    "apify_webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("apify_run_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("dataset_id", sa.String(64), nullable=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("run_status", sa.String(32), nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
