@@ -44,7 +44,7 @@ def scraped_videos(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     day = date.fromisoformat(context.partition_key)
-    with bound_context(run_id=context.run_id, asset="scraped_videos", partition=context.partition_key):
+    with bound_context(run_id=context.run.run_id, asset="scraped_videos", partition=context.partition_key):
         if config.apify_dataset_id:
             source, batch = "apify", config.apify_run_id or config.apify_dataset_id
             items = scraper.fetch_dataset(config.apify_dataset_id)
@@ -73,7 +73,7 @@ def scraped_videos(
 )
 def creator_profiles(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.MaterializeResult:
     started = time.perf_counter()
-    with bound_context(run_id=context.run_id, asset="creator_profiles"):
+    with bound_context(run_id=context.run.run_id, asset="creator_profiles"):
         engine = app_db.engine()
         written = refresh_creator_profiles(engine)
         tiers = tier_counts(engine)
@@ -98,7 +98,7 @@ def trending_sounds(
     context: dg.AssetExecutionContext, config: TrendsConfig, app_db: AppDatabase
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    with bound_context(run_id=context.run_id, asset="trending_sounds"):
+    with bound_context(run_id=context.run.run_id, asset="trending_sounds"):
         engine = app_db.engine()
         since = None
         if config.lookback_days is not None:

@@ -2,12 +2,11 @@
 
 import dagster as dg
 
-from viral_pipeline.defs.ingest.assets import creator_profiles, daily_partitions, scraped_videos, trending_sounds
+from viral_pipeline.defs.ingest.assets import creator_profiles, scraped_videos, trending_sounds
 
 scrape_job = dg.define_asset_job(
     "scrape_job",
     selection=[scraped_videos],
-    partitions_def=daily_partitions,
     description="Scrape one day's videos (or ingest one finished Apify run) into scraped_videos.",
 )
 trending_sounds_job = dg.define_asset_job("trending_sounds_job", selection=[trending_sounds])
