@@ -27,7 +27,8 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # Empty values (`APIFY_TOKEN=` copied from .env.example) mean "not set", not "set to empty".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     database_url: str = Field(
         default=f"sqlite:///{PROJECT_ROOT / 'data' / 'viral_pipeline.db'}",

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Idempotent set-up for the test command: a Python 3.11 virtualenv in .venv with the project
+# installed editable (re-installed only when pyproject.toml changes), and PostgreSQL's server
+# binaries, which the test session uses to start a throwaway server.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.viral_pipeline-install.sha256"
+cd "$ROOT"
+
+is_py311() {
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' >/dev/null 2>&1
+}
+
+find_python() {
+    local candidate
+    for candidate in python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && is_py311 "$candidate"; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ---- virtualenv -----------------------------------------------------------------------
+if [ -x "$VENV/bin/python" ] && ! is_py311 "$VENV/bin/python"; then
+    echo "bootstrap: $VENV does not run Python 3.11; recreating it" >&2
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! PYTHON="$(find_python)"; then
+        echo "bootstrap: ERROR: Python 3.11 is required (pyproject.toml: >=3.11,<3.12), but neither" >&2
+        echo "bootstrap:        python3.11 nor python3 on PATH is 3.11. Install it and run again." >&2
+        exit 1
+    fi
+    echo "bootstrap: creating $VENV with $PYTHON"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        echo "bootstrap: ERROR: '$PYTHON -m venv' failed (on Debian: apt-get install python3.11-venv)" >&2
+        rm -rf "$VENV"
+        exit 1
+    fi
+fi
+
+# The stamp covers pyproject.toml and where the repo lives (an editable install points there).
+WANT="$( (cat pyproject.toml; echo "$ROOT") | sha256sum | cut -d' ' -f1)"
+HAVE="$(cat "$STAMP" 2>/dev/null || true)"
+installed_here() {
+    # -I: do not let the current directory stand in for the installed package.
+    (cd / && "$VENV/bin/python" -I -c '
+import sys, pathlib, viral_pipeline, pytest, pytest_cov
+sys.exit(0 if pathlib.Path(viral_pipeline.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1])) else 1)
+' "$ROOT") >/dev/null 2>&1
+}
+if [ "$WANT" != "$HAVE" ] || ! installed_here; then
+    echo "bootstrap: installing the project and its dev dependencies into $VENV"
+    rm -f "$STAMP"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    echo "$WANT" > "$STAMP"
+else
+    echo "bootstrap: $VENV is up to date"
+fi
+
+# ---- PostgreSQL server binaries --------------------------------------------------------
+have_postgres() {
+    command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1 && return 0
+    local bindir
+    for bindir in /usr/lib/postgresql/*/bin; do
+        [ -x "$bindir/pg_ctl" ] && [ -x "$bindir/initdb" ] && return 0
+    done
+    return 1
+}
+
+# scripts/run.sh sets SKIP_POSTGRES_INSTALL=1: running the product needs no PostgreSQL server.
+if [ "${SKIP_POSTGRES_INSTALL:-0}" != "1" ] && ! have_postgres; then
+    SUDO=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            SUDO=(sudo -n)  # never wait for a password (CI has no stdin)
+        else
+            SUDO=(false)
+        fi
+    fi
+    if [ "${SUDO[*]-}" != "false" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: PostgreSQL server binaries not found; installing Debian's postgresql"
+        if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+               && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }; then
+            echo "bootstrap: WARNING: apt-get install postgresql failed" >&2
+        fi
+    fi
+    if ! have_postgres; then
+        echo "bootstrap: WARNING: PostgreSQL server binaries (pg_ctl/initdb) are not installed, so the" >&2
+        echo "bootstrap:          PostgreSQL tests will skip (or fail when CI is set)." >&2
+        echo "bootstrap:          Install them with: apt-get install postgresql" >&2
+    fi
+fi

@@ -1,0 +1,175 @@
+"""Shared fixtures: a real PostgreSQL server for the session, shared sample data, and settings
+isolated per test (a temporary SQLite database, MLflow store and DAGSTER_HOME; no secrets)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from viral_pipeline.settings import Settings, get_settings
+from viral_pipeline_tests.postgres_server import PostgresServer, find_binaries
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_APIFY_DIR = REPO_ROOT.parent / "shared" / "data" / "apify"
+
+# Secrets are never taken from the developer's shell; a test that needs one sets it.
+_SECRET_ENV_VARS = ("APIFY_TOKEN", "SENTRY_DSN", "ADMIN_TOKEN", "APIFY_WEBHOOK_SECRET")
+
+logger = logging.getLogger(__name__)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing(reason: str) -> None:
+    """Skip on a developer's machine; in CI a missing prerequisite is a failure."""
+    if _in_ci():
+        pytest.fail(f"{reason} [CI is set, so this fails instead of skipping]", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every test that uses the server is marked, so `-m "not postgres"` leaves them out.
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the whole session (stopped and removed at the end)."""
+    binaries = find_binaries()
+    if binaries is None:
+        _missing("PostgreSQL server binaries (pg_ctl/initdb) not found: install with apt-get install postgresql")
+    server = PostgresServer(binaries).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    name = make_url(url).database
+    assert name is not None
+    _dispose_cached_engines(name, postgres_server.port)
+    try:
+        postgres_server.drop_database(name)
+    except Exception:  # the server is thrown away anyway; never fail a test on cleanup
+        logger.warning("could not drop test database %s", name, exc_info=True)
+
+
+def _dispose_cached_engines(database: str, port: int | None) -> None:
+    # viral_pipeline.store.db.get_engine keeps one engine per URL for the process; drop the
+    # ones pointing at this test's database so their pooled connections close.
+    from viral_pipeline.store import db
+
+    engines = getattr(db, "_engines", None)
+    lock = getattr(db, "_engines_lock", None)
+    if not isinstance(engines, dict) or lock is None:
+        return
+    with lock:
+        for key in list(engines):
+            parsed = make_url(key)
+            if parsed.database == database and parsed.port == port:
+                engines.pop(key).dispose()
+
+
+# ---- Data files ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_apify_dir() -> Path:
+    """`../shared/data/apify`: real Apify payloads, present in CI and on the team's machines."""
+    if not SHARED_APIFY_DIR.is_dir():
+        _missing("../shared/data/apify is not present (it exists in CI and the team's machines, not in a user's clone)")
+    return SHARED_APIFY_DIR
+
+
+# ---- Settings isolation ----------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/app.db"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> Iterator[None]:
+    """Each test sees defaults plus a private database, MLflow store and DAGSTER_HOME.
+
+    Every variable Settings reads is removed from the environment first (so nothing leaks in
+    from the developer's shell, secrets included), and `.env` files are not read.
+    """
+    fields = set(Settings.model_fields)
+    for name in list(os.environ):
+        if name.lower() in fields or name.upper() in _SECRET_ENV_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
+
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("SCRAPER_SOURCE", "simulated")
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+# ---- More fixtures ---------------------------------------------------------------------
+# The lead adds the domain fixtures (sample videos, Dagster instances, API clients...) here.
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The same test on a SQLite file and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def app_engine(any_db_url: str):
+    """A migrated application database, on each backend."""
+    from viral_pipeline.store.db import ready_engine
+
+    return ready_engine(any_db_url)
+
+
+@pytest.fixture
+def fake_apify(monkeypatch: pytest.MonkeyPatch):
+    """A real Apify-speaking HTTP server on 127.0.0.1, with the settings pointing at it."""
+    from viral_pipeline_tests.fakes.apify_server import FakeApify
+
+    with FakeApify() as apify:
+        monkeypatch.setenv("APIFY_API_URL", apify.url)
+        monkeypatch.setenv("APIFY_TOKEN", apify.token)
+        get_settings.cache_clear()
+        yield apify
+
+
+@pytest.fixture
+def api_client():
+    """The ASGI app built from the current (test) settings, behind FastAPI's test client."""
+    from fastapi.testclient import TestClient
+
+    from viral_pipeline.api import create_app
+
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        yield client
