@@ -91,7 +91,6 @@ def init_sentry(dsn: str | None, environment: str = "local", transport: Any = No
         dsn=dsn,
         environment=environment,
         transport=transport,
-        send_default_pii=False,
         traces_sample_rate=0.0,
     )
     return True

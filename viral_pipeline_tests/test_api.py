@@ -1,0 +1,91 @@
+"""The HTTP API shell: health, body limit, request ids, OpenAPI, and the real server's JSON logs."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from viral_pipeline.api.app import MAX_BODY_BYTES
+from viral_pipeline.settings import get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_healthz_reports_the_database(api_client):
+    response = api_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert len(response.headers["x-request-id"]) == 32
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(monkeypatch, tmp_path):
+    # A directory where the SQLite file should be: the database cannot be opened.
+    (tmp_path / "blocked.db").mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/blocked.db")
+    get_settings.cache_clear()
+    from fastapi.testclient import TestClient
+
+    from viral_pipeline.api import create_app
+
+    response = TestClient(create_app()).get("/healthz")
+    assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+def test_oversize_body_is_413_before_it_is_read(api_client):
+    response = api_client.post("/api/webhooks/apify", content=b"x" * (MAX_BODY_BYTES + 1),
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert str(MAX_BODY_BYTES) in response.json()["detail"]
+
+
+def test_caller_request_id_is_echoed(api_client):
+    response = api_client.get("/healthz", headers={"x-request-id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_openapi_describes_every_endpoint(api_client):
+    document = api_client.get("/openapi.json").json()
+    assert {"/healthz", "/api/webhooks/apify"} <= set(document["paths"])
+    assert "ApifyWebhookPayload" in document["components"]["schemas"]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_server_logs_json_lines_without_query_strings(tmp_path):
+    """`python -m viral_pipeline.api` under uvicorn: every line on stderr is a JSON object."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/api.db", "APIFY_WEBHOOK_SECRET": "hush"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "viral_pipeline.api", "--port", str(port)],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "API did not start within 30 s"
+                time.sleep(0.2)
+        rejected = httpx.post(f"http://127.0.0.1:{port}/api/webhooks/apify?token=wrong-hush", json={}, timeout=5)
+        assert rejected.status_code == 401
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert lines, "the server wrote no log lines"
+    requests = [line for line in lines if line.get("event") == "http request"]
+    assert {(r["path"], r["status"]) for r in requests} >= {("/healthz", 200), ("/api/webhooks/apify", 401)}
+    assert all("request_id" in r and "duration_ms" in r for r in requests)
+    assert "hush" not in stderr  # neither the secret nor the wrong guess reaches a log line
+    assert any(line.get("logger", "").startswith("uvicorn") for line in lines)
