@@ -25,18 +25,14 @@ def bootstrap(days: int, instance: dg.DagsterInstance) -> list[str]:
     """Materialize the data assets; returns the partition keys scraped."""
     defs = load_defs()
     ready_engine(get_settings().database_url)
-    graph = defs.resolve_asset_graph()
-    assets = [graph.get(key).assets_def for key in graph.get_all_asset_keys()]
-    resources = defs.resources or {}
     today = datetime.now(UTC).date()
     partitions = [(today - timedelta(days=offset)).isoformat() for offset in reversed(range(days))]
     for partition in partitions:
-        result = dg.materialize(assets, selection=["scraped_videos"], partition_key=partition,
-                                resources=resources, instance=instance)
+        result = defs.resolve_job_def("scrape_job").execute_in_process(partition_key=partition, instance=instance)
         log.info("bootstrap partition", partition=partition, success=result.success)
-    result = dg.materialize(assets, selection=["creator_profiles", "trending_sounds"],
-                            resources=resources, instance=instance)
-    log.info("bootstrap derived assets", success=result.success)
+    for job in ("creator_profiles_job", "trending_sounds_job"):
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance)
+        log.info("bootstrap derived asset", job=job, success=result.success)
     return partitions
 
 

@@ -64,6 +64,8 @@ def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
     # httpx logs every request URL at INFO; URLs can carry tokens, so keep it at WARNING.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic narrates every plugin it loads at INFO, on every process start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     _configured_level = level
 
 

@@ -76,6 +76,7 @@ def test_slideshow_keeps_zero_duration_and_has_no_sound(current_item):
         (lambda i: i.pop("id"), "id"),
         (lambda i: i.update(id=7.505706702050823e18), "lost precision"),
         (lambda i: i.update(id="  "), "id is empty"),
+        (lambda i: i.update(id="abc123"), "string of digits"),
         (lambda i: i.update(playCount=None), "playCount"),
         (lambda i: i.pop("playCount"), "playCount"),
         (lambda i: i.update(diggCount=-5), "diggCount"),

@@ -27,6 +27,8 @@ def _id_string(value: Any) -> Any:
         return str(value)
     if isinstance(value, str) and not value.strip():
         raise ValueError("id is empty")
+    if isinstance(value, str) and not value.isdigit():
+        raise ValueError("id must be a string of digits")
     return value
 
 

@@ -1,0 +1,114 @@
+"""The data assets materialized for real on the simulated source, plus their schedules and sensor."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from viral_pipeline.definitions import defs as load_defs
+from viral_pipeline.defs.ingest.schedules import refresh_creator_profiles, scrape_trending
+from viral_pipeline.defs.ingest.sensors import trending_sounds_after_scrape
+from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
+
+EXPECTED_ASSETS = {"scraped_videos", "creator_profiles", "trending_sounds"}
+
+
+@pytest.fixture
+def small_days(monkeypatch):
+    monkeypatch.setenv("SIMULATED_VIDEOS_PER_DAY", "400")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def defs(small_days):
+    return load_defs()
+
+
+def _count(table):
+    with ready_engine(get_settings().database_url).connect() as connection:
+        return connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar()
+
+
+def _scrape(defs, instance, day):
+    return defs.resolve_job_def("scrape_job").execute_in_process(partition_key=day, instance=instance)
+
+
+def _run(defs, instance, job, **config):
+    run_config = {"ops": {name: {"config": value} for name, value in config.items()}}
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=run_config)
+
+
+def test_asset_keys_schedules_and_sensors_snapshot(defs):
+    assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()} == EXPECTED_ASSETS
+    assert {s.name for s in defs.schedules} == {"scrape_trending", "refresh_creator_profiles"}
+    assert {s.name for s in defs.sensors} == {"apify_webhook_runs", "trending_sounds_after_scrape"}
+    for definition in [*defs.schedules, *defs.sensors]:
+        assert definition.default_status.value == "RUNNING", definition.name
+
+
+def test_materialize_the_data_assets_twice_on_the_simulated_source(defs):
+    instance = dg.DagsterInstance.ephemeral()
+    for day in ("2026-11-26", "2026-11-27"):
+        result = _scrape(defs, instance, day)
+        assert result.success
+        metadata = result.asset_materializations_for_node("scraped_videos")[0].metadata
+        stored, rejected = metadata["rows_stored"].value, metadata["rows_rejected"].value
+        assert stored + rejected == 400 and 0 < rejected < 20
+        assert metadata["source"].value == "simulated" and metadata["duration_ms"].value > 0
+    videos_after_two_days = _count("scraped_videos")
+    assert videos_after_two_days == 800 - _count("ingest_rejects")
+
+    # The same partition again: same rows (an upsert), nothing duplicated, rejects kept once.
+    rejects = _count("ingest_rejects")
+    again = _scrape(defs, instance, "2026-11-27")
+    assert again.success
+    assert _count("scraped_videos") == videos_after_two_days and _count("ingest_rejects") == rejects
+
+    profiles = _run(defs, instance, "creator_profiles_job")
+    assert profiles.success
+    creators = profiles.asset_materializations_for_node("creator_profiles")[0].metadata
+    assert creators["creators"].value == _count("creators") > 0
+    assert sum(v.value for k, v in creators.items() if k.startswith("tier_")) == creators["creators"].value
+    trends = _run(defs, instance, "trending_sounds_job").asset_materializations_for_node("trending_sounds")[0].metadata
+    assert trends["rows_written"].value == _count("trending_sounds") > 0
+    assert "| sound | day |" in trends["top_sounds"].value and trends["top_uses"].value >= 1
+
+
+def test_trending_sounds_lookback_recomputes_only_recent_days(defs):
+    instance = dg.DagsterInstance.ephemeral()
+    _scrape(defs, instance, "2026-01-05")
+    full = _run(defs, instance, "trending_sounds_job")
+    rows = full.asset_materializations_for_node("trending_sounds")[0].metadata["rows_written"].value
+    assert rows > 0
+    recent = _run(defs, instance, "trending_sounds_job", trending_sounds={"lookback_days": 7})
+    assert recent.asset_materializations_for_node("trending_sounds")[0].metadata["rows_written"].value == 0
+    assert _count("trending_sounds") == rows  # older days are kept, not wiped
+
+
+def test_scrape_schedule_targets_the_scheduled_days_partition():
+    tick = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
+    request = scrape_trending(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert request.partition_key == "2026-11-29"
+    assert request.run_key == tick.isoformat()
+    assert scrape_trending.cron_schedule == "0 */6 * * *"
+
+
+def test_creator_profiles_schedule_is_daily():
+    tick = datetime(2026, 11, 29, 3, 30, tzinfo=UTC)
+    request = refresh_creator_profiles(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert request.run_key == tick.isoformat()
+    assert refresh_creator_profiles.cron_schedule == "30 3 * * *"
+
+
+def test_trending_sounds_recompute_after_each_scrape(defs):
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(instance=instance, definitions=defs)
+    assert not trending_sounds_after_scrape.evaluate_tick(context).run_requests  # nothing scraped yet
+
+    scrape = _scrape(defs, instance, "2026-11-28")
+    context = dg.build_sensor_context(instance=instance, definitions=defs)
+    (request,) = trending_sounds_after_scrape.evaluate_tick(context).run_requests
+    assert request.run_key == scrape.run_id
+    assert trending_sounds_after_scrape.job_name == "trending_sounds_job"
