@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -80,7 +81,8 @@ def test_real_server_logs_json_lines_without_query_strings(tmp_path):
         rejected = httpx.post(f"http://127.0.0.1:{port}/api/webhooks/apify?token=wrong-hush", json={}, timeout=5)
         assert rejected.status_code == 401
     finally:
-        process.terminate()
+        # Ctrl-C, as a user stops it: uvicorn shuts down cleanly and the interpreter exits normally.
+        process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
     assert lines, "the server wrote no log lines"
