@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from viral_pipeline.dagster_logging import json_console
 from viral_pipeline.defs.resources import build_resources
 from viral_pipeline.observability import configure_logging, init_sentry
 from viral_pipeline.settings import get_settings
@@ -18,5 +19,5 @@ def defs() -> dg.Definitions:
     )
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(resources=build_resources(settings)),
+        dg.Definitions(resources=build_resources(settings), loggers={"console": json_console}),
     )

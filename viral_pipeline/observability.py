@@ -42,6 +42,13 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
             foreign_pre_chain=[*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder()],
         )
 
+    def format(self, record: logging.LogRecord) -> str:
+        # A handler earlier in the chain may have replaced a structlog event dict by text
+        # (Dagster's log capture does): render such a record as a plain stdlib one.
+        if getattr(record, "_from_structlog", False) and not isinstance(record.msg, dict):
+            record = logging.makeLogRecord({**record.__dict__, "_from_structlog": False})
+        return super().format(record)
+
 
 def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
     """Route structlog and the standard library through one JSON formatter on stderr."""

@@ -112,3 +112,35 @@ def test_trending_sounds_recompute_after_each_scrape(defs):
     (request,) = trending_sounds_after_scrape.evaluate_tick(context).run_requests
     assert request.run_key == scrape.run_id
     assert trending_sounds_after_scrape.job_name == "trending_sounds_job"
+
+
+def test_every_line_a_run_writes_is_json(defs, capfd):
+    """Dagster's run log goes through our JSON console logger; our own lines are JSON too."""
+    import json
+
+    from viral_pipeline.observability import configure_logging
+
+    configure_logging("INFO", force=True)  # bind the handler to this test's captured stderr
+    instance = dg.DagsterInstance.ephemeral()
+    assert _scrape(defs, instance, "2026-11-25").success
+    warned = _run(defs, instance, "trending_sounds_job", trending_sounds={"lookback_days": 3})
+    assert warned.success
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.strip()]
+    events = {line["event"] for line in lines}
+    assert {"scraped videos stored", "trending sounds computed"} <= events
+    assert all("run_id" in line for line in lines if line["logger"].startswith("viral_pipeline.defs"))
+
+
+def test_dagster_records_are_flattened_into_json_fields():
+    import json
+    import logging
+
+    from viral_pipeline.dagster_logging import DagsterRecordFormatter, json_console
+
+    record = logging.makeLogRecord({"msg": "scrape_job - abc - text", "levelno": logging.INFO, "levelname": "INFO"})
+    record.dagster_meta = {"orig_message": "Started", "run_id": "abc", "job_name": "scrape_job",
+                           "step_key": "scraped_videos", "dagster_event": None}
+    rendered = json.loads(DagsterRecordFormatter().format(record))
+    assert rendered["event"] == "Started" and rendered["run_id"] == "abc" and rendered["step_key"] == "scraped_videos"
+    logger = json_console.logger_fn(dg.build_init_logger_context(logger_config={"log_level": "WARNING"}))
+    assert logger.level == logging.WARNING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ CHUNK_SIZE = 5_000
 _UPDATED_ON_CONFLICT = [
     c.name for c in scraped_videos.columns if c.name not in ("video_id", "first_seen_at")
 ]
+_RECORD_FIELDS = tuple(f.name for f in fields(VideoRecord))
 
 
 @dataclass
@@ -45,7 +46,10 @@ def upsert_videos(connection: sa.Connection, records: list[VideoRecord], seen_at
         return 0
     # One statement may touch a row only once (PostgreSQL enforces it): keep the last sighting.
     latest = {r.video_id: r for r in records}
-    rows = [{**asdict(r), "first_seen_at": seen_at, "last_seen_at": seen_at} for r in latest.values()]
+    # A shallow dict per row: dataclasses.asdict deep-copies every field and cost more than
+    # parsing. The records are frozen and nothing here mutates their values.
+    stamps = {"first_seen_at": seen_at, "last_seen_at": seen_at}
+    rows = [{**{name: getattr(r, name) for name in _RECORD_FIELDS}, **stamps} for r in latest.values()]
     statement = _dialect_insert(connection.engine, scraped_videos)
     statement = statement.on_conflict_do_update(
         index_elements=["video_id"],

@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.defs.ingest.assets import creator_profiles, scraped_videos, trending_sounds
 
 scrape_job = dg.define_asset_job(
     "scrape_job",
     selection=[scraped_videos],
+    config=JSON_RUN_LOGS,
     description="Scrape one day's videos (or ingest one finished Apify run) into scraped_videos.",
 )
-trending_sounds_job = dg.define_asset_job("trending_sounds_job", selection=[trending_sounds])
-creator_profiles_job = dg.define_asset_job("creator_profiles_job", selection=[creator_profiles])
+trending_sounds_job = dg.define_asset_job("trending_sounds_job", selection=[trending_sounds], config=JSON_RUN_LOGS)
+creator_profiles_job = dg.define_asset_job("creator_profiles_job", selection=[creator_profiles], config=JSON_RUN_LOGS)

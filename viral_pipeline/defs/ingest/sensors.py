@@ -4,6 +4,7 @@
 import dagster as dg
 import sqlalchemy as sa
 
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.defs.ingest.assets import scraped_videos
 from viral_pipeline.defs.ingest.jobs import scrape_job, trending_sounds_job
 from viral_pipeline.defs.resources import AppDatabase
@@ -56,6 +57,8 @@ def apify_webhook_runs(context: dg.SensorEvaluationContext, app_db: AppDatabase)
                 run_key=event.apify_run_id,
                 partition_key=event.received_at.strftime("%Y-%m-%d"),
                 run_config={
+                    # A partitioned job drops its default config when a run brings its own.
+                    **JSON_RUN_LOGS,
                     "ops": {
                         "scraped_videos": {
                             "config": {"apify_run_id": event.apify_run_id, "apify_dataset_id": event.dataset_id}
