@@ -95,12 +95,16 @@ def init_sentry(dsn: str | None, environment: str = "local", transport: Any = No
     if not dsn:
         return False
     import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
 
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         transport=transport,
         traces_sample_rate=0.0,
+        # Log lines become breadcrumbs; events come only from report_exception, once per error
+        # (otherwise its own error line, and Dagster's, would each be a second event).
+        integrations=[LoggingIntegration(level=logging.INFO, event_level=None)],
     )
     return True
 

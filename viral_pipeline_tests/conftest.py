@@ -132,6 +132,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_u
 
 
 # ---- More fixtures ---------------------------------------------------------------------
+
+from viral_pipeline_tests.fakes.sentry import sentry_events  # noqa: E402,F401  (a fixture)
 # The lead adds the domain fixtures (sample videos, Dagster instances, API clients...) here.
 
 

@@ -144,3 +144,24 @@ def test_dagster_records_are_flattened_into_json_fields():
     assert rendered["event"] == "Started" and rendered["run_id"] == "abc" and rendered["step_key"] == "scraped_videos"
     logger = json_console.logger_fn(dg.build_init_logger_context(logger_config={"log_level": "WARNING"}))
     assert logger.level == logging.WARNING
+
+
+def test_a_failed_apify_scrape_fails_the_run_reports_to_sentry_and_keeps_stored_rows(
+    monkeypatch, fake_apify, sentry_events
+):
+    instance = dg.DagsterInstance.ephemeral()
+    monkeypatch.setenv("SIMULATED_VIDEOS_PER_DAY", "100")
+    get_settings.cache_clear()
+    assert _scrape(load_defs(), instance, "2026-11-24").success
+    stored = _count("scraped_videos")
+
+    monkeypatch.setenv("SCRAPER_SOURCE", "apify")
+    get_settings.cache_clear()
+    fake_apify.next_run(status="FAILED")
+    result = load_defs().resolve_job_def("scrape_job").execute_in_process(
+        partition_key="2026-11-25", instance=instance, raise_on_error=False)
+    assert not result.success
+    (event,) = sentry_events.events()
+    assert "FAILED" in event["exception"]["values"][0]["value"]
+    assert event["tags"]["asset"] == "scraped_videos"
+    assert _count("scraped_videos") == stored

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 
 from viral_pipeline.defs.resources import AppDatabase, ScraperSource
-from viral_pipeline.observability import bound_context, get_logger
+from viral_pipeline.observability import bound_context, get_logger, report_exception
 from viral_pipeline.store.creators import refresh_creator_profiles, tier_counts
 from viral_pipeline.store.trends import compute_trending_sounds, top_sounds
 from viral_pipeline.store.videos import ingest_items
@@ -51,7 +51,12 @@ def scraped_videos(
         else:
             source, batch = scraper.source, f"{scraper.source}:{context.partition_key}"
             items = scraper.fetch_day(day)
-        result = ingest_items(app_db.engine(), items, source=source, batch=batch)
+        try:
+            result = ingest_items(app_db.engine(), items, source=source, batch=batch)
+        except Exception as error:
+            # Chunks already loaded stay loaded; Dagster's run retries take it from here.
+            report_exception(error, run_id=context.run.run_id, asset="scraped_videos", batch=batch)
+            raise
         log.info("scraped videos stored", source=source, stored=result.stored, rejected=result.rejected)
     return dg.MaterializeResult(
         metadata={

@@ -11,5 +11,15 @@ scrape_job = dg.define_asset_job(
     config=JSON_RUN_LOGS,
     description="Scrape one day's videos (or ingest one finished Apify run) into scraped_videos.",
 )
-trending_sounds_job = dg.define_asset_job("trending_sounds_job", selection=[trending_sounds], config=JSON_RUN_LOGS)
-creator_profiles_job = dg.define_asset_job("creator_profiles_job", selection=[creator_profiles], config=JSON_RUN_LOGS)
+trending_sounds_job = dg.define_asset_job(
+    "trending_sounds_job",
+    selection=[trending_sounds],
+    config=JSON_RUN_LOGS,
+    description="Recompute trending_sounds from scraped_videos (in SQL).",
+)
+creator_profiles_job = dg.define_asset_job(
+    "creator_profiles_job",
+    selection=[creator_profiles],
+    config=JSON_RUN_LOGS,
+    description="Refresh follower counts and tiers in creators.",
+)
