@@ -1,0 +1,137 @@
+"""Model features of a video, from what is known before it is posted.
+
+`build_features` turns raw columns (RAW_COLUMNS) into the model's numeric input (FEATURE_COLUMNS),
+the same way for a training set of many rows and for a single prediction request. Outcomes
+(plays, likes, comments, shares) are never read: they do not exist before posting.
+
+Unknown values stay NaN (followers, log_followers, follower_tier, verified): the model pipeline
+imputes them and adds "was missing" flags, so an unknown count is never mistaken for a small one.
+
+Hashtag names enter through a hashing trick: each tag goes to one of N_HASH_BUCKETS buckets by
+zlib.crc32 of its UTF-8 name (stable across processes and versions, unlike Python's salted
+`hash`), and each bucket counts the video's tags that fall in it.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from viral_pipeline.engine.creators import FOLLOWER_TIERS
+
+RAW_COLUMNS: tuple[str, ...] = (
+    "caption", "hashtags", "sound_original", "sound_trend_score", "duration_s",
+    "is_slideshow", "followers", "verified", "posted_at",
+)
+N_HASH_BUCKETS = 16
+# Tags people add for reach rather than topic.
+GENERIC_TAGS = frozenset({"fyp", "foryou", "foryoupage", "viral", "fy", "trending"})
+_BUCKET_COLUMNS = tuple(f"tag_bucket_{k:02d}" for k in range(N_HASH_BUCKETS))
+_TIER_LOWER_BOUNDS = np.array([lower for _, lower in FOLLOWER_TIERS], dtype=float)
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "caption_chars",
+    "caption_words",
+    "hashtag_count",
+    "generic_tag_count",
+    *_BUCKET_COLUMNS,
+    "has_sound",
+    "sound_original",
+    "sound_trend_score",
+    "duration_s",
+    "is_slideshow",
+    "follower_tier",  # ordinal 0 (starter) .. 4 (mega); NaN when followers are unknown
+    "log_followers",  # log1p(followers); NaN when unknown
+    "verified",  # 1/0; NaN when unknown
+    "weekday",  # 0 = Monday, UTC
+    "hour",  # 0..23, UTC
+    "hour_sin",  # of the fractional UTC hour, so 23:59 sits next to 00:00
+    "hour_cos",
+)
+
+_bucket_cache: dict[str, int] = {}
+
+
+def hashtag_bucket(tag: str) -> int:
+    """The bucket of a hashtag name (case and a leading '#' ignored)."""
+    key = tag.strip().lstrip("#").lower()
+    bucket = _bucket_cache.get(key)
+    if bucket is None:
+        bucket = _bucket_cache[key] = zlib.crc32(key.encode("utf-8")) % N_HASH_BUCKETS
+    return bucket
+
+
+def _flag(values: pd.Series) -> np.ndarray:
+    """True/False (or 1/0) to 1.0/0.0; None, NaN and pd.NA to NaN."""
+    return values.astype(object).map({True: 1.0, False: 0.0}).to_numpy(dtype=float)
+
+
+def _as_list(value: object) -> list:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return list(value)
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return []  # a missing list counts as no tags
+    raise TypeError(f"hashtags must be a list of names per row, not {type(value).__name__}: {value!r}")
+
+
+def _hashtag_features(hashtags: pd.Series) -> dict[str, np.ndarray]:
+    n = len(hashtags)
+    lists = [_as_list(v) for v in hashtags.tolist()]
+    # One entry per (video, tag): the video's position and the tag's normalised name.
+    positions = np.repeat(np.arange(n), [len(tags) for tags in lists])
+    names = [str(tag).strip().lstrip("#").lower() for tags in lists for tag in tags]
+    counts = np.zeros((n, N_HASH_BUCKETS))
+    generic = np.zeros(n)
+    if names:
+        buckets = np.fromiter(map(hashtag_bucket, names), dtype=np.int64, count=len(names))
+        np.add.at(counts, (positions, buckets), 1.0)
+        np.add.at(generic, positions, np.fromiter((t in GENERIC_TAGS for t in names), dtype=float, count=len(names)))
+    features = {"hashtag_count": counts.sum(axis=1), "generic_tag_count": generic}
+    features.update(zip(_BUCKET_COLUMNS, counts.T))
+    return features
+
+
+def _follower_tier(followers: np.ndarray) -> np.ndarray:
+    tier = np.searchsorted(_TIER_LOWER_BOUNDS, followers, side="right") - 1.0
+    return np.where(np.isnan(followers), np.nan, np.maximum(tier, 0.0))
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values.astype(object), errors="coerce").to_numpy(dtype=float)
+
+
+def build_features(raw: pd.DataFrame) -> pd.DataFrame:
+    """One row of FEATURE_COLUMNS (float64) per row of `raw`, with the same index."""
+    missing = [c for c in RAW_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValueError(f"build_features needs the columns {list(RAW_COLUMNS)}; missing: {missing}")
+    caption = raw["caption"].fillna("").astype(str)
+    features: dict[str, np.ndarray] = {
+        "caption_chars": caption.str.len().to_numpy(dtype=float),
+        "caption_words": caption.str.split().str.len().to_numpy(dtype=float),
+    }
+    features.update(_hashtag_features(raw["hashtags"]))
+
+    sound_original = _flag(raw["sound_original"])
+    features["has_sound"] = (~np.isnan(sound_original)).astype(float)
+    features["sound_original"] = np.nan_to_num(sound_original, nan=0.0)
+    features["sound_trend_score"] = np.nan_to_num(_numbers(raw["sound_trend_score"]), nan=0.0)
+    features["duration_s"] = _numbers(raw["duration_s"])
+    features["is_slideshow"] = np.nan_to_num(_flag(raw["is_slideshow"]), nan=0.0)
+
+    followers = _numbers(raw["followers"])
+    followers = np.where(followers >= 0, followers, np.nan)  # a negative count is not a count
+    features["follower_tier"] = _follower_tier(followers)
+    features["log_followers"] = np.log1p(followers)
+    features["verified"] = _flag(raw["verified"])
+
+    posted = pd.to_datetime(raw["posted_at"], utc=True).dt
+    hours = posted.hour.to_numpy(dtype=float)
+    fractional = hours + posted.minute.to_numpy(dtype=float) / 60 + posted.second.to_numpy(dtype=float) / 3600
+    features["weekday"] = posted.day_of_week.to_numpy(dtype=float)
+    features["hour"] = hours
+    features["hour_sin"] = np.sin(2 * np.pi * fractional / 24)
+    features["hour_cos"] = np.cos(2 * np.pi * fractional / 24)
+    return pd.DataFrame(features, index=raw.index, columns=list(FEATURE_COLUMNS), dtype=np.float64)
