@@ -38,6 +38,23 @@ class Settings(BaseSettings):
         default=f"sqlite:///{PROJECT_ROOT / 'mlflow' / 'mlflow.db'}",
         description="MLflow tracking store (local SQLite by default, or a tracking server URL).",
     )
+    mlflow_artifact_root: str | None = Field(
+        default=None,
+        description="Where new experiments keep artifacts; default: artifacts/ beside a SQLite tracking store.",
+    )
+    mlflow_experiment: str = "viral_classifier"
+    model_name: str = Field(default="viral_classifier", description="Registered model name in MLflow.")
+
+    # The label: viral = plays strictly above this quantile of its window (Klug et al. 2021: top 10%).
+    viral_quantile: float = Field(default=0.9, gt=0.5, lt=1.0)
+    label_window_days: int = Field(default=1, ge=1, le=365)
+    training_min_rows: int = Field(default=500, ge=1)
+    # accuracy_gate thresholds (issue 3): all must hold, and no regression against the champion.
+    gate_min_accuracy: float = Field(default=0.75, ge=0, le=1)
+    gate_min_roc_auc: float = Field(default=0.70, ge=0, le=1)
+    gate_min_pr_auc_lift: float = Field(default=2.0, ge=1)
+    gate_min_balanced_accuracy: float = Field(default=0.65, ge=0, le=1)
+
     scraper_source: ScraperSource = ScraperSource.simulated
     simulated_videos_per_day: int = Field(default=2000, ge=1, le=1_000_000)
 
@@ -73,6 +90,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @property
+    def artifact_root(self) -> str | None:
+        """Explicit root, else artifacts/ beside a SQLite store (MLflow would use ./mlruns of the cwd)."""
+        if self.mlflow_artifact_root:
+            return self.mlflow_artifact_root
+        if self.mlflow_tracking_uri.startswith("sqlite:///"):
+            return str(Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent / "artifacts")
+        return None
 
     @property
     def hashtags(self) -> list[str]:

@@ -70,6 +70,32 @@ class ScraperSource(dg.ConfigurableResource):
             yield from client.iter_dataset_items(dataset_id)
 
 
+class MlflowTracking(dg.ConfigurableResource):
+    """The MLflow tracking store and model registry (local SQLite, or a tracking server)."""
+
+    tracking_uri: str
+    experiment: str = "viral_classifier"
+    artifact_root: str | None = None
+    model_name: str = "viral_classifier"
+
+    def client(self):  # type: ignore[no-untyped-def]
+        from viral_pipeline.ml.tracking import client
+
+        return client(self.tracking_uri)
+
+
+class ModelPolicy(dg.ConfigurableResource):
+    """How the label is defined, when the bundled set stands in, and what the gate demands."""
+
+    viral_quantile: float = 0.9
+    label_window_days: int = 1
+    training_min_rows: int = 500
+    gate_min_accuracy: float = 0.75
+    gate_min_roc_auc: float = 0.70
+    gate_min_pr_auc_lift: float = 2.0
+    gate_min_balanced_accuracy: float = 0.65
+
+
 def _env_or(name: str, default: Any) -> Any:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
@@ -78,6 +104,21 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     token = settings.apify_token.get_secret_value() if settings.apify_token else None
     return {
         "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=_env_or("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
+            experiment=settings.mlflow_experiment,
+            artifact_root=settings.artifact_root,
+            model_name=settings.model_name,
+        ),
+        "model_policy": ModelPolicy(
+            viral_quantile=settings.viral_quantile,
+            label_window_days=settings.label_window_days,
+            training_min_rows=settings.training_min_rows,
+            gate_min_accuracy=settings.gate_min_accuracy,
+            gate_min_roc_auc=settings.gate_min_roc_auc,
+            gate_min_pr_auc_lift=settings.gate_min_pr_auc_lift,
+            gate_min_balanced_accuracy=settings.gate_min_balanced_accuracy,
+        ),
         "scraper": ScraperSource(
             source=settings.scraper_source.value,
             simulated_videos_per_day=settings.simulated_videos_per_day,

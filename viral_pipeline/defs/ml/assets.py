@@ -1,0 +1,139 @@
+"""training_set → ml_model (one MLflow run, a new registered version) → champion_model."""
+
+import time
+
+import dagster as dg
+
+from viral_pipeline.defs.ingest.assets import creator_profiles, trending_sounds
+from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy
+from viral_pipeline.observability import bound_context, get_logger
+
+log = get_logger(__name__)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+@dg.asset(
+    deps=["scraped_videos", trending_sounds, creator_profiles],
+    group_name="ml",
+    kinds={"pandas"},
+    description="Features known before posting + the top-decile label, split by time with no creator on both sides.",
+)
+def training_set(context: dg.AssetExecutionContext, app_db: AppDatabase, model_policy: ModelPolicy):
+    from viral_pipeline.ml.dataset import assemble_training_set
+    from viral_pipeline.ml.fallback import load_fallback_frame
+    from viral_pipeline.store.training import load_labelled_videos
+
+    started = time.perf_counter()
+    with bound_context(run_id=context.run.run_id, asset="training_set"):
+        labelled = load_labelled_videos(app_db.engine())
+        dataset = assemble_training_set(
+            labelled,
+            fallback=load_fallback_frame(),
+            min_rows=model_policy.training_min_rows,
+            quantile=model_policy.viral_quantile,
+            window_days=model_policy.label_window_days,
+        )
+        counts = dataset.class_counts()
+        log.info("training set built", source=dataset.source, rows=len(dataset.frame), **counts)
+    thresholds = list(dataset.thresholds.values())
+    return dg.Output(
+        dataset,
+        metadata={
+            "source": dataset.source,
+            "notes": "; ".join(dataset.notes) or "built from the database",
+            "labelled_rows_in_database": len(labelled),
+            "rows": len(dataset.frame),
+            "train_rows": len(dataset.split.train),
+            "calibration_rows": len(dataset.split.calibration),
+            "test_rows": len(dataset.split.test),
+            "dropped_for_creator_overlap": dataset.split.dropped_for_creator_overlap,
+            **counts,
+            "positive_rate": round(counts["positives"] / max(len(dataset.frame), 1), 4),
+            "imbalance_ratio": round(counts["negatives"] / max(counts["positives"], 1), 2),
+            "label_windows": len(thresholds),
+            "median_plays_threshold": float(sorted(thresholds)[len(thresholds) // 2]) if thresholds else 0.0,
+            "digest": dataset.digest,
+            "duration_ms": _ms(started),
+        },
+    )
+
+
+@dg.asset(
+    group_name="ml",
+    kinds={"scikitlearn", "mlflow"},
+    description="A calibrated scikit-learn classifier, logged to MLflow and registered as a new version.",
+)
+def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: MlflowTracking):
+    from viral_pipeline.ml.training import train_and_log
+
+    started = time.perf_counter()
+    with bound_context(run_id=context.run.run_id, asset="ml_model"):
+        outcome = train_and_log(
+            training_set,
+            tracking_uri=mlflow_tracking.tracking_uri,
+            experiment=mlflow_tracking.experiment,
+            artifact_root=mlflow_tracking.artifact_root,
+            model_name=mlflow_tracking.model_name,
+        )
+        log.info("model trained", model_version=outcome.model_version, mlflow_run_id=outcome.run_id,
+                 roc_auc=outcome.metrics["roc_auc"])
+    run_url = f"#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"
+    return dg.Output(
+        outcome,
+        metadata={
+            "model_version": dg.MetadataValue.text(outcome.model_version),
+            "mlflow_run_id": outcome.run_id,
+            "mlflow_run": dg.MetadataValue.text(f"{mlflow_tracking.tracking_uri} {run_url}"),
+            "decision_threshold": round(outcome.threshold, 4),
+            "champion_at_training": outcome.champion_version or "none",
+            **{key: float(value) for key, value in outcome.metrics.items()},
+            "duration_ms": _ms(started),
+        },
+    )
+
+
+@dg.asset(
+    deps=[ml_model],
+    group_name="ml",
+    kinds={"mlflow"},
+    description="Moves the `champion` alias to the newest version, only if accuracy_gate passed for that version.",
+)
+def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    from viral_pipeline.ml.tracking import champion_version, gate_verdict, promote
+
+    mlflow_client = mlflow_tracking.client()
+    name = mlflow_tracking.model_name
+    versions = mlflow_client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"],
+                                                   max_results=1)
+    champion = champion_version(mlflow_client, name)
+    # The registry answers versions as int or str depending on the call: compare strings.
+    current = str(champion.version) if champion else None
+    newest = str(versions[0].version) if versions else None
+    verdict = gate_verdict(mlflow_client, name, newest) if newest else None
+    if newest is None:
+        serving, reason = None, "no model version registered yet"
+    elif current == newest:
+        serving, reason = newest, f"version {newest} is already the champion"
+    elif verdict == "passed":
+        promote(mlflow_client, name, newest)
+        serving, reason = newest, f"version {newest} passed accuracy_gate and was promoted"
+    else:
+        serving = current
+        why = "failed accuracy_gate" if verdict == "failed" else "has no accuracy_gate verdict (never gated)"
+        reason = f"version {newest} {why}; " + (
+            f"version {serving} keeps serving" if serving else "no champion serves yet"
+        )
+    with bound_context(run_id=context.run.run_id, asset="champion_model"):
+        log.info("champion decided", serving=serving, newest=newest, reason=reason)
+    return dg.MaterializeResult(
+        metadata={
+            "serving_version": serving or "none",
+            "newest_version": newest or "none",
+            "newest_gate_verdict": verdict or "none",
+            "promoted": bool(newest and serving == newest and verdict == "passed"),
+            "reason": reason,
+        }
+    )

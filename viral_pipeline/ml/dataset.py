@@ -1,0 +1,68 @@
+"""The training set: labelled videos → features, label, time/creator split, with its provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from viral_pipeline.engine.features import FEATURE_COLUMNS, build_features
+from viral_pipeline.engine.labels import label_top_decile, window_key
+from viral_pipeline.engine.split import Split, time_creator_split
+
+LABEL = "viral"
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Features, labels and the split, plus what MLflow logs as the run's dataset."""
+
+    frame: pd.DataFrame  # FEATURE_COLUMNS + LABEL + video_id, author_id, posted_at, window
+    split: Split
+    thresholds: dict[str, float]  # plays threshold per label window
+    source: str  # "database" or "fallback"
+    quantile: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """Content hash of features and labels: the same data gives the same digest."""
+        hashed = pd.util.hash_pandas_object(self.frame[[*FEATURE_COLUMNS, LABEL]], index=False)
+        return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
+
+    def part(self, name: str) -> tuple[pd.DataFrame, pd.Series]:
+        rows = self.frame.loc[getattr(self.split, name)]
+        return rows[list(FEATURE_COLUMNS)], rows[LABEL]
+
+    def class_counts(self) -> dict[str, int]:
+        positives = int(self.frame[LABEL].sum())
+        return {"positives": positives, "negatives": len(self.frame) - positives}
+
+
+def assemble_training_set(
+    labelled_videos: pd.DataFrame,
+    *,
+    fallback: pd.DataFrame,
+    min_rows: int,
+    quantile: float,
+    window_days: int,
+) -> TrainingSet:
+    """Label, featurize and split; below `min_rows` labelled rows, use the bundled fallback set."""
+    notes = []
+    source = "database"
+    videos = labelled_videos
+    if len(videos) < min_rows:
+        notes.append(f"only {len(videos)} labelled videos in the database (< {min_rows}): using the bundled set")
+        source, videos = "fallback", fallback
+    videos = videos.reset_index(drop=True)
+    windows = window_key(videos["posted_at"], window_days)
+    labels, thresholds = label_top_decile(videos["play_count"], windows, quantile)
+    frame = build_features(videos)
+    frame[LABEL] = labels.astype(int)
+    frame["video_id"] = videos["video_id"]
+    frame["author_id"] = videos["author_id"]
+    frame["posted_at"] = videos["posted_at"]
+    frame["window"] = windows
+    split = time_creator_split(frame, label_col=LABEL)
+    return TrainingSet(frame, split, thresholds, source, quantile, notes)
