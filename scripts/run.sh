@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 1 of the README: install into .venv, materialize the data assets on the configured
-# source (simulated by default), then serve the Dagster UI with its daemon and the HTTP API.
-# Ctrl-C stops everything. Ports: DAGSTER_PORT (3000), API_PORT (8000).
+# source (simulated by default) and train a first model, then serve the Dagster UI with its
+# daemon, the HTTP API and the MLflow UI. Ctrl-C stops everything.
+# Ports: DAGSTER_PORT (3000), API_PORT (8000), MLFLOW_PORT (5000).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +21,9 @@ fi
 
 DAGSTER_PORT="${DAGSTER_PORT:-3000}"
 API_PORT="${API_PORT:-8000}"
+MLFLOW_PORT="${MLFLOW_PORT:-5000}"
 
-echo "run: materializing scraped_videos, creator_profiles, trending_sounds (source: ${SCRAPER_SOURCE:-simulated})"
+echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) and training a first model"
 .venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-3}"
 
 mkdir -p .run
@@ -29,7 +31,17 @@ mkdir -p .run
 API_PID=$!
 .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
 DAGSTER_PID=$!
-trap 'kill $API_PID $DAGSTER_PID 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+# The MLflow UI on the local store (the same command the README gives for comparing runs);
+# with MLFLOW_TRACKING_URI set, the tracking server has its own UI. Started after bootstrap has
+# created the store's schema: concurrent first migrations of one SQLite file collide.
+MLFLOW_PID=""
+if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
+    .venv/bin/mlflow ui --backend-store-uri "sqlite:///$ROOT/mlflow/mlflow.db" \
+        --default-artifact-root "$ROOT/mlflow/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" \
+        > .run/mlflow.log 2>&1 &
+    MLFLOW_PID=$!
+fi
+trap 'kill $API_PID $DAGSTER_PID $MLFLOW_PID 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
 # Wait (at most 2 minutes) until both answer; curl may not be installed, Python is.
 .venv/bin/python - "$DAGSTER_PORT" "$API_PORT" <<'PY' || echo "run: WARNING: not answering after 2 minutes yet; see .run/dagster.log and .run/api.log" >&2
@@ -49,8 +61,9 @@ cat <<EOT
 
   Dagster UI (assets, checks, schedules, sensors):  http://127.0.0.1:$DAGSTER_PORT/asset-groups
   HTTP API (OpenAPI docs):                          http://127.0.0.1:$API_PORT/docs
-  Logs (JSON lines):                                .run/api.log, .run/dagster.log
+  MLflow UI (compare training runs):                http://127.0.0.1:$MLFLOW_PORT
+  Logs (JSON lines):                                .run/api.log, .run/dagster.log, .run/mlflow.log
 
-  Ctrl-C stops both.
+  Ctrl-C stops them all.
 EOT
 wait

@@ -1,9 +1,10 @@
-"""First-run set-up for the local product: migrate the database and materialize the data assets.
+"""First-run set-up for the local product: migrate the database and materialize the assets.
 
 `python -m viral_pipeline.bootstrap --days 3` materializes `scraped_videos` for the last N daily
 partitions (today included) on the configured source, then `creator_profiles` and
-`trending_sounds`, recording everything in the Dagster instance at $DAGSTER_HOME so the UI shows
-it. Running it again only refreshes the same rows.
+`trending_sounds`, and (unless `--no-model`) trains a first model through `retrain_ml_job`, so
+that a champion serves from the start. Everything is recorded in the Dagster instance at
+$DAGSTER_HOME, so the UI shows it. Running it again refreshes the same rows and trains again.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from viral_pipeline.store.db import ready_engine
 log = get_logger("viral_pipeline.bootstrap")
 
 
-def bootstrap(days: int, instance: dg.DagsterInstance) -> list[str]:
-    """Materialize the data assets; returns the partition keys scraped."""
+def bootstrap(days: int, instance: dg.DagsterInstance, *, train_model: bool = True) -> list[str]:
+    """Materialize the data assets (and train a model); returns the partition keys scraped."""
     defs = load_defs()
     ready_engine(get_settings().database_url)
     today = datetime.now(UTC).date()
@@ -30,17 +31,19 @@ def bootstrap(days: int, instance: dg.DagsterInstance) -> list[str]:
     for partition in partitions:
         result = defs.resolve_job_def("scrape_job").execute_in_process(partition_key=partition, instance=instance)
         log.info("bootstrap partition", partition=partition, success=result.success)
-    for job in ("creator_profiles_job", "trending_sounds_job"):
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance)
-        log.info("bootstrap derived asset", job=job, success=result.success)
+    jobs = ["creator_profiles_job", "trending_sounds_job"] + (["retrain_ml_job"] if train_model else [])
+    for job in jobs:
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        log.info("bootstrap job", job=job, success=result.success)
     return partitions
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3, help="daily partitions to scrape, ending today")
+    parser.add_argument("--no-model", action="store_true", help="skip training the first model")
     args = parser.parse_args(argv)
-    bootstrap(args.days, dg.DagsterInstance.get())
+    bootstrap(args.days, dg.DagsterInstance.get(), train_model=not args.no_model)
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by scripts/run.sh

@@ -44,7 +44,7 @@ def test_bootstrap_materializes_every_data_asset_into_the_instance(monkeypatch):
     monkeypatch.setenv("SIMULATED_VIDEOS_PER_DAY", "150")
     get_settings.cache_clear()
     instance = dg.DagsterInstance.ephemeral()
-    partitions = bootstrap(2, instance)
+    partitions = bootstrap(2, instance, train_model=False)
     assert len(partitions) == 2 and partitions[0] < partitions[1]
     for key in ("scraped_videos", "creator_profiles", "trending_sounds"):
         assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None, key
@@ -55,7 +55,7 @@ def test_bootstrap_materializes_every_data_asset_into_the_instance(monkeypatch):
 def test_bootstrap_command_line_uses_the_instance_at_dagster_home(monkeypatch, tmp_path):
     monkeypatch.setenv("SIMULATED_VIDEOS_PER_DAY", "50")
     get_settings.cache_clear()
-    main(["--days", "1"])
+    main(["--days", "1", "--no-model"])
     with dg.DagsterInstance.get() as instance:
         assert instance.get_latest_materialization_event(dg.AssetKey("scraped_videos")) is not None
 
