@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     gate_min_pr_auc_lift: float = Field(default=2.0, ge=1)
     gate_min_balanced_accuracy: float = Field(default=0.65, ge=0, le=1)
 
+    # LLM judges (issue 4): no key means the signal is unavailable, not an error.
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    gemini_model: str = "gemini-2.5-flash"
+    deepseek_api_key: SecretStr | None = None
+    deepseek_base_url: str = "https://api.deepseek.com"
+    deepseek_model: str = "deepseek-chat"
+    llm_timeout_s: float = Field(default=20.0, gt=0, le=120, description="Budget of one judge call, retry included.")
+    breaker_failure_threshold: int = Field(default=3, ge=1, le=100)
+    breaker_open_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Signal weights (normalised; an unavailable signal's weight is spread over the others).
+    weight_rules: float = Field(default=0.15, ge=0)
+    weight_trends: float = Field(default=0.15, ge=0)
+    weight_ml: float = Field(default=0.40, ge=0)
+    weight_gemini: float = Field(default=0.15, ge=0)
+    weight_deepseek: float = Field(default=0.15, ge=0)
+    predict_max_runs_per_tick: int = Field(default=50, ge=1, le=500)
+
     scraper_source: ScraperSource = ScraperSource.simulated
     simulated_videos_per_day: int = Field(default=2000, ge=1, le=1_000_000)
 
@@ -84,12 +102,22 @@ class Settings(BaseSettings):
             raise ValueError("must be a URL such as sqlite:///path/to/file.db or postgresql://...")
         return value
 
-    @field_validator("apify_api_url")
+    @field_validator("apify_api_url", "gemini_base_url", "deepseek_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @property
+    def signal_weights(self) -> dict[str, float]:
+        return {
+            "rules": self.weight_rules,
+            "trends": self.weight_trends,
+            "ml": self.weight_ml,
+            "gemini": self.weight_gemini,
+            "deepseek": self.weight_deepseek,
+        }
 
     @property
     def artifact_root(self) -> str | None:

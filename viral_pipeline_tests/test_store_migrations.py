@@ -20,8 +20,18 @@ from viral_pipeline.store.db import (
     ready_engine,
 )
 
-HEAD = "0001"
-DATA_TABLES = {"scraped_videos", "creators", "trending_sounds", "ingest_rejects", "apify_webhook_events"}
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from viral_pipeline.store.db import MIGRATIONS_DIR
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+HEAD = _head_revision()
+# Every table the queries know about; compare_metadata below proves migrations create exactly these.
+DATA_TABLES = set(schema.metadata.tables)
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
 

@@ -89,3 +89,51 @@ apify_webhook_events = sa.Table(
     sa.Column("deliveries", sa.Integer, nullable=False, server_default="1"),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# ---- Predictions (issue 4) -------------------------------------------------------------
+
+prediction_requests = sa.Table(
+    "prediction_requests",
+    metadata,
+    # The integer id orders requests for the sensor's cursor; request_id is what callers see.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("dagster_run_id", sa.String(64), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+prediction_stages = sa.Table(
+    "prediction_stages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, index=True),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("cost_cents", sa.Float, nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=True),
+    sa.Column("output_tokens", sa.Integer, nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # A retried run rewrites its stages instead of adding a second set.
+    sa.UniqueConstraint("request_id", "stage", name="uq_prediction_stages_request_stage"),
+)
+
+llm_circuit_breakers = sa.Table(
+    "llm_circuit_breakers",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # closed, open, half_open
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("open_until", sa.DateTime(timezone=True), nullable=True),
+    # The one probe allowed through while half-open: who took it and when (a stale probe expires).
+    sa.Column("probe_token", sa.String(64), nullable=True),
+    sa.Column("probe_started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

