@@ -50,6 +50,21 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
         return super().format(record)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time (test captures and daemons swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
     """Route structlog and the standard library through one JSON formatter on stderr."""
     global _configured_level
@@ -61,7 +76,7 @@ def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler.set_name("viral_pipeline_json")
     root = logging.getLogger()

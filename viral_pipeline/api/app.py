@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from viral_pipeline.api.predictions import router as predictions_router
 from viral_pipeline.api.webhooks import router as webhooks_router
 from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
 from viral_pipeline.settings import get_settings
@@ -63,5 +64,6 @@ def create_app() -> FastAPI:
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    app.include_router(predictions_router)
     app.include_router(webhooks_router)
     return app

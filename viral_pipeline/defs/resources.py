@@ -100,12 +100,36 @@ def _env_or(name: str, default: Any) -> Any:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    token = settings.apify_token.get_secret_value() if settings.apify_token else None
+def _secret(settings: Settings, field: str) -> str | None:
+    value = getattr(settings, field)
+    return value.get_secret_value() if value is not None else None
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
+    from viral_pipeline.defs.predict.sensors import PredictionSensorLimits
+
+    token = _secret(settings, "apify_token")
+    tracking_uri = _env_or("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     return {
+        "predict_io_manager": dg.mem_io_manager,
+        "llm_judges": LlmJudges(
+            gemini_api_key=_env_or("GEMINI_API_KEY", _secret(settings, "gemini_api_key")),
+            gemini_base_url=settings.gemini_base_url,
+            gemini_model=settings.gemini_model,
+            deepseek_api_key=_env_or("DEEPSEEK_API_KEY", _secret(settings, "deepseek_api_key")),
+            deepseek_base_url=settings.deepseek_base_url,
+            deepseek_model=settings.deepseek_model,
+            timeout_s=settings.llm_timeout_s,
+            breaker_failure_threshold=settings.breaker_failure_threshold,
+            breaker_open_seconds=settings.breaker_open_seconds,
+        ),
+        "model_serving": ModelServing(tracking_uri=tracking_uri, model_name=settings.model_name),
+        "signal_weights": SignalWeights(**settings.signal_weights),
+        "prediction_limits": PredictionSensorLimits(max_runs_per_tick=settings.predict_max_runs_per_tick),
         "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
         "mlflow_tracking": MlflowTracking(
-            tracking_uri=_env_or("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
+            tracking_uri=tracking_uri,
             experiment=settings.mlflow_experiment,
             artifact_root=settings.artifact_root,
             model_name=settings.model_name,

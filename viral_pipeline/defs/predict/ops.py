@@ -1,0 +1,202 @@
+"""The ops of `predict`: normalize → rules, trends → gemini, deepseek, ml → aggregate → calibrate → persist.
+
+Each op returns a `Staged` value (its result with duration and cost) and logs one "stage
+complete" line. Heavy libraries (scikit-learn, MLflow, rapidfuzz, httpx) are imported inside
+the ops that need them: whatever a run imports at start-up is paid on every request.
+"""
+
+import dagster as dg
+
+from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
+from viral_pipeline.defs.predict.stage import Staged, StageTimer
+from viral_pipeline.defs.resources import AppDatabase
+
+
+# Outputs stay in memory (the in-process executor runs every op in one process): nothing is
+# pickled to disk between ops. A run retry re-executes every step (the job's ALL_STEPS tag).
+STAGED = dg.Out(io_manager_key="predict_io_manager")
+
+
+class PredictConfig(dg.Config):
+    request_id: str
+
+
+@dg.op(out=STAGED, description="Load the stored request, mark it running, validate and normalise it.")
+def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.engine.request import AnalyzeRequest
+    from viral_pipeline.engine.request import normalize as normalize_request
+    from viral_pipeline.store.predictions import get_request, mark_running
+
+    with StageTimer("normalize", config.request_id) as timer:
+        engine = app_db.engine()
+        row = get_request(engine, config.request_id)
+        if row is None:
+            raise dg.Failure(f"unknown request {config.request_id}")
+        if not mark_running(engine, config.request_id, context.run.run_id):
+            raise dg.Failure(f"request {config.request_id} already succeeded; nothing to do")
+        request = normalize_request(AnalyzeRequest.model_validate(row["payload"]),
+                                    now=row["created_at"])
+        return timer.output(request)
+
+
+@dg.op(out=STAGED, description="Deterministic heuristics: caption and hashtag counts, duration sweet spot, posting hour.")
+def rules(normalized: Staged) -> dg.Output:
+    from viral_pipeline.engine.rules import score_rules
+
+    request = normalized.value
+    with StageTimer("rules", _request_id(normalized)) as timer:
+        return timer.output(score_rules(request))
+
+
+@dg.op(out=STAGED, description="Fuzzy match of the sound and hashtags against trending_sounds.")
+def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.engine.trends_match import score_trends, sound_trend_score
+    from viral_pipeline.store.trend_snapshot import load_trend_snapshot
+
+    request = normalized.value
+    with StageTimer("trends", _request_id(normalized)) as timer:
+        snapshot = load_trend_snapshot(app_db.engine(), as_of=request.posted_at.date())
+        signal = score_trends(request, snapshot)
+        return timer.output(signal, sound_trend_score=sound_trend_score(request, snapshot))
+
+
+def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.engine.aggregate import Signal
+    from viral_pipeline.llm.breaker import call_with_breaker
+    from viral_pipeline.llm.judge import JudgeError, JudgeInput, JudgeUnavailable
+    from viral_pipeline.observability import report_exception
+
+    request = normalized.value
+    request_id = _request_id(normalized)
+    with StageTimer(provider, request_id) as timer:
+        if not judges.configured(provider):
+            # Not an error: the product runs out of the box without keys.
+            reason = f"{provider.upper()}_API_KEY not set"
+            return timer.output(Signal(provider, None, False, reason), provider=provider, outcome="unavailable")
+        item = JudgeInput(caption=request.caption, hook=request.hook, hashtags=list(request.hashtags),
+                          duration_s=request.duration_s, sound_name=request.sound_name)
+        try:
+            with judges.judge(provider) as judge:
+                result = call_with_breaker(judges.breaker(app_db.engine(), provider), lambda: judge.judge(item))
+        except JudgeUnavailable as error:  # the breaker is open
+            return timer.output(Signal(provider, None, False, error.reason), provider=provider, outcome="unavailable")
+        except JudgeError as error:
+            # The prediction goes on without this judge; the failure is reported, and what the
+            # failed call cost (tokens of a malformed answer) is still counted.
+            report_exception(error, request_id=request_id, stage=provider)
+            return timer.output(Signal(provider, None, False, f"failed: {error.reason}"), cost_cents=error.cost_cents,
+                                provider=provider, input_tokens=error.input_tokens, output_tokens=error.output_tokens,
+                                outcome="failed", attempts=error.attempts)
+        signal = Signal(provider, float(result.verdict.score), True, "; ".join(result.verdict.reasons)[:300],
+                        cost_cents=result.cost_cents)
+        return timer.output(signal, cost_cents=result.cost_cents, provider=provider,
+                            input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+                            outcome="ok", attempts=result.attempts)
+
+
+@dg.op(out=STAGED, description="Gemini judges the hook and caption (JSON output with a response schema).")
+def gemini(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
+    return _judge("gemini", normalized, llm_judges, app_db)
+
+
+@dg.op(out=STAGED, description="DeepSeek (any OpenAI-compatible server) judges the hook and caption (JSON mode).")
+def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
+    return _judge("deepseek", normalized, llm_judges, app_db)
+
+
+@dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
+def ml(normalized: Staged, trends: Staged, model_serving: ModelServing) -> dg.Output:
+    from viral_pipeline.engine.aggregate import Signal
+    from viral_pipeline.ml.serving import NoChampionError
+
+    request = normalized.value
+    with StageTimer("ml", _request_id(normalized)) as timer:
+        try:
+            champion = model_serving.champion()
+        except NoChampionError as error:
+            return timer.output(Signal("ml", None, False, str(error)), model_version="none")
+        import pandas as pd
+
+        from viral_pipeline.engine.features import build_features
+        from viral_pipeline.engine.request import feature_row
+
+        row = feature_row(request, trends.extra.get("sound_trend_score", 0.0))
+        probability = float(champion.model.predict_proba(build_features(pd.DataFrame([row])))[0, 1])
+        # The model's probability is on a 10%-base-rate scale; as a 0-100 signal it is a percentile-like
+        # score: 100 × probability / (2 × threshold), capped, so the decision threshold maps to 50.
+        score = min(100.0, 100.0 * probability / (2 * max(champion.threshold, 1e-6)))
+        signal = Signal("ml", score, True, f"p={probability:.3f} (threshold {champion.threshold:.3f})")
+        return timer.output(signal, model_version=champion.version, ml_probability=probability)
+
+
+@dg.op(out=STAGED, description="Weighted mean of the available signals; unavailable weight is redistributed.")
+def aggregate(signal_weights: SignalWeights, normalized: Staged, rules: Staged, trends: Staged, ml: Staged,
+              gemini: Staged, deepseek: Staged) -> dg.Output:
+    from viral_pipeline.engine.aggregate import aggregate as combine
+
+    with StageTimer("aggregate", _request_id(normalized)) as timer:
+        signals = {staged.value.name: staged.value for staged in (rules, trends, ml, gemini, deepseek)}
+        return timer.output(combine(signals, signal_weights.as_dict()))
+
+
+@dg.op(out=STAGED, description="Apply the current Platt parameters when valid ones exist.")
+def calibrate(normalized: Staged, aggregate: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.engine.platt import calibrate as apply_calibration
+
+    with StageTimer("calibrate", _request_id(normalized)) as timer:
+        params = _current_platt_params(app_db)
+        probability, is_calibrated = apply_calibration(aggregate.value.raw_probability, params)
+        return timer.output({"viral_probability": probability, "is_calibrated": is_calibrated,
+                             "platt_version": params.version if params else None})
+
+
+def _current_platt_params(app_db: AppDatabase):  # type: ignore[no-untyped-def]
+    """Platt parameters arrive with issue 5 (platt_calibration); until then there are none."""
+    return None
+
+
+@dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
+def persist(context: dg.OpExecutionContext, normalized: Staged, rules: Staged, trends: Staged, ml: Staged,
+            gemini: Staged, deepseek: Staged, aggregate: Staged, calibrate: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.store.predictions import mark_succeeded, record_stages
+
+    request_id = _request_id(normalized)
+    with StageTimer("persist", request_id) as timer:
+        staged = [normalized, rules, trends, ml, gemini, deepseek, aggregate, calibrate]
+        combined = aggregate.value
+        signals = {}
+        for item in (rules, trends, ml, gemini, deepseek):
+            signal = item.value
+            signals[signal.name] = {
+                "score": signal.score,
+                "weight": combined.weights_used.get(signal.name, 0.0),
+                "available": signal.available,
+                "reason": signal.reason,
+                "cost_cents": item.cost_cents,
+            }
+        calibrated = calibrate.value
+        result = {
+            "viral_probability": round(calibrated["viral_probability"], 6),
+            "score": round(combined.score, 2),
+            "confidence": combined.confidence,
+            "is_calibrated": calibrated["is_calibrated"],
+            "ml_score": signals["ml"]["score"],
+            "model_version": ml.extra.get("model_version"),
+            "signals": signals,
+            "notes": list(combined.notes),
+            "stages": [s.record() for s in staged],
+            "cost_cents": round(sum(s.cost_cents for s in staged), 6),
+            "duration_ms": round(sum(s.duration_ms for s in staged), 2),
+            "dagster_run_id": context.run.run_id,
+        }
+        engine = app_db.engine()
+        record_stages(engine, request_id, result["stages"])
+        written = mark_succeeded(engine, request_id, result)
+        output = timer.output(result, written=written)
+    # persist's own time joins the breakdown after the fact (the write it timed is done).
+    record_stages(engine, request_id, [output.value.record()])
+    return output
+
+
+def _request_id(normalized: Staged) -> str:
+    return normalized.request_id

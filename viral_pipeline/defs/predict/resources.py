@@ -1,0 +1,69 @@
+"""Resources of the predict job: the LLM judges (keys via EnvVar) and the champion model."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+_champion_caches: dict[tuple[str, str], object] = {}
+
+
+class LlmJudges(dg.ConfigurableResource):
+    """Gemini and DeepSeek judges, each behind a circuit breaker kept in the app database."""
+
+    gemini_api_key: str | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    gemini_model: str = "gemini-2.5-flash"
+    deepseek_api_key: str | None = None
+    deepseek_base_url: str = "https://api.deepseek.com"
+    deepseek_model: str = "deepseek-chat"
+    timeout_s: float = 20.0
+    breaker_failure_threshold: int = 3
+    breaker_open_seconds: float = 60.0
+
+    def configured(self, provider: str) -> bool:
+        return bool(self.gemini_api_key if provider == "gemini" else self.deepseek_api_key)
+
+    def judge(self, provider: str):  # type: ignore[no-untyped-def]
+        if provider == "gemini":
+            from viral_pipeline.llm.gemini import GeminiJudge
+
+            return GeminiJudge(self.gemini_api_key, self.gemini_base_url, self.gemini_model, self.timeout_s)
+        from viral_pipeline.llm.deepseek import DeepSeekJudge
+
+        return DeepSeekJudge(self.deepseek_api_key, self.deepseek_base_url, self.deepseek_model, self.timeout_s)
+
+    def breaker(self, engine, provider: str):  # type: ignore[no-untyped-def]
+        from viral_pipeline.llm.breaker import CircuitBreaker
+
+        return CircuitBreaker(engine, provider, failure_threshold=self.breaker_failure_threshold,
+                              open_seconds=self.breaker_open_seconds)
+
+
+class ModelServing(dg.ConfigurableResource):
+    """`models:/<name>@champion`, loaded once per (name, version) per process."""
+
+    tracking_uri: str
+    model_name: str = "viral_classifier"
+
+    def champion(self):  # type: ignore[no-untyped-def]
+        from viral_pipeline.ml.serving import ChampionCache
+
+        key = (self.tracking_uri, self.model_name)
+        cache = _champion_caches.get(key)
+        if cache is None:
+            cache = _champion_caches[key] = ChampionCache(self.tracking_uri, self.model_name)
+        return cache.get()  # type: ignore[attr-defined]
+
+
+class SignalWeights(dg.ConfigurableResource):
+    """Weights of the five signals (WEIGHT_* settings); normalised over the available ones."""
+
+    rules: float = 0.15
+    trends: float = 0.15
+    ml: float = 0.40
+    gemini: float = 0.15
+    deepseek: float = 0.15
+
+    def as_dict(self) -> dict[str, float]:
+        return {"rules": self.rules, "trends": self.trends, "ml": self.ml, "gemini": self.gemini,
+                "deepseek": self.deepseek}

@@ -1,0 +1,73 @@
+"""Platt calibration of the aggregate score: the stored parameters and applying them.
+
+The aggregate's raw probability (its score / 100, a number in 0..1) is not a probability of going
+viral until it has been calibrated against outcomes. Platt's sigmoid maps it:
+
+    p = 1 / (1 + exp(a * s + b)),   s = the raw probability in 0..1
+
+with the convention of `viral_pipeline.engine.calibration.fit_platt`, which fits (a, b), and
+`apply_platt`, which `calibrate` uses, so fitting and applying can never disagree. A higher score
+must mean a higher probability, so a valid `a` is negative.
+
+`PlattParams` validates stored parameters (validation errors raise). `parse_platt_params` is for
+reading them from storage at prediction time: it never raises, and returns None when they are
+missing or unusable, so the prediction falls back to the raw probability; the caller logs a
+warning and reports it (``PlattParams.model_validate(data)`` gives the reason).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from viral_pipeline.engine.calibration import apply_platt
+
+
+class PlattParams(BaseModel):
+    # Unknown keys are ignored, so parameters written by a newer version still load.
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+    a: float = Field(lt=0, description="slope; negative, so a higher score means a higher probability")
+    b: float
+    version: str = Field(min_length=1, max_length=128)
+    fitted_at: datetime
+    n_outcomes: int = Field(ge=1, description="outcomes the fit used")
+    ece_before: float | None = Field(default=None, ge=0, le=1)
+    ece_after: float | None = Field(default=None, ge=0, le=1)
+    model_version: str | None = None
+
+    @field_validator("fitted_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def calibrate(raw_probability: float, params: PlattParams | None) -> tuple[float, bool]:
+    """(probability, is_calibrated): Platt's sigmoid of the raw probability, or the raw one
+    unchanged (and False) when there are no parameters."""
+    raw = float(raw_probability)
+    if not (math.isfinite(raw) and 0.0 <= raw <= 1.0):
+        raise ValueError(f"raw_probability must lie in 0..1, got {raw_probability!r}")
+    if params is None:
+        return raw, False
+    return float(apply_platt(raw, params.a, params.b)), True
+
+
+def parse_platt_params(data: Any) -> PlattParams | None:
+    """Parameters from stored data (a mapping, JSON text or bytes, or PlattParams), or None when
+    they are missing, malformed or out of range. Never raises."""
+    if data is None:
+        return None
+    if isinstance(data, PlattParams):
+        return data
+    try:
+        if isinstance(data, (str, bytes, bytearray)):
+            return PlattParams.model_validate_json(data)
+        return PlattParams.model_validate(data)
+    except Exception:  # noqa: BLE001 - the contract is "None, never an exception": the caller reports it
+        return None

@@ -1,0 +1,187 @@
+"""The body of ``POST /api/analyze`` and its normalised form.
+
+`AnalyzeRequest` validates what a caller sends (extra fields are refused, so a typo in a field
+name is an error rather than a silently ignored value). `normalize` turns it into a
+`NormalizedRequest`, the plain value every scoring step reads:
+
+- hashtags come from the ``hashtags`` field first, then from the caption's ``#tags``, lowercase,
+  without a leading ``#``, each kept once in the order first seen;
+- ``posted_at`` is an aware UTC datetime: a naive one is read as UTC, a missing one is "now";
+- empty or blank optional strings become None; a creator handle loses its leading ``@``.
+
+`feature_row` gives the raw columns `viral_pipeline.engine.features.build_features` expects, so
+the ML signal scores a request exactly as the training set was built: a request with a sound
+whose originality is unknown counts as "not original" (as the training set does), a request
+without a sound has ``sound_original = None``, and an unknown follower count stays unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from viral_pipeline.engine.items import HASHTAG_IN_TEXT
+
+MAX_CAPTION_CHARS = 2200
+MAX_HASHTAGS = 30
+MAX_HASHTAG_CHARS = 100
+MAX_DURATION_S = 600
+MAX_FOLLOWERS = 2_000_000_000
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SoundIn(_Strict):
+    """The sound the video will use; every part is optional."""
+
+    name: OptionalText = Field(default=None, max_length=200)
+    author: OptionalText = Field(default=None, max_length=200)
+    # TikTok music ids reach 19 digits (beyond a JSON number's precision): a string of digits.
+    id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
+    original: bool | None = None
+
+
+class CreatorIn(_Strict):
+    handle: OptionalText = None  # at most 64 characters after an optional leading '@'
+    followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS)
+    verified: bool | None = None
+
+    @field_validator("handle")
+    @classmethod
+    def _strip_at(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.removeprefix("@").strip()
+        if len(value) > 64:
+            raise ValueError("a handle has at most 64 characters")
+        return value or None
+
+
+def _hashtag(value: str) -> str:
+    name = value.strip().lstrip("#").strip()
+    if not name:
+        raise ValueError("a hashtag needs at least one character besides '#'")
+    if len(name) > MAX_HASHTAG_CHARS:
+        raise ValueError(f"a hashtag has at most {MAX_HASHTAG_CHARS} characters")
+    if any(ch.isspace() for ch in name):
+        raise ValueError("a hashtag cannot contain whitespace")
+    return name
+
+
+Hashtag = Annotated[str, AfterValidator(_hashtag)]
+
+
+class AnalyzeRequest(_Strict):
+    """The JSON body of ``POST /api/analyze``."""
+
+    caption: str = Field(min_length=1, max_length=MAX_CAPTION_CHARS)
+    hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
+    sound: SoundIn | None = None
+    duration_s: int = Field(ge=1, le=MAX_DURATION_S)
+    posted_at: datetime | None = Field(
+        default=None, description="ISO-8601; a time without an offset is UTC; default: when normalised"
+    )
+    creator: CreatorIn | None = None
+    hook: OptionalText = Field(default=None, max_length=MAX_CAPTION_CHARS)
+
+    @field_validator("caption")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the caption cannot be only whitespace")
+        return value
+
+    @field_validator("posted_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedRequest:
+    caption: str
+    hook: str | None
+    hashtags: list[str]
+    sound_name: str | None
+    sound_author: str | None
+    sound_id: str | None
+    sound_original: bool | None
+    duration_s: int
+    posted_at: datetime
+    creator_handle: str | None
+    followers: int | None
+    verified: bool | None
+
+    @property
+    def has_sound(self) -> bool:
+        return self.sound_id is not None or self.sound_name is not None or self.sound_original is not None
+
+
+def merge_hashtags(listed: list[str], caption: str) -> list[str]:
+    """Listed tags, then the caption's #tags: lowercase, each once, in the order first seen."""
+    seen: dict[str, None] = {}
+    for name in listed:
+        seen.setdefault(name.lower(), None)
+    for name in HASHTAG_IN_TEXT.findall(caption):
+        seen.setdefault(name.lower(), None)
+    return list(seen)
+
+
+def normalize(request: AnalyzeRequest, *, now: datetime | None = None) -> NormalizedRequest:
+    """The request in the form the scorers read. `now` stands in for a missing ``posted_at``."""
+    posted_at = request.posted_at or _as_utc(now or datetime.now(UTC))
+    sound, creator = request.sound, request.creator
+    return NormalizedRequest(
+        caption=request.caption,
+        hook=request.hook,
+        hashtags=merge_hashtags(request.hashtags, request.caption),
+        sound_name=sound.name if sound else None,
+        sound_author=sound.author if sound else None,
+        sound_id=sound.id if sound else None,
+        sound_original=sound.original if sound else None,
+        duration_s=request.duration_s,
+        posted_at=posted_at,
+        creator_handle=creator.handle if creator else None,
+        followers=creator.followers if creator else None,
+        verified=creator.verified if creator else None,
+    )
+
+
+def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, Any]:
+    """The raw columns (`RAW_COLUMNS`, in that order) of one request, for `build_features`."""
+    if not req.has_sound:
+        sound_original = None
+    else:  # a sound whose originality is unknown counts as not original, as in the training set
+        sound_original = bool(req.sound_original)
+    return {
+        "caption": req.caption,
+        "hashtags": list(req.hashtags),
+        "sound_original": sound_original,
+        "sound_trend_score": float(sound_trend_score),
+        "duration_s": req.duration_s,
+        "is_slideshow": False,  # the API takes a duration of at least 1 s: a video, not a slideshow
+        "followers": req.followers,
+        "verified": req.verified,
+        "posted_at": req.posted_at,
+    }

@@ -1,0 +1,95 @@
+"""POST /api/analyze and GET /api/predictions/{id}: validation, storage, 404, long poll, and the
+whole path through a real Dagster instance (sensor tick → predict run → result)."""
+
+import threading
+import time
+
+import dagster as dg
+import sqlalchemy as sa
+
+from viral_pipeline.api.app import MAX_BODY_BYTES
+from viral_pipeline.definitions import defs as load_defs
+from viral_pipeline.defs.predict.sensors import prediction_requests
+from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
+from viral_pipeline_tests.test_predict import REQUEST
+
+
+def _stored_requests():
+    with ready_engine(get_settings().database_url).connect() as connection:
+        return connection.execute(sa.text("SELECT COUNT(*) FROM prediction_requests")).scalar()
+
+
+def test_analyze_queues_the_request_and_answers_202(api_client):
+    response = api_client.post("/api/analyze", json=REQUEST)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued" and body["status_url"].endswith(f"/api/predictions/{body['request_id']}")
+    status = api_client.get(f"/api/predictions/{body['request_id']}").json()
+    assert status == {"request_id": body["request_id"], "status": "queued", "result": None, "error": None}
+
+
+def test_invalid_fields_are_422_naming_the_field_and_store_nothing(api_client):
+    cases = [
+        ({**REQUEST, "caption": ""}, "caption"),
+        ({**REQUEST, "caption": "x" * 2201}, "caption"),
+        ({**REQUEST, "duration_s": 0}, "duration_s"),
+        ({**REQUEST, "duration_s": 601}, "duration_s"),
+        ({**REQUEST, "hashtags": [f"t{i}" for i in range(31)]}, "hashtags"),
+        ({**REQUEST, "posted_at": "yesterday-ish"}, "posted_at"),
+        ({k: v for k, v in REQUEST.items() if k != "caption"}, "caption"),
+    ]
+    for body, field in cases:
+        response = api_client.post("/api/analyze", json=body)
+        assert response.status_code == 422, field
+        assert any(field in [str(part) for part in error["loc"]] for error in response.json()["detail"]), field
+    assert _stored_requests() == 0
+
+
+def test_oversize_body_is_413_and_stores_nothing(api_client):
+    body = b'{"caption": "' + b"x" * (MAX_BODY_BYTES + 10) + b'"}'
+    response = api_client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert _stored_requests() == 0
+
+
+def test_unknown_prediction_is_404(api_client):
+    response = api_client.get("/api/predictions/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404 and "no prediction request" in response.json()["detail"]
+
+
+def test_wait_is_bounded(api_client):
+    request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
+    assert api_client.get(f"/api/predictions/{request_id}", params={"wait": 31}).status_code == 422
+    started = time.monotonic()
+    assert api_client.get(f"/api/predictions/{request_id}", params={"wait": 0.6}).json()["status"] == "queued"
+    assert 0.5 <= time.monotonic() - started < 5
+
+
+def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api_client, tmp_path):
+    """POST → sensor tick → predict run (in a real instance) → GET ?wait= returns the result."""
+    request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
+    defs = load_defs()
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
+        tick = prediction_requests.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
+        (run_request,) = tick.run_requests
+        assert run_request.run_key == request_id
+
+        def launch():
+            time.sleep(0.3)  # the caller is already long-polling
+            defs.resolve_job_def("predict").execute_in_process(
+                run_config=run_request.run_config, instance=instance, tags=run_request.tags)
+
+        worker = threading.Thread(target=launch)
+        worker.start()
+        response = api_client.get(f"/api/predictions/{request_id}", params={"wait": 30})
+        worker.join()
+        body = response.json()
+        assert body["status"] == "succeeded", body
+        result = body["result"]
+        assert set(result["signals"]) == {"rules", "trends", "ml", "gemini", "deepseek"}
+        assert result["duration_ms"] > 0 and result["cost_cents"] == 0.0  # no LLM configured: free
+        (run,) = instance.get_runs()
+        assert run.tags["request_id"] == request_id and run.is_success
