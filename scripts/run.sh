@@ -28,20 +28,17 @@ echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) 
 
 mkdir -p .run
 .venv/bin/python -m viral_pipeline.api --host 127.0.0.1 --port "$API_PORT" 2> .run/api.log &
-API_PID=$!
 .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
-DAGSTER_PID=$!
 # The MLflow UI on the local store (the same command the README gives for comparing runs);
 # with MLFLOW_TRACKING_URI set, the tracking server has its own UI. Started after bootstrap has
 # created the store's schema: concurrent first migrations of one SQLite file collide.
-MLFLOW_PID=""
 if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
     .venv/bin/mlflow ui --backend-store-uri "sqlite:///$ROOT/mlflow/mlflow.db" \
         --default-artifact-root "$ROOT/mlflow/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" \
         > .run/mlflow.log 2>&1 &
-    MLFLOW_PID=$!
 fi
-trap 'kill $API_PID $DAGSTER_PID $MLFLOW_PID 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+# Stop the whole process group (dagster dev's webserver, daemon and code servers included).
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT
 
 # Wait (at most 2 minutes) until both answer; curl may not be installed, Python is.
 .venv/bin/python - "$DAGSTER_PORT" "$API_PORT" <<'PY' || echo "run: WARNING: not answering after 2 minutes yet; see .run/dagster.log and .run/api.log" >&2

@@ -10,9 +10,11 @@ import pytest
 
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.defs.ml.schedules import retrain_ml
+from viral_pipeline.ml.published import PublishedChampion, published_version
 from viral_pipeline.ml.serving import ChampionCache, NoChampionError
 from viral_pipeline.ml.tracking import CHAMPION_ALIAS, champion_version, client, gate_verdict
 from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
 
 
 @pytest.fixture
@@ -54,6 +56,9 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     mlflow_client, name = _mlflow()
     assert str(champion_version(mlflow_client, name).version) == version
     assert gate_verdict(mlflow_client, name, version) == "passed"
+    # Published for the predict runs, which never import MLflow.
+    assert champion["published_version"].value == version
+    assert published_version(ready_engine(get_settings().database_url), name) == version
     run = mlflow_client.get_run(model_meta["mlflow_run_id"].value)
     assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "accuracy", "balanced_accuracy"} <= set(run.data.metrics)
     pictures = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "plots")}
@@ -124,6 +129,8 @@ def test_serving_before_any_champion_says_so_clearly():
     settings = get_settings()
     with pytest.raises(NoChampionError, match="champion"):
         ChampionCache(settings.mlflow_tracking_uri, settings.model_name).get()
+    with pytest.raises(NoChampionError, match="published"):
+        PublishedChampion(settings.model_name).get(ready_engine(settings.database_url))
 
 
 def test_serving_caches_by_version_and_follows_the_alias(defs):
@@ -138,6 +145,12 @@ def test_serving_caches_by_version_and_follows_the_alias(defs):
     assert second.version != first.version and cache.cached_versions == [first.version, second.version]
     mlflow_client, name = _mlflow()
     assert str(mlflow_client.get_registered_model(name).aliases[CHAMPION_ALIAS]) == second.version
+    # The published copy follows the same alias move, and is loaded once per version too.
+    published = PublishedChampion(name)
+    engine = ready_engine(settings.database_url)
+    loaded = published.get(engine)
+    assert loaded.version == second.version and published.get(engine) is loaded
+    assert loaded.threshold == second.threshold
 
 
 def test_retrain_schedule_is_weekly_and_targets_the_job():

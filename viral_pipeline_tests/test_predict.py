@@ -183,3 +183,14 @@ def test_one_llm_down_the_other_carries_its_share(monkeypatch, sentry_events):
     assert result["signals"]["gemini"]["weight"] > 0.15
     assert any("deepseek" in note for note in result["notes"])
     assert sentry_events.events(), "a failed judge is reported"
+
+
+def test_with_a_champion_the_ml_signal_scores_the_request():
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("retrain_ml_job").execute_in_process(instance=instance).success
+    result, _ = _predict_once(defs)
+    ml_signal = result["signals"]["ml"]
+    assert ml_signal["available"] is True and 0 <= ml_signal["score"] <= 100
+    assert result["ml_score"] == ml_signal["score"] and result["model_version"] == "1"
+    assert ml_signal["weight"] > 0.4  # the two absent judges' weight was spread over it and the others

@@ -124,7 +124,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             breaker_failure_threshold=settings.breaker_failure_threshold,
             breaker_open_seconds=settings.breaker_open_seconds,
         ),
-        "model_serving": ModelServing(tracking_uri=tracking_uri, model_name=settings.model_name),
+        "model_serving": ModelServing(model_name=settings.model_name),
         "signal_weights": SignalWeights(**settings.signal_weights),
         "prediction_limits": PredictionSensorLimits(max_runs_per_tick=settings.predict_max_runs_per_tick),
         "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),

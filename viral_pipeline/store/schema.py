@@ -137,3 +137,16 @@ llm_circuit_breakers = sa.Table(
     sa.Column("probe_started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# The champion as the predict runs load it: one row per registered model name, written by
+# champion_model when it promotes. Each predict run is a new process; reading these bytes
+# costs milliseconds, where importing MLflow and loading from the registry costs seconds.
+serving_models = sa.Table(
+    "serving_models",
+    metadata,
+    sa.Column("model_name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("decision_threshold", sa.Float, nullable=False),
+    sa.Column("model_pickle", sa.LargeBinary, nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -101,7 +101,10 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
     kinds={"mlflow"},
     description="Moves the `champion` alias to the newest version, only if accuracy_gate passed for that version.",
 )
-def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+def champion_model(
+    context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking, app_db: AppDatabase
+) -> dg.MaterializeResult:
+    from viral_pipeline.ml.published import publish, published_version
     from viral_pipeline.ml.tracking import champion_version, gate_verdict, promote
 
     mlflow_client = mlflow_tracking.client()
@@ -126,6 +129,14 @@ def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTra
         reason = f"version {newest} {why}; " + (
             f"version {serving} keeps serving" if serving else "no champion serves yet"
         )
+    engine = app_db.engine()
+    if serving and published_version(engine, name) != serving:
+        # Predict runs read the champion from the app database (see ml/published.py).
+        import mlflow.sklearn
+
+        model = mlflow.sklearn.load_model(f"models:/{name}@champion")
+        threshold = float(mlflow_client.get_model_version(name, serving).tags.get("decision_threshold", 0.5))
+        publish(engine, name, serving, model, threshold)
     with bound_context(run_id=context.run.run_id, asset="champion_model"):
         log.info("champion decided", serving=serving, newest=newest, reason=reason)
     return dg.MaterializeResult(
@@ -134,6 +145,7 @@ def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTra
             "newest_version": newest or "none",
             "newest_gate_verdict": verdict or "none",
             "promoted": bool(newest and serving == newest and verdict == "passed"),
+            "published_version": published_version(engine, name) or "none",
             "reason": reason,
         }
     )

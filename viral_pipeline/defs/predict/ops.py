@@ -105,14 +105,14 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 
 
 @dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
-def ml(normalized: Staged, trends: Staged, model_serving: ModelServing) -> dg.Output:
+def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.aggregate import Signal
     from viral_pipeline.ml.serving import NoChampionError
 
     request = normalized.value
     with StageTimer("ml", _request_id(normalized)) as timer:
         try:
-            champion = model_serving.champion()
+            champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
         import pandas as pd

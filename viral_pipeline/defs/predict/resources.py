@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-_champion_caches: dict[tuple[str, str], object] = {}
+_champion_caches: dict[str, object] = {}
 
 
 class LlmJudges(dg.ConfigurableResource):
@@ -40,19 +40,17 @@ class LlmJudges(dg.ConfigurableResource):
 
 
 class ModelServing(dg.ConfigurableResource):
-    """`models:/<name>@champion`, loaded once per (name, version) per process."""
+    """The published champion (see viral_pipeline.ml.published), loaded once per version per process."""
 
-    tracking_uri: str
     model_name: str = "viral_classifier"
 
-    def champion(self):  # type: ignore[no-untyped-def]
-        from viral_pipeline.ml.serving import ChampionCache
+    def champion(self, engine):  # type: ignore[no-untyped-def]
+        from viral_pipeline.ml.published import PublishedChampion
 
-        key = (self.tracking_uri, self.model_name)
-        cache = _champion_caches.get(key)
+        cache = _champion_caches.get(self.model_name)
         if cache is None:
-            cache = _champion_caches[key] = ChampionCache(self.tracking_uri, self.model_name)
-        return cache.get()  # type: ignore[attr-defined]
+            cache = _champion_caches[self.model_name] = PublishedChampion(self.model_name)
+        return cache.get(engine)  # type: ignore[attr-defined]
 
 
 class SignalWeights(dg.ConfigurableResource):

@@ -1,0 +1,77 @@
+"""The champion as published for prediction runs: version, threshold and the pickled model.
+
+champion_model loads `models:/<name>@champion` from MLflow and publishes it here when the
+alias moves. A predict run (a fresh process each time) then reads one small row instead of
+importing MLflow (~1 s) and loading from the registry (~3 s): see the project's GUIDE figures.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from viral_pipeline.ml.serving import LoadedModel, NoChampionError
+from viral_pipeline.store.schema import serving_models
+
+
+def publish(engine: sa.Engine, name: str, version: str, model: Any, threshold: float) -> None:
+    import cloudpickle
+
+    row = {"model_name": name, "version": str(version), "decision_threshold": float(threshold),
+           "model_pickle": cloudpickle.dumps(model), "published_at": datetime.now(UTC)}
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(serving_models)
+    statement = insert.on_conflict_do_update(
+        index_elements=["model_name"],
+        set_={key: insert.excluded[key] for key in row if key != "model_name"},
+    )
+    with engine.begin() as connection:
+        connection.execute(statement, row)
+
+
+def published_version(engine: sa.Engine, name: str) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(serving_models.c.version).where(serving_models.c.model_name == name)
+        ).scalar()
+
+
+class PublishedChampion:
+    """Loads each published (name, version) once per process; a new version is picked up at once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._loaded: dict[tuple[str, str], LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: sa.Engine) -> LoadedModel:
+        query = sa.select(serving_models.c.version, serving_models.c.decision_threshold).where(
+            serving_models.c.model_name == self.name
+        )
+        with engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise NoChampionError(f"no champion of {self.name!r} has been published yet (run champion_model)")
+        key = (self.name, row.version)
+        with self._lock:
+            if key not in self._loaded:
+                import pickle
+
+                with engine.connect() as connection:
+                    blob = connection.execute(
+                        sa.select(serving_models.c.model_pickle).where(
+                            serving_models.c.model_name == self.name, serving_models.c.version == row.version
+                        )
+                    ).scalar()
+                if blob is None:  # replaced between the two reads: the next call sees the new one
+                    raise NoChampionError(f"champion of {self.name!r} changed while loading; retry")
+                model = pickle.loads(blob)  # written by cloudpickle, read by the standard library
+                self._loaded[key] = LoadedModel(self.name, row.version, model, float(row.decision_threshold))
+            return self._loaded[key]
+
+    @property
+    def cached_versions(self) -> list[str]:
+        return [version for _, version in self._loaded]
