@@ -35,6 +35,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import mul
 from typing import Literal
 
 SIGNALS: tuple[str, ...] = ("rules", "trends", "ml", "gemini", "deepseek")
@@ -85,7 +86,8 @@ def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
 
 
 @lru_cache(maxsize=64)  # configuration rarely changes: the same few weight sets come back
-def _normalised(items: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+def _normalised(items: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """Shared between calls: read it, never change it."""
     weights = dict(items)
     if not weights.keys() <= _KNOWN:
         unknown = sorted(set(weights) - _KNOWN)
@@ -97,13 +99,14 @@ def _normalised(items: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float]
     total = sum(raw)
     if total <= 0.0:
         raise ValueError("the signal weights sum to 0: give at least one signal a positive weight")
-    return tuple((name, weight / total) for name, weight in zip(SIGNALS, raw))
+    return {name: weight / total for name, weight in zip(SIGNALS, raw)}
 
 
 def _spread(scores: list[float]) -> float:
     """Population standard deviation (statistics.pstdev is exact but about 20x slower)."""
     mean = sum(scores) / len(scores)
-    return math.sqrt(sum((s - mean) * (s - mean) for s in scores) / len(scores))
+    deviations = [s - mean for s in scores]
+    return math.sqrt(sum(map(mul, deviations, deviations)) / len(scores))
 
 
 def _unavailable_note(name: str, signal: Signal | None, weight: float, went_to: str) -> str:
@@ -137,25 +140,44 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     """
     if not signals.keys() <= _KNOWN:
         raise ValueError(f"unknown signal(s): {sorted(set(signals) - _KNOWN)}; known: {list(SIGNALS)}")
+    base = _normalised(tuple(weights.items()))
+    scores: dict[str, float] = {}
     for key, signal in signals.items():
         if signal.name != key:
             raise ValueError(f"the signal under {key!r} is named {signal.name!r}")
-    base = normalise_weights(weights)
-    used = dict.fromkeys(SIGNALS, 0.0)
-    scores: dict[str, float] = {}
-    down: list[str] = []
-    for name in SIGNALS:
-        signal = signals.get(name)
-        if signal is not None and signal.available:
-            scores[name] = float(signal.score)  # type: ignore[arg-type]
-            used[name] = base[name]
-        else:
-            down.append(name)
+        if signal.available:
+            scores[key] = float(signal.score)  # type: ignore[arg-type]
     if not scores:
         reasons = "; ".join(_unavailable_note(n, signals.get(n), 0.0, "") for n in SIGNALS)
         raise ValueError(f"no signal is available, so there is nothing to aggregate: {reasons}")
 
     notes: list[str] = []
+    if len(scores) == len(SIGNALS):  # everything answered: the configured weights as they are
+        used, redistributed = dict(base), False
+    else:
+        used, redistributed = _redistribute(signals, base, scores, notes)
+    score = sum([used[name] * value for name, value in scores.items()])
+    score = min(100.0, max(0.0, score))  # rounding must not leave 0..100
+    llm_up = (LLM_SIGNALS[0] in scores) + (LLM_SIGNALS[1] in scores)
+    confidence, why = _confidence(len(scores), llm_up, _spread(list(scores.values())))
+    if why is not None:
+        notes.append(why)
+    return Aggregate(
+        score=score,
+        raw_probability=score / 100.0,
+        weights_used=used,
+        redistributed=redistributed,
+        confidence=confidence,
+        notes=notes,
+    )
+
+
+def _redistribute(
+    signals: Mapping[str, Signal], base: Mapping[str, float], scores: Mapping[str, float], notes: list[str]
+) -> tuple[dict[str, float], bool]:
+    """The weights with the unavailable signals' shares handed on (module docstring); notes added."""
+    used = {name: (base[name] if name in scores else 0.0) for name in SIGNALS}
+    down = [name for name in SIGNALS if name not in scores]
     llm_up = [name for name in LLM_SIGNALS if name in scores]
     if len(llm_up) == 1:  # 1. one judge down, the other up: the weight stays with the judges
         judge = llm_up[0]
@@ -171,17 +193,4 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     for name in down:
         notes.append(_unavailable_note(name, signals.get(name), base[name], "the others"))
     redistributed = any(base[name] > 0.0 for name in SIGNALS if name not in scores)
-
-    score = sum(used[name] * value for name, value in scores.items())
-    score = min(100.0, max(0.0, score))  # rounding must not leave 0..100
-    confidence, why = _confidence(len(scores), len(llm_up), _spread(list(scores.values())))
-    if why is not None:
-        notes.append(why)
-    return Aggregate(
-        score=score,
-        raw_probability=score / 100.0,
-        weights_used=used,
-        redistributed=redistributed,
-        confidence=confidence,
-        notes=notes,
-    )
+    return used, redistributed

@@ -6,7 +6,8 @@ name is an error rather than a silently ignored value). `normalize` turns it int
 
 - hashtags come from the ``hashtags`` field first, then from the caption's ``#tags``, lowercase,
   without a leading ``#``, each kept once in the order first seen;
-- ``posted_at`` is an aware UTC datetime: a naive one is read as UTC, a missing one is "now";
+- ``posted_at`` is an aware UTC datetime: a naive one is read as UTC, a missing one is "now"
+  (a given one must lie in 2000..2099);
 - empty or blank optional strings become None; a creator handle loses its leading ``@``.
 
 `feature_row` gives the raw columns `viral_pipeline.engine.features.build_features` expects, so
@@ -30,6 +31,8 @@ MAX_HASHTAGS = 30
 MAX_HASHTAG_CHARS = 100
 MAX_DURATION_S = 600
 MAX_FOLLOWERS = 2_000_000_000
+EARLIEST_POSTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_POSTED_AT = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -109,7 +112,12 @@ class AnalyzeRequest(_Strict):
     @field_validator("posted_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _as_utc(value)
+        if value is None:
+            return None
+        value = _as_utc(value)
+        if not EARLIEST_POSTED_AT <= value < LATEST_POSTED_AT:  # also keeps pandas' timestamps in range
+            raise ValueError(f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)")
+        return value
 
 
 def _as_utc(value: datetime) -> datetime:

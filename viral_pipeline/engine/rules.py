@@ -4,14 +4,14 @@ Four components, each scored 0..100 by a piecewise-linear curve, then weighted:
 
 | component | weight | best | curve |
 |---|---|---|---|
-| caption length (characters) | 0.25 | 50..150 | 40 at 1 char rising to 100 at 50; falls to 30 at 1,000 and stays there |
-| hashtag count | 0.25 | 3..6 | 0: 20, 1: 50, 2: 75; 7..10 lose 10 each (90..60); above 10: 40 minus 5 per tag, at least 10 |
+| caption length (characters) | 0.25 | 50..150 | 40 at 1 char, up to 100 at 50; down to 30 at 1,000, then flat |
+| hashtag count | 0.25 | 3..6 | 0: 20, 1: 50, 2: 75; 7..10: 90..60; above 10: 40 - 5 per extra tag, at least 10 |
 | duration (seconds) | 0.30 | 15..35 | 50 at 1 s rising to 100 at 15; falls to 75 at 60, 40 at 180 and 15 at 600 |
 | posting hour (UTC) | 0.20 | 14..18 | `HOUR_SCORES`: lowest (20) at 03..04, the dead of the night |
 
 The hour is read in UTC because the request carries no audience time zone. Slideshows do not
-reach this signal (the API takes a duration of at least 1 s). Cheap: no I/O, no allocation
-beyond the result. The `reason` lists every component, e.g.
+reach this signal (the API takes a duration of at least 1 s). Cheap and without I/O. The
+`reason` lists every component (rounded to whole points), e.g.
 ``"caption 85 chars: 100; 4 hashtags: 100; 22 s: 100; 15h UTC: 100"``.
 """
 
@@ -24,6 +24,7 @@ from viral_pipeline.engine.aggregate import Signal
 from viral_pipeline.engine.request import NormalizedRequest
 
 WEIGHTS = {"caption": 0.25, "hashtags": 0.25, "duration": 0.30, "hour": 0.20}
+_W_CAPTION, _W_HASHTAGS, _W_DURATION, _W_HOUR = (WEIGHTS[k] for k in ("caption", "hashtags", "duration", "hour"))
 
 # Score of each UTC hour 0..23: afternoon best, the small hours worst.
 HOUR_SCORES: tuple[int, ...] = (
@@ -73,13 +74,12 @@ def score_rules(req: NormalizedRequest) -> Signal:
     if posted.utcoffset():  # normalize() gives UTC already; a hand-built request may not
         posted = posted.astimezone(UTC)
     chars, tags, seconds, hour = len(req.caption), len(req.hashtags), req.duration_s, posted.hour
-    parts = (caption_score(chars), hashtag_score(tags), duration_score(seconds), hour_score(hour))
-    score = (
-        WEIGHTS["caption"] * parts[0] + WEIGHTS["hashtags"] * parts[1]
-        + WEIGHTS["duration"] * parts[2] + WEIGHTS["hour"] * parts[3]
-    )
+    caption, hashtags = caption_score(chars), hashtag_score(tags)
+    duration, when = duration_score(seconds), HOUR_SCORES[hour]
+    score = _W_CAPTION * caption + _W_HASHTAGS * hashtags + _W_DURATION * duration + _W_HOUR * when
+    # Whole numbers in the reason: formatting an int costs a fraction of formatting a float.
     reason = (
-        f"caption {chars} chars: {parts[0]:.0f}; {tags} hashtags: {parts[1]:.0f}; "
-        f"{seconds} s: {parts[2]:.0f}; {hour:02d}h UTC: {parts[3]:.0f}"
+        f"caption {chars} chars: {int(caption + 0.5)}; {tags} hashtags: {int(hashtags + 0.5)}; "
+        f"{seconds} s: {int(duration + 0.5)}; {hour:02d}h UTC: {when}"
     )
     return Signal(name="rules", score=round(score, 2), available=True, reason=reason)

@@ -32,11 +32,11 @@ only some are. First an exact bound: ``ratio`` cannot reach the cutoff unless th
 close (ratio <= 200 * shorter / (sum of lengths)), so only choices of a length in that window
 can match; when the window holds at most 2 x `SHORTLIST` choices, they are all scored. Otherwise
 the shortlist is the `SHORTLIST` choices in the window sharing the most word trigrams with the
-query, counted over trigrams found in at most `COMMON_GRAM_SHARE` of the choices (over all trigrams
-when fewer than `MIN_RARE_HITS` of the query's are that rare) and measured
-both ways (the share of the query's trigrams and of the choice's), so typos and reorderings stay
-on it. The tests check that the shortlist gives the full scan's answers (`full_scan=True`).
-Results are memoised per snapshot (at most `CACHE_SIZE` queries, then the memo starts over).
+query (a typo breaks at most three of a word's trigrams; word trigrams ignore word order),
+counted over the trigrams found in at most `COMMON_GRAM_SHARE` of the choices, or over all of
+them when fewer than `MIN_RARE_HITS` of the query's are that rare. The tests check that the
+shortlist gives the full scan's answers (`full_scan=True`). Answers are memoised per snapshot
+(at most `CACHE_SIZE` of each kind, then a memo starts over).
 
 **Hashtags**: a request's tag matches a snapshot tag of the same name, else one a single
 insertion, deletion or substitution away whose ``fuzz.ratio`` reaches `HASHTAG_CUTOFF` (tags of
@@ -115,34 +115,35 @@ class _SoundChoices:
         self._exact: dict[str, int] = {}
         for i, text in enumerate(texts):
             self._exact.setdefault(text, i)  # the first, i.e. the best trend score, wins a tie
-        self._rare: dict[str, np.ndarray] = {}
-        self._common: dict[str, np.ndarray] = {}
-        self._inverse_sizes = np.ones(len(texts))
         self._lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         self._by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         self._sorted_lengths = [len(texts[i]) for i in self._by_length]
-        if len(texts) > SHORTLIST:
-            postings: dict[str, list[int]] = {}
-            for i, text in enumerate(texts):
-                grams = set().union(*map(_trigrams, text.split()))
-                self._inverse_sizes[i] = 1.0 / max(len(grams), 1)
-                for gram in grams:
-                    postings.setdefault(gram, []).append(i)
-            # A trigram found in many choices hardly tells them apart: the shortlist counts
-            # such trigrams only for a query with few others.
-            limit = max(SHORTLIST // 2, int(COMMON_GRAM_SHARE * len(texts)))
-            for gram, ids in postings.items():
-                (self._rare if len(ids) <= limit else self._common)[gram] = np.asarray(ids, dtype=np.intp)
+        # The trigram index is built on the first fuzzy search that needs it (about 20 ms for
+        # 2,000 texts): a request with an exact, an id or no sound never pays for it.
+        self._indexed = False
+        self._rare: dict[str, np.ndarray] = {}
+        self._common: dict[str, np.ndarray] = {}
         self._memo: dict[tuple[str, float], tuple[int, float]] = {}
-        # word -> (its trigram count, postings of its rare trigrams, of its common ones)
-        self._words: dict[str, tuple[int, list[np.ndarray], list[np.ndarray]]] = {}
+        # word -> (postings of its rare trigrams, postings of its common ones)
+        self._words: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
-    def _word(self, word: str) -> tuple[int, list[np.ndarray], list[np.ndarray]]:
+    def _index(self) -> None:
+        postings: dict[str, list[int]] = {}
+        for i, text in enumerate(self.texts):
+            for gram in set().union(*map(_trigrams, text.split())):
+                postings.setdefault(gram, []).append(i)
+        # A trigram found in many choices hardly tells them apart: the shortlist counts such
+        # trigrams only for a query with few others.
+        limit = max(SHORTLIST // 2, int(COMMON_GRAM_SHARE * len(self.texts)))
+        for gram, ids in postings.items():
+            (self._rare if len(ids) <= limit else self._common)[gram] = np.asarray(ids, dtype=np.intp)
+        self._indexed = True
+
+    def _word(self, word: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         entry = self._words.get(word)
         if entry is None:
             grams = _trigrams(word)
             entry = (
-                len(grams),
                 [ids for gram in grams if (ids := self._rare.get(gram)) is not None],
                 [ids for gram in grams if (ids := self._common.get(gram)) is not None],
             )
@@ -162,10 +163,12 @@ class _SoundChoices:
         hi = bisect_right(self._sorted_lengths, len(query) * (2.0 - share) / share + 1e-9)
         if hi - lo <= 2 * SHORTLIST:
             return sorted(self._by_length[lo:hi])
-        n_grams, hits, common = 0, [], []
+        if not self._indexed:
+            self._index()
+        hits: list[np.ndarray] = []
+        common: list[np.ndarray] = []
         for word in query.split():
-            count, rare_ids, common_ids = self._word(word)
-            n_grams += count
+            rare_ids, common_ids = self._word(word)
             hits += rare_ids
             common += common_ids
         if len(hits) < MIN_RARE_HITS:  # a short query, or one of common words: count every trigram
@@ -276,8 +279,9 @@ class TrendingSound:
 class TrendSnapshot:
     """Trending sounds of one day and hashtag shares (0..1) of recent days.
 
-    The matching indexes are built once, at construction (about 50 ms for 2,000 sounds and 500
-    hashtags): build a snapshot once and score many requests against it.
+    The lookup tables are built at construction (about 10 ms for 2,000 sounds and 500 hashtags),
+    the trigram indexes on the first fuzzy search (about 20 ms each): build a snapshot once and
+    score many requests against it.
     """
 
     day: date | None
@@ -290,6 +294,9 @@ class TrendSnapshot:
     _full: _SoundChoices = field(init=False, repr=False)
     _anonymous_names: _SoundChoices = field(init=False, repr=False)
     _tags: _HashtagPopularity = field(init=False, repr=False)
+    # (sound name, author, cutoff) as the request gives them -> match_sound's answer
+    _matches: dict[tuple[str, str | None, float], tuple[TrendingSound | None, float]] = field(
+        init=False, repr=False)
 
     def __post_init__(self) -> None:
         sounds = tuple(self.sounds)
@@ -307,6 +314,11 @@ class TrendSnapshot:
         set_(self, "_full", _SoundChoices([_name_author(s.name, s.author) for s in ranked]))
         set_(self, "_anonymous_names", _SoundChoices([normalise_text(s.name) for s in anonymous]))
         set_(self, "_tags", _HashtagPopularity(self.hashtags))
+        set_(self, "_matches", {})
+
+    def __reduce__(self) -> tuple[type[TrendSnapshot], tuple[date | None, tuple[TrendingSound, ...], dict[str, float]]]:
+        # Pickled (between Dagster ops, say) as its data alone; the indexes are rebuilt on load.
+        return type(self), (self.day, self.sounds, dict(self.hashtags))
 
     @classmethod
     def empty(cls) -> TrendSnapshot:
@@ -340,10 +352,26 @@ def match_sound(
         by_id = snapshot._by_id.get(req.sound_id)
         if by_id is not None:
             return by_id, 100.0
-    if req.sound_original or not req.sound_name or is_generic_original(req.sound_name):
+    if req.sound_original or not req.sound_name:
         return None, 0.0
-    name = normalise_text(req.sound_name)
-    author = normalise_text(req.sound_author)
+    key = (req.sound_name, req.sound_author, cutoff)
+    found = None if full_scan else snapshot._matches.get(key)
+    if found is None:
+        found = _match_name(req.sound_name, req.sound_author, snapshot, cutoff, full_scan)
+        if not full_scan:
+            if len(snapshot._matches) >= CACHE_SIZE:
+                snapshot._matches.clear()
+            snapshot._matches[key] = found
+    return found
+
+
+def _match_name(
+    raw_name: str, raw_author: str | None, snapshot: TrendSnapshot, cutoff: float, full_scan: bool
+) -> tuple[TrendingSound | None, float]:
+    if is_generic_original(raw_name):
+        return None, 0.0
+    name = normalise_text(raw_name)
+    author = normalise_text(raw_author)
     if author:
         index, similarity = snapshot._full.best(f"{name} {author}", cutoff, full_scan=full_scan)
         if index >= 0:
@@ -377,9 +405,10 @@ def score_trends(req: NormalizedRequest, snapshot: TrendSnapshot) -> Signal:
     if snapshot.is_empty:
         return Signal.unavailable("trends", "no trending_sounds yet")
     sound, similarity = match_sound(req, snapshot)
+    matched = _matched_hashtags(req.hashtags, snapshot)
+    top = sorted(matched.items(), key=_by_popularity)[:TOP_HASHTAGS] if len(matched) > 1 else list(matched.items())
+    tag_lift = sum(pop for _, (_, pop) in top) / TOP_HASHTAGS
     sound_lift = min(max(sound.trend_score, 0.0), 1.0) if sound is not None else 0.0
-    matched = sorted(_matched_hashtags(req.hashtags, snapshot).items(), key=lambda kv: -kv[1][1])
-    tag_lift = sum(pop for _, (_, pop) in matched[:TOP_HASHTAGS]) / TOP_HASHTAGS
     score = 100.0 * (SOUND_WEIGHT * sound_lift + HASHTAG_WEIGHT * tag_lift)
 
     if sound is not None:
@@ -389,9 +418,14 @@ def score_trends(req: NormalizedRequest, snapshot: TrendSnapshot) -> Signal:
         sound_part = "original sound, not trending" if req.sound_original else "sound not trending"
     else:
         sound_part = "no sound"
-    shown = "".join(
-        f", #{name} {pop:.2f}" if spelled == name else f", #{spelled}~#{name} {pop:.2f}"
-        for name, (spelled, pop) in matched[:TOP_HASHTAGS]
-    )
-    tag_part = f"{len(matched)} of {len(req.hashtags)} hashtags trending{shown.replace(', ', ': ', 1)}"
-    return Signal(name="trends", score=round(min(score, 100.0), 2), available=True, reason=f"{sound_part}; {tag_part}")
+    reason = f"{sound_part}; {len(matched)} of {len(req.hashtags)} hashtags trending"
+    if top:
+        reason += ": " + ", ".join(
+            f"#{name} {pop:.2f}" if spelled == name else f"#{spelled}~#{name} {pop:.2f}"
+            for name, (spelled, pop) in top
+        )
+    return Signal(name="trends", score=round(min(score, 100.0), 2), available=True, reason=reason)
+
+
+def _by_popularity(item: tuple[str, tuple[str, float]]) -> float:
+    return -item[1][1]

@@ -6,6 +6,7 @@ only a version tagged `accuracy_gate=passed` may receive it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import mlflow
@@ -17,7 +18,15 @@ CHAMPION_ALIAS = "champion"
 GATE_TAG = "accuracy_gate"
 
 
+def _json_logs_for_mlflow() -> None:
+    # MLflow installs its own plain-text handler on import; route its records through ours.
+    logger = logging.getLogger("mlflow")
+    logger.handlers.clear()
+    logger.propagate = True
+
+
 def client(tracking_uri: str) -> MlflowClient:
+    _json_logs_for_mlflow()
     mlflow.set_tracking_uri(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
