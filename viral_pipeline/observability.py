@@ -91,6 +91,13 @@ def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
     _configured_level = level
 
 
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since a time.perf_counter() reading, rounded for metadata and logs."""
+    import time
+
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)
 

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 
 from viral_pipeline.defs.resources import AppDatabase, ScraperSource
-from viral_pipeline.observability import bound_context, get_logger, report_exception
+from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 from viral_pipeline.store.creators import refresh_creator_profiles, tier_counts
 from viral_pipeline.store.trends import compute_trending_sounds, top_sounds
 from viral_pipeline.store.videos import ingest_items
@@ -28,9 +28,6 @@ class TrendsConfig(dg.Config):
     lookback_days: int | None = None
     """Recompute only the last N days (None: every day). The 7-day windows read a week further back."""
 
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 @dg.asset(
@@ -65,7 +62,7 @@ def scraped_videos(
             "reject_reasons": dg.MetadataValue.json(result.reasons),
             "source": source,
             "batch": batch,
-            "duration_ms": _elapsed_ms(started),
+            "duration_ms": elapsed_ms(started),
         }
     )
 
@@ -88,7 +85,7 @@ def creator_profiles(context: dg.AssetExecutionContext, app_db: AppDatabase) -> 
             "rows_written": written,
             "creators": sum(tiers.values()),
             **{f"tier_{tier}": count for tier, count in sorted(tiers.items())},
-            "duration_ms": _elapsed_ms(started),
+            "duration_ms": elapsed_ms(started),
         }
     )
 
@@ -124,6 +121,6 @@ def trending_sounds(
             "rows_written": written,
             "top_uses": top[0]["uses"] if top else 0,
             "top_sounds": dg.MetadataValue.md(preview),
-            "duration_ms": _elapsed_ms(started),
+            "duration_ms": elapsed_ms(started),
         }
     )

@@ -6,13 +6,10 @@ import dagster as dg
 
 from viral_pipeline.defs.ingest.assets import creator_profiles, trending_sounds
 from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy
-from viral_pipeline.observability import bound_context, get_logger
+from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 
 log = get_logger(__name__)
 
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 @dg.asset(
@@ -56,7 +53,7 @@ def training_set(context: dg.AssetExecutionContext, app_db: AppDatabase, model_p
             "label_windows": len(thresholds),
             "median_plays_threshold": float(sorted(thresholds)[len(thresholds) // 2]) if thresholds else 0.0,
             "digest": dataset.digest,
-            "duration_ms": _ms(started),
+            "duration_ms": elapsed_ms(started),
         },
     )
 
@@ -90,7 +87,7 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
             "decision_threshold": round(outcome.threshold, 4),
             "champion_at_training": outcome.champion_version or "none",
             **{key: float(value) for key, value in outcome.metrics.items()},
-            "duration_ms": _ms(started),
+            "duration_ms": elapsed_ms(started),
         },
     )
 
