@@ -106,19 +106,24 @@ def test_split_by_time_and_creator():
     assert isinstance(split, Split)
     train, calibration, test = (frame.loc[i] for i in (split.train, split.calibration, split.test))
 
-    # The test slice is the newest fifth of rows.
-    assert len(test) == pytest.approx(0.2 * len(frame), abs=2)
+    # The test slice: the held-out half of the creators seen in the newest fifth, their newest rows.
+    newest = frame[frame["posted_at"] >= frame["posted_at"].sort_values().iloc[len(frame) - 400]]
+    assert set(test.index) <= set(newest.index)
+    assert len(test) == pytest.approx(0.5 * len(newest), rel=0.25)
+    assert set(test["author_id"]) == set(newest.loc[newest["author_id"].isin(set(test["author_id"])), "author_id"])
     assert test["posted_at"].min() >= max(train["posted_at"].max(), calibration["posted_at"].max())
-    assert test["posted_at"].min() == frame["posted_at"].sort_values().iloc[len(frame) - len(test)]
 
     # No creator on both sides, in either split.
     test_creators = set(test["author_id"])
     assert not test_creators & (set(train["author_id"]) | set(calibration["author_id"]))
     assert not set(train["author_id"]) & set(calibration["author_id"])
 
-    # Dropped: exactly the older rows of test creators; everything else lands somewhere once.
-    older = frame[frame["posted_at"] < test["posted_at"].min()]
-    assert split.dropped_for_creator_overlap == older["author_id"].isin(test_creators).sum() > 0
+    # Dropped: the older rows of test creators and the newest rows of the others.
+    older = frame.drop(newest.index)
+    assert split.dropped_for_creator_overlap == (
+        older["author_id"].isin(test_creators).sum() + (~newest["author_id"].isin(test_creators)).sum()) > 0
+    # Far more is kept for training than by dropping every newest-slice creator's history.
+    assert len(train) + len(calibration) > 1.5 * (~older["author_id"].isin(set(newest["author_id"]))).sum()
     parts = [*split.train, *split.calibration, *split.test]
     assert len(parts) == len(set(parts)) == len(frame) - split.dropped_for_creator_overlap
 
@@ -139,9 +144,9 @@ def test_split_is_deterministic_per_seed():
 
 def test_split_with_other_column_names_and_fractions():
     frame = _videos().rename(columns={"posted_at": "t", "author_id": "who", "viral": "y"})
-    split = time_creator_split(frame, test_fraction=0.3, calibration_fraction=0.25,
+    split = time_creator_split(frame, test_fraction=0.3, calibration_fraction=0.25, test_creator_fraction=1.0,
                                time_col="t", creator_col="who", label_col="y")
-    assert len(split.test) == pytest.approx(0.3 * len(frame), abs=2)
+    assert len(split.test) == pytest.approx(0.3 * len(frame), abs=2)  # every newest creator held out
 
 
 def test_a_slice_without_positives_raises():
@@ -173,3 +178,5 @@ def test_split_fraction_checks():
         time_creator_split(_videos(n=50), test_fraction=1.0)
     with pytest.raises(ValueError, match="calibration_fraction"):
         time_creator_split(_videos(n=50), calibration_fraction=0.6)
+    with pytest.raises(ValueError, match="test_creator_fraction"):
+        time_creator_split(_videos(n=50), test_creator_fraction=0)

@@ -110,7 +110,8 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     caption = raw["caption"].fillna("").astype(str)
     features: dict[str, np.ndarray] = {
         "caption_chars": caption.str.len().to_numpy(dtype=float),
-        "caption_words": caption.str.split().str.len().to_numpy(dtype=float),
+        # Counted without materialising every word list (that held ~1 GiB at 1M captions).
+        "caption_words": np.fromiter((len(text.split()) for text in caption), dtype=float, count=len(caption)),
     }
     features.update(_hashtag_features(raw["hashtags"]))
 
