@@ -31,6 +31,9 @@ from viral_pipeline.ml.dataset import LABEL, TrainingSet
 from viral_pipeline.ml.tracking import champion_version, client, ensure_experiment
 
 
+DECISION_MIN_ACCURACY = 0.80
+
+
 @dataclass(frozen=True)
 class TrainingOutcome:
     model_name: str
@@ -89,7 +92,9 @@ def train_and_log(
     mlflow_client = client(tracking_uri)
 
     model = train_calibrated(X_train, y_train, X_calib, y_calib, params)
-    threshold = choose_threshold(y_calib, model.predict_proba(X_calib)[:, 1])
+    # accuracy_gate asks accuracy >= 0.75 on the test slice; a threshold picked at exactly 0.75 on
+    # the calibration slice lands on either side of it by noise alone, so aim a little higher.
+    threshold = choose_threshold(y_calib, model.predict_proba(X_calib)[:, 1], min_accuracy=DECISION_MIN_ACCURACY)
     metrics = evaluate(model, X_test, y_test, threshold=threshold)
     margins = bootstrap_margins(model, X_test, y_test, n_boot=n_boot, threshold=threshold)
     importances = feature_importances(model, X_test, y_test, list(FEATURE_COLUMNS))
