@@ -181,3 +181,23 @@ def test_ready_engine_migrates_once_per_process(sqlite_url: str) -> None:
     downgrade(engine, "base")  # behind its back: a later call trusts its memory
     assert ready_engine(sqlite_url) is engine
     assert current_revision(engine) is None
+
+
+def test_schema_head_constant_is_alembics_head():
+    from viral_pipeline.store.db import SCHEMA_HEAD
+
+    assert SCHEMA_HEAD == HEAD
+
+
+def test_a_current_schema_is_not_migrated_again_in_a_new_process(tmp_path, monkeypatch):
+    from viral_pipeline.store import db
+
+    url = f"sqlite:///{tmp_path}/current.db"
+    migrate(create_db_engine(url))  # as another process left it
+    monkeypatch.setattr(db, "_migrated", set())
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("migrate() ran on a database already at head")
+
+    monkeypatch.setattr(db, "migrate", must_not_run)
+    assert current_revision(db.ready_engine(url)) == HEAD

@@ -73,11 +73,25 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 _migrated: set[str] = set()
 
+# The newest migration (test_store_migrations keeps it equal to Alembic's head). Knowing it lets
+# a process that finds the schema current skip importing Alembic, about 150 ms that every
+# predict run (a new process per request) would otherwise pay.
+SCHEMA_HEAD = "0003"
+
+
+def _stored_revision(engine: sa.Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.DBAPIError:  # no alembic_version table yet: a new database
+        return None
+
 
 def ready_engine(url: str) -> sa.Engine:
     """The engine for `url`, migrated to head once per process (later calls cost nothing)."""
     engine = get_engine(url)
     if url not in _migrated:
-        migrate(engine)
+        if _stored_revision(engine) != SCHEMA_HEAD:
+            migrate(engine)
         _migrated.add(url)
     return engine
