@@ -13,9 +13,7 @@ from viral_pipeline.defs.predict.ops import (
     rules,
     trends,
 )
-from viral_pipeline.observability import get_logger, report_exception
-
-log = get_logger("viral_pipeline.predict")
+from viral_pipeline.observability import report_exception
 
 
 @dg.failure_hook(required_resource_keys={"app_db"})
