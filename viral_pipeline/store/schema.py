@@ -107,6 +107,9 @@ prediction_requests = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # The posted video, once known (issue 5): evaluate_predictions collects its outcomes.
+    sa.Column("video_id", sa.String(32), nullable=True),
+    sa.Column("video_url", sa.Text, nullable=True),
 )
 
 prediction_stages = sa.Table(
@@ -149,4 +152,72 @@ serving_models = sa.Table(
     sa.Column("decision_threshold", sa.Float, nullable=False),
     sa.Column("model_pickle", sa.LargeBinary, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ---- The calibration loop (issue 5) ------------------------------------------------------
+
+# What a predicted video did, per evaluation tier. The label uses the training label's
+# definition and threshold, both recorded with it.
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, index=True),
+    sa.Column("evaluation_tier", sa.String(8), nullable=False),  # 24h, 72h, 7d
+    sa.Column("video_id", sa.String(32), nullable=True),
+    sa.Column("video_url", sa.Text, nullable=True),
+    sa.Column("views", sa.BigInteger, nullable=False),
+    sa.Column("likes", sa.BigInteger, nullable=True),
+    sa.Column("comments", sa.BigInteger, nullable=True),
+    sa.Column("shares", sa.BigInteger, nullable=True),
+    sa.Column("is_viral", sa.Boolean, nullable=False),
+    sa.Column("viral_threshold_views", sa.Float, nullable=False),
+    sa.Column("label_definition", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # api, simulated, apify
+    sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Idempotent per (request, tier): a repeat updates the row.
+    sa.UniqueConstraint("request_id", "evaluation_tier", name="uq_outcomes_request_tier"),
+)
+
+# Versioned Platt parameters; the newest row is what predictions use. `params` is the
+# PlattParams document, kept as JSON so a malformed row is read (and rejected) rather than lost.
+platt_calibrations = sa.Table(
+    "platt_calibrations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(128), nullable=False, unique=True),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("evaluation_tier", sa.String(8), nullable=False),
+    sa.Column("fitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# calibration_audit's record of recent predictions' ECE against their outcomes (drift).
+calibration_audits = sa.Table(
+    "calibration_audits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("audited_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("evaluation_tier", sa.String(8), nullable=False),
+    sa.Column("window_days", sa.Integer, nullable=False),
+    sa.Column("n_outcomes", sa.Integer, nullable=False),
+    sa.Column("ece", sa.Float, nullable=True),
+    sa.Column("ece_equal_mass", sa.Float, nullable=True),
+    sa.Column("noise_floor", sa.Float, nullable=True),
+    sa.Column("platt_version", sa.String(128), nullable=True),
+)
+
+# PATCH /api/profile stores the handle here; a sensor launches one profile scrape per row.
+profile_requests = sa.Table(
+    "profile_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("handle", sa.String(128), nullable=False, index=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # queued, running, succeeded, failed
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("dagster_run_id", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
