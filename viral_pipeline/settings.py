@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     weight_deepseek: float = Field(default=0.15, ge=0)
     predict_max_runs_per_tick: int = Field(default=50, ge=1, le=500)
 
+    # The calibration loop (issue 5).
+    calibration_tier: Literal["24h", "72h", "7d"] = Field(
+        default="7d", description="Evaluation tier whose outcomes platt_calibration fits on."
+    )
+    calibration_min_outcomes: int = Field(default=50, ge=2, le=1_000_000)
+    calibration_audit_window_days: int = Field(default=30, ge=1, le=365)
+    profile_max_runs_per_tick: int = Field(default=25, ge=1, le=500)
+
     scraper_source: ScraperSource = ScraperSource.simulated
     simulated_videos_per_day: int = Field(default=2000, ge=1, le=1_000_000)
 
