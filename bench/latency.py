@@ -82,14 +82,16 @@ class Real:
 def measure(path, n: int, burst: bool, timeout: float) -> tuple[list[float], list[str], int]:
     """Latencies of finished items, their ids, and how many did not finish within `timeout`."""
     started, finished = {}, {}
+    path.submitted_at = {}
     if burst:
         lock = threading.Lock()
 
         def one() -> None:
-            t0 = time.monotonic()
+            t0, wall = time.monotonic(), time.time()
             key = path.submit()
             with lock:
                 started[key] = t0
+                path.submitted_at[key] = wall
 
         threads = [threading.Thread(target=one) for _ in range(n)]
         for thread in threads:
@@ -104,9 +106,10 @@ def measure(path, n: int, burst: bool, timeout: float) -> tuple[list[float], lis
             time.sleep(0.2)
     else:
         for _ in range(n):
-            t0 = time.monotonic()
+            t0, wall = time.monotonic(), time.time()
             key = path.submit()
             started[key] = t0
+            path.submitted_at[key] = wall
             while not path.done(key) and time.monotonic() - t0 < timeout:
                 time.sleep(0.05)
             if path.done(key):
@@ -121,6 +124,27 @@ def duplicates(home: Path, tag: str, keys: list[str]) -> int:
 
     with dg.DagsterInstance.get() as instance:
         return sum(max(0, len(instance.get_runs(filters=dg.RunsFilter(tags={tag: key}))) - 1) for key in keys)
+
+
+def breakdown(home: Path, tag: str, keys: list[str], submitted_at: dict[str, float]) -> str:
+    """Median seconds per leg, from the runs' own timestamps: submit → run created (sensor),
+    created → started (queue, launch and the run worker's imports), started → ended (the ops)."""
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    legs: dict[str, list[float]] = {"sensor": [], "queue+launch": [], "execution": []}
+    with dg.DagsterInstance.get() as instance:
+        for key in keys:
+            records = instance.get_run_records(filters=dg.RunsFilter(tags={tag: key}), limit=1)
+            if not records or key not in submitted_at:
+                continue
+            record = records[0]
+            if record.start_time is None or record.end_time is None:
+                continue
+            legs["sensor"].append(record.create_timestamp.timestamp() - submitted_at[key])
+            legs["queue+launch"].append(record.start_time - record.create_timestamp.timestamp())
+            legs["execution"].append(record.end_time - record.start_time)
+    return "  ".join(f"{leg} {statistics.median(v):.2f} s" for leg, v in legs.items() if v)
 
 
 def main() -> int:
@@ -165,14 +189,19 @@ def main() -> int:
         results = {}
         for name, path in (("floor", floor), ("real", real)):
             for mode, n in (("sequential", args.sequential), ("burst", args.burst)):
+                if n == 0:  # --burst 0: a quick sequential-only run
+                    continue
                 began = time.monotonic()
                 lat, keys, lost = measure(path, n, mode == "burst", args.timeout)
-                dup = duplicates(home, "probe_id" if name == "floor" else "request_id", keys)
+                tag = "probe_id" if name == "floor" else "request_id"
+                dup = duplicates(home, tag, keys)
                 results[(name, mode)] = lat
                 print(f"{name:5s} {mode:10s} n={n:3d} p50 {pct(lat, .5):6.2f} s  p95 {pct(lat, .95):6.2f} s  "
                       f"all done in {time.monotonic() - began:6.1f} s  lost {lost}  duplicated {dup}", flush=True)
+                print(f"      medians: {breakdown(home, tag, keys, path.submitted_at)}", flush=True)
         ratio = pct(results[("real", "sequential")], .5) / pct(results[("floor", "sequential")], .5)
-        burst_ratio = pct(results[("real", "burst")], .5) / pct(results[("floor", "burst")], .5)
+        burst_ratio = (pct(results[("real", "burst")], .5) / pct(results[("floor", "burst")], .5)
+                       if ("real", "burst") in results else float("nan"))
         print(f"p50 ratio real/floor: sequential {ratio:.2f}, burst {burst_ratio:.2f} "
               f"({'PASS' if ratio <= 1.3 else 'FAIL'}, target <= 1.3)")
         print(f"median of sequential floor latencies {statistics.median(results[('floor', 'sequential')]):.2f} s")

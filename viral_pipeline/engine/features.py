@@ -14,53 +14,22 @@ zlib.crc32 of its UTF-8 name (stable across processes and versions, unlike Pytho
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pandas as pd
 
-from viral_pipeline.engine.creators import FOLLOWER_TIERS
-
-RAW_COLUMNS: tuple[str, ...] = (
-    "caption", "hashtags", "sound_original", "sound_trend_score", "duration_s",
-    "is_slideshow", "followers", "verified", "posted_at",
-)
-N_HASH_BUCKETS = 16
-# Tags people add for reach rather than topic.
-GENERIC_TAGS = frozenset({"fyp", "foryou", "foryoupage", "viral", "fy", "trending"})
-_BUCKET_COLUMNS = tuple(f"tag_bucket_{k:02d}" for k in range(N_HASH_BUCKETS))
-_TIER_LOWER_BOUNDS = np.array([lower for _, lower in FOLLOWER_TIERS], dtype=float)
-
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "caption_chars",
-    "caption_words",
-    "hashtag_count",
-    "generic_tag_count",
-    *_BUCKET_COLUMNS,
-    "has_sound",
-    "sound_original",
-    "sound_trend_score",
-    "duration_s",
-    "is_slideshow",
-    "follower_tier",  # ordinal 0 (starter) .. 4 (mega); NaN when followers are unknown
-    "log_followers",  # log1p(followers); NaN when unknown
-    "verified",  # 1/0; NaN when unknown
-    "weekday",  # 0 = Monday, UTC
-    "hour",  # 0..23, UTC
-    "hour_sin",  # of the fractional UTC hour, so 23:59 sits next to 00:00
-    "hour_cos",
+# The shared definitions live in feature_row (which `predict` runs import without pandas).
+from viral_pipeline.engine.feature_row import BUCKET_COLUMNS as _BUCKET_COLUMNS
+from viral_pipeline.engine.feature_row import (
+    FEATURE_COLUMNS,
+    GENERIC_TAGS,
+    N_HASH_BUCKETS,
+    RAW_COLUMNS,
+    TIER_LOWER_BOUNDS,
+    hashtag_bucket,
 )
 
-_bucket_cache: dict[str, int] = {}
-
-
-def hashtag_bucket(tag: str) -> int:
-    """The bucket of a hashtag name (case and a leading '#' ignored)."""
-    key = tag.strip().lstrip("#").lower()
-    bucket = _bucket_cache.get(key)
-    if bucket is None:
-        bucket = _bucket_cache[key] = zlib.crc32(key.encode("utf-8")) % N_HASH_BUCKETS
-    return bucket
+__all__ = ["FEATURE_COLUMNS", "GENERIC_TAGS", "N_HASH_BUCKETS", "RAW_COLUMNS", "build_features", "hashtag_bucket"]
+_TIER_LOWER_BOUNDS = np.array(TIER_LOWER_BOUNDS, dtype=float)
 
 
 def _flag(values: pd.Series) -> np.ndarray:

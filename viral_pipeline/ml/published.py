@@ -1,8 +1,11 @@
-"""The champion as published for prediction runs: version, threshold and the pickled model.
+"""The champion as published for prediction runs: version, threshold, the compiled scorer and
+the pickled model.
 
 champion_model loads `models:/<name>@champion` from MLflow and publishes it here when the
 alias moves. A predict run (a fresh process each time) then reads one small row instead of
 importing MLflow (~1 s) and loading from the registry (~3 s): see the project's GUIDE figures.
+It reads the compiled scorer (numpy arrays, engine/scorer.py) when there is one, so it does not
+import scikit-learn either; the pickle serves models the compiler does not support.
 """
 
 from __future__ import annotations
@@ -14,15 +17,29 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from viral_pipeline.ml.serving import LoadedModel, NoChampionError
+from viral_pipeline.ml.loaded import LoadedModel, NoChampionError
+from viral_pipeline.observability import get_logger
 from viral_pipeline.store.schema import serving_models
+
+log = get_logger(__name__)
+
+
+def _compiled_bytes(model: Any) -> bytes | None:
+    from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
+
+    try:
+        return compile_model(model).to_bytes()
+    except UnsupportedModel as error:
+        log.warning("champion not compiled; predict runs will unpickle it", reason=str(error))
+        return None
 
 
 def publish(engine: sa.Engine, name: str, version: str, model: Any, threshold: float) -> None:
     import cloudpickle
 
     row = {"model_name": name, "version": str(version), "decision_threshold": float(threshold),
-           "model_pickle": cloudpickle.dumps(model), "published_at": datetime.now(UTC)}
+           "model_pickle": cloudpickle.dumps(model), "scorer": _compiled_bytes(model),
+           "published_at": datetime.now(UTC)}
     insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(serving_models)
     statement = insert.on_conflict_do_update(
         index_elements=["model_name"],
@@ -58,19 +75,26 @@ class PublishedChampion:
         key = (self.name, row.version)
         with self._lock:
             if key not in self._loaded:
-                import pickle
-
-                with engine.connect() as connection:
-                    blob = connection.execute(
-                        sa.select(serving_models.c.model_pickle).where(
-                            serving_models.c.model_name == self.name, serving_models.c.version == row.version
-                        )
-                    ).scalar()
-                if blob is None:  # replaced between the two reads: the next call sees the new one
-                    raise NoChampionError(f"champion of {self.name!r} changed while loading; retry")
-                model = pickle.loads(blob)  # written by cloudpickle, read by the standard library
-                self._loaded[key] = LoadedModel(self.name, row.version, model, float(row.decision_threshold))
+                self._loaded[key] = LoadedModel(self.name, row.version, self._load(engine, row.version),
+                                                float(row.decision_threshold))
             return self._loaded[key]
+
+    def _load(self, engine: sa.Engine, version: str) -> Any:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(serving_models.c.scorer, serving_models.c.model_pickle).where(
+                    serving_models.c.model_name == self.name, serving_models.c.version == version
+                )
+            ).first()
+        if stored is None:  # replaced between the two reads: the next call sees the new one
+            raise NoChampionError(f"champion of {self.name!r} changed while loading; retry")
+        if stored.scorer is not None:
+            from viral_pipeline.engine.scorer import CompiledScorer
+
+            return CompiledScorer.from_bytes(stored.scorer)
+        import pickle
+
+        return pickle.loads(stored.model_pickle)  # written by cloudpickle, read by the standard library
 
     @property
     def cached_versions(self) -> list[str]:

@@ -8,22 +8,11 @@ up without a restart.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
 
+from viral_pipeline.ml.loaded import LoadedModel, NoChampionError
 from viral_pipeline.ml.tracking import champion_version, client
 
-
-class NoChampionError(LookupError):
-    """No version carries the champion alias yet: the ML signal is unavailable."""
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    name: str
-    version: str
-    model: Any  # a fitted scikit-learn classifier with predict_proba
-    threshold: float
+__all__ = ["ChampionCache", "LoadedModel", "NoChampionError"]
 
 
 class ChampionCache:

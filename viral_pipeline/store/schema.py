@@ -152,6 +152,9 @@ serving_models = sa.Table(
     sa.Column("decision_threshold", sa.Float, nullable=False),
     sa.Column("model_pickle", sa.LargeBinary, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    # The same model compiled to numpy arrays (engine/scorer.py): loads without scikit-learn.
+    # NULL when the compiler does not support the model; the pickle serves then.
+    sa.Column("scorer", sa.LargeBinary, nullable=True),
 )
 
 # ---- The calibration loop (issue 5) ------------------------------------------------------

@@ -107,7 +107,8 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 @dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
 def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.aggregate import Signal
-    from viral_pipeline.ml.serving import NoChampionError
+    from viral_pipeline.engine.request import feature_row
+    from viral_pipeline.ml.loaded import NoChampionError
 
     request = normalized.value
     with StageTimer("ml", _request_id(normalized)) as timer:
@@ -115,18 +116,13 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
-        import pandas as pd
-
-        from viral_pipeline.engine.features import build_features
-        from viral_pipeline.engine.request import feature_row
-
-        row = feature_row(request, trends.extra.get("sound_trend_score", 0.0))
-        probability = float(champion.model.predict_proba(build_features(pd.DataFrame([row])))[0, 1])
+        probability = champion.probability(feature_row(request, trends.extra.get("sound_trend_score", 0.0)))
         # The model's probability is on a 10%-base-rate scale; as a 0-100 signal it is a percentile-like
         # score: 100 × probability / (2 × threshold), capped, so the decision threshold maps to 50.
         score = min(100.0, 100.0 * probability / (2 * max(champion.threshold, 1e-6)))
         signal = Signal("ml", score, True, f"p={probability:.3f} (threshold {champion.threshold:.3f})")
-        return timer.output(signal, model_version=champion.version, ml_probability=probability)
+        return timer.output(signal, model_version=champion.version, ml_probability=probability,
+                            compiled_model=champion.compiled)
 
 
 @dg.op(out=STAGED, description="Weighted mean of the available signals; unavailable weight is redistributed.")

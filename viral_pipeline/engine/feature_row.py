@@ -1,0 +1,140 @@
+"""The model's features for one request, without pandas.
+
+A `predict` run is a new process for every request, and what it imports is paid each time:
+pandas costs about 0.25 s to import, scikit-learn about a second. This module computes exactly
+what `viral_pipeline.engine.features.build_features` computes, for a single row, with the
+standard library and numpy only; a test checks both agree on thousands of rows.
+
+It also owns the definitions both share (columns, hashtag buckets), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from bisect import bisect_right
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from viral_pipeline.engine.creators import FOLLOWER_TIERS
+
+RAW_COLUMNS: tuple[str, ...] = (
+    "caption", "hashtags", "sound_original", "sound_trend_score", "duration_s",
+    "is_slideshow", "followers", "verified", "posted_at",
+)
+N_HASH_BUCKETS = 16
+# Tags people add for reach rather than topic.
+GENERIC_TAGS = frozenset({"fyp", "foryou", "foryoupage", "viral", "fy", "trending"})
+BUCKET_COLUMNS = tuple(f"tag_bucket_{k:02d}" for k in range(N_HASH_BUCKETS))
+TIER_LOWER_BOUNDS: tuple[float, ...] = tuple(float(lower) for _, lower in FOLLOWER_TIERS)
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "caption_chars",
+    "caption_words",
+    "hashtag_count",
+    "generic_tag_count",
+    *BUCKET_COLUMNS,
+    "has_sound",
+    "sound_original",
+    "sound_trend_score",
+    "duration_s",
+    "is_slideshow",
+    "follower_tier",  # ordinal 0 (starter) .. 4 (mega); NaN when followers are unknown
+    "log_followers",  # log1p(followers); NaN when unknown
+    "verified",  # 1/0; NaN when unknown
+    "weekday",  # 0 = Monday, UTC
+    "hour",  # 0..23, UTC
+    "hour_sin",  # of the fractional UTC hour, so 23:59 sits next to 00:00
+    "hour_cos",
+)
+_INDEX = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
+_NAN = float("nan")
+
+_bucket_cache: dict[str, int] = {}
+
+
+def hashtag_bucket(tag: str) -> int:
+    """The bucket of a hashtag name (case and a leading '#' ignored)."""
+    key = tag.strip().lstrip("#").lower()
+    bucket = _bucket_cache.get(key)
+    if bucket is None:
+        bucket = _bucket_cache[key] = zlib.crc32(key.encode("utf-8")) % N_HASH_BUCKETS
+    return bucket
+
+
+_FLAG_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def _flag(value: Any) -> float:
+    """True/False (or 1/0) to 1.0/0.0; anything else (None, NaN) to NaN, as build_features maps them."""
+    if isinstance(value, _FLAG_TYPES) and value in (0, 1):
+        return float(value == 1)
+    return _NAN
+
+
+def _number(value: Any) -> float:
+    if value is None or isinstance(value, bool):
+        return float(value) if isinstance(value, bool) else _NAN
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return _NAN
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise TypeError(f"posted_at must be a datetime or ISO-8601 text, not {type(value).__name__}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
+    """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`)."""
+    missing = [c for c in RAW_COLUMNS if c not in raw]
+    if missing:
+        raise ValueError(f"feature_vector needs the columns {list(RAW_COLUMNS)}; missing: {missing}")
+    out = np.zeros(len(FEATURE_COLUMNS))
+    caption = "" if raw["caption"] is None else str(raw["caption"])
+    out[_INDEX["caption_chars"]] = len(caption)
+    out[_INDEX["caption_words"]] = len(caption.split())
+
+    hashtags = raw["hashtags"]
+    if hashtags is None or (isinstance(hashtags, float) and math.isnan(hashtags)):
+        hashtags = []
+    if not isinstance(hashtags, (list, tuple, np.ndarray)):
+        raise TypeError(f"hashtags must be a list of names, not {type(hashtags).__name__}: {hashtags!r}")
+    first_bucket = _INDEX[BUCKET_COLUMNS[0]]
+    for tag in hashtags:
+        name = str(tag).strip().lstrip("#").lower()
+        out[first_bucket + hashtag_bucket(name)] += 1.0
+        out[_INDEX["generic_tag_count"]] += name in GENERIC_TAGS
+    out[_INDEX["hashtag_count"]] = len(hashtags)
+
+    sound_original = _flag(raw["sound_original"])
+    out[_INDEX["has_sound"]] = 0.0 if math.isnan(sound_original) else 1.0
+    out[_INDEX["sound_original"]] = 0.0 if math.isnan(sound_original) else sound_original
+    trend = _number(raw["sound_trend_score"])
+    out[_INDEX["sound_trend_score"]] = 0.0 if math.isnan(trend) else trend
+    out[_INDEX["duration_s"]] = _number(raw["duration_s"])
+    slideshow = _flag(raw["is_slideshow"])
+    out[_INDEX["is_slideshow"]] = 0.0 if math.isnan(slideshow) else slideshow
+
+    followers = _number(raw["followers"])
+    if math.isnan(followers) or followers < 0:  # a negative count is not a count
+        out[_INDEX["follower_tier"]] = out[_INDEX["log_followers"]] = _NAN
+    else:
+        out[_INDEX["follower_tier"]] = max(bisect_right(TIER_LOWER_BOUNDS, followers) - 1.0, 0.0)
+        out[_INDEX["log_followers"]] = math.log1p(followers)
+    out[_INDEX["verified"]] = _flag(raw["verified"])
+
+    posted = _utc(raw["posted_at"])
+    fractional = posted.hour + posted.minute / 60 + posted.second / 3600
+    out[_INDEX["weekday"]] = posted.weekday()
+    out[_INDEX["hour"]] = posted.hour
+    out[_INDEX["hour_sin"]] = math.sin(2 * math.pi * fractional / 24)
+    out[_INDEX["hour_cos"]] = math.cos(2 * math.pi * fractional / 24)
+    return out

@@ -1,0 +1,41 @@
+"""A champion loaded for serving, and the error for "none yet".
+
+Kept apart from ml/serving.py (which imports MLflow) so that a `predict` run, which only needs
+these, imports neither MLflow nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class NoChampionError(LookupError):
+    """No version carries the champion alias yet: the ML signal is unavailable."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    model: Any  # a CompiledScorer, or a fitted scikit-learn classifier with predict_proba
+    threshold: float
+
+    @property
+    def compiled(self) -> bool:
+        from viral_pipeline.engine.scorer import CompiledScorer
+
+        return isinstance(self.model, CompiledScorer)
+
+    def probability(self, raw: Mapping[str, Any]) -> float:
+        """P(viral) of one row of raw columns (`RAW_COLUMNS`)."""
+        if self.compiled:
+            from viral_pipeline.engine.feature_row import feature_vector
+
+            return float(self.model.predict_proba(feature_vector(raw)[None, :])[0, 1])
+        import pandas as pd
+
+        from viral_pipeline.engine.features import build_features
+
+        return float(self.model.predict_proba(build_features(pd.DataFrame([dict(raw)])))[0, 1])

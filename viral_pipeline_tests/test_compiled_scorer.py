@@ -1,0 +1,159 @@
+"""The champion compiled to numpy arrays gives scikit-learn's answers, and a predict run that
+serves it imports neither scikit-learn, pandas, SciPy nor MLflow."""
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+
+from viral_pipeline.engine.feature_row import FEATURE_COLUMNS, RAW_COLUMNS, feature_vector
+from viral_pipeline.engine.features import build_features
+from viral_pipeline.engine.model import ModelParams, train_calibrated
+from viral_pipeline.engine.scorer import CompiledScorer
+from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
+from viral_pipeline.ml.fallback import load_fallback_frame
+from viral_pipeline.ml.published import PublishedChampion, publish
+from viral_pipeline.store.db import ready_engine
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    raw = load_fallback_frame()
+    X = build_features(raw)
+    y = (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
+    return raw, X, y
+
+
+def _model(bundled, **params):
+    _, X, y = bundled
+    return train_calibrated(X[:6000], y[:6000], X[6000:9000], y[6000:9000], ModelParams(max_iter=40, **params))
+
+
+def test_feature_vector_equals_build_features_on_the_bundled_set(bundled):
+    raw = bundled[0][list(RAW_COLUMNS)].copy()
+    raw.loc[raw.index[::7], "followers"] = np.nan  # the bundled set knows every count: blank some
+    raw.loc[raw.index[::5], "verified"] = None
+    X = build_features(raw)
+    rows = raw.to_dict("records")
+    vectors = np.array([feature_vector(row) for row in rows])
+    expected = X.to_numpy()
+    assert vectors.shape == expected.shape == (len(raw), len(FEATURE_COLUMNS))
+    assert np.array_equal(np.isnan(vectors), np.isnan(expected))  # unknowns stay unknown
+    assert np.nanmax(np.abs(vectors - expected)) < 1e-12
+    assert np.isnan(expected).any(axis=0).sum() == 3  # tier, log followers, verified: unknowns kept
+
+
+@pytest.mark.parametrize("row", [
+    {"caption": None, "hashtags": None, "sound_original": None, "sound_trend_score": None, "duration_s": None,
+     "is_slideshow": None, "followers": -5, "verified": None, "posted_at": datetime(2026, 3, 1, 23, 59, 30)},
+    {"caption": "  two   words ", "hashtags": ("#FYP", " Food", "día"), "sound_original": np.True_,
+     "sound_trend_score": "0.5", "duration_s": 30, "is_slideshow": 1, "followers": 999, "verified": 0,
+     "posted_at": "2026-11-28T16:30:00Z"},
+    {"caption": "x", "hashtags": [], "sound_original": False, "sound_trend_score": float("nan"), "duration_s": 7.5,
+     "is_slideshow": False, "followers": 2_000_000, "verified": True, "posted_at": datetime(2026, 1, 5, tzinfo=UTC)},
+])
+def test_feature_vector_matches_on_edge_cases(row):
+    import pandas as pd
+
+    expected = build_features(pd.DataFrame([row])).to_numpy()[0]
+    got = feature_vector(row)
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.nanmax(np.abs(got - expected)) < 1e-12
+
+
+def test_feature_vector_rejects_bad_rows():
+    with pytest.raises(ValueError, match="missing"):
+        feature_vector({"caption": "x"})
+    row = dict.fromkeys(RAW_COLUMNS, None) | {"posted_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    with pytest.raises(TypeError, match="hashtags"):
+        feature_vector(row | {"hashtags": "fyp"})
+    with pytest.raises(TypeError, match="posted_at"):
+        feature_vector(row | {"posted_at": 12})
+
+
+@pytest.mark.parametrize("classifier", ["hist_gradient_boosting", "logistic_regression"])
+def test_compiled_scorer_gives_scikit_learns_probabilities(bundled, classifier):
+    _, X, _ = bundled
+    model = _model(bundled, classifier=classifier)
+    scorer = CompiledScorer.from_bytes(compile_model(model).to_bytes())  # through its stored form
+    held_out = X[9000:]
+    expected = model.predict_proba(held_out)
+    got = scorer.predict_proba(held_out.to_numpy())
+    assert np.abs(got - expected).max() < 1e-12
+    assert got[:, 1].std() > 0.01  # a model that says something, not a constant
+    with pytest.raises(ValueError, match="features"):
+        scorer.predict_proba(held_out.to_numpy()[:, :5])
+
+
+def test_an_ensemble_of_calibrators_is_averaged_like_scikit_learn(bundled):
+    _, X, y = bundled
+    model = CalibratedClassifierCV(LogisticRegression(max_iter=500), method="sigmoid", cv=3).fit(
+        X[:3000].fillna(0), y[:3000])
+    # Three members, each with its own pipeline: not what champion_model publishes.
+    with pytest.raises(UnsupportedModel, match="pipeline"):
+        compile_model(model)
+
+
+def test_unsupported_models_are_refused(bundled):
+    with pytest.raises(UnsupportedModel, match="sigmoid"):
+        compile_model(_model(bundled, calibration="isotonic"))
+    with pytest.raises(UnsupportedModel):
+        compile_model(LogisticRegression())
+    with pytest.raises(ValueError, match="scorer"):
+        CompiledScorer.from_bytes(_npz_without_format())
+
+
+def _npz_without_format() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, kind=np.asarray("trees"))
+    return buffer.getvalue()
+
+
+def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pickle(bundled, sqlite_url):
+    raw, X, _ = bundled
+    engine = ready_engine(sqlite_url)
+    row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
+    for calibration, compiled in (("sigmoid", True), ("isotonic", False)):
+        model = _model(bundled, calibration=calibration)
+        publish(engine, "viral_classifier", calibration, model, 0.2)
+        loaded = PublishedChampion("viral_classifier").get(engine)
+        assert loaded.compiled is compiled and loaded.version == calibration
+        assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
+
+
+LEAN_RUN = r"""
+import json, sys
+import dagster as dg
+from viral_pipeline.definitions import defs
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
+from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.predictions import create_request, get_request
+
+engine = ready_engine(get_settings().database_url)
+request_id = create_request(engine, {"caption": "pasta #food #fyp", "duration_s": 24,
+                                     "creator": {"handle": "chef", "followers": 25000}})
+result = defs().resolve_job_def("predict").execute_in_process(
+    run_config={"ops": {"normalize": {"config": {"request_id": request_id}}}, **JSON_RUN_LOGS},
+    instance=dg.DagsterInstance.ephemeral())
+heavy = sorted(m for m in ("sklearn", "pandas", "scipy", "mlflow") if m in sys.modules)
+out = get_request(engine, request_id)["result"]
+print(json.dumps({"ok": result.success, "heavy": heavy, "ml": out["signals"]["ml"]}))
+"""
+
+
+def test_a_predict_run_imports_neither_scikit_learn_pandas_scipy_nor_mlflow(bundled, sqlite_url):
+    """What a run imports is paid on every request: keep the heavy libraries out of it."""
+    publish(ready_engine(sqlite_url), "viral_classifier", "7", _model(bundled), 0.2)
+    done = subprocess.run([sys.executable, "-c", LEAN_RUN], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] and report["ml"]["available"], report
+    assert report["heavy"] == [], f"the predict run imported {report['heavy']}"
