@@ -15,6 +15,8 @@ from viral_pipeline.defs.resources import AppDatabase
 # Outputs stay in memory (the in-process executor runs every op in one process): nothing is
 # pickled to disk between ops. A run retry re-executes every step (the job's ALL_STEPS tag).
 STAGED = dg.Out(io_manager_key="predict_io_manager")
+SIGNAL_STAGES = ("rules", "trends", "ml", "gemini", "deepseek")
+STAGE_ORDER = ("normalize", *SIGNAL_STAGES, "aggregate", "calibrate")
 
 
 class PredictConfig(dg.Config):
@@ -27,7 +29,7 @@ def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: App
     from viral_pipeline.engine.request import normalize as normalize_request
     from viral_pipeline.store.predictions import get_request, mark_running
 
-    with StageTimer("normalize", config.request_id) as timer:
+    with StageTimer("normalize", config.request_id, app_db) as timer:
         engine = app_db.engine()
         row = get_request(engine, config.request_id)
         if row is None:
@@ -40,11 +42,11 @@ def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: App
 
 
 @dg.op(out=STAGED, description="Deterministic heuristics: caption and hashtag counts, duration sweet spot, posting hour.")
-def rules(normalized: Staged) -> dg.Output:
+def rules(normalized: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.rules import score_rules
 
     request = normalized.value
-    with StageTimer("rules", _request_id(normalized)) as timer:
+    with StageTimer("rules", _request_id(normalized), app_db, (normalized,)) as timer:
         return timer.output(score_rules(request))
 
 
@@ -54,7 +56,7 @@ def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.store.trend_snapshot import load_trend_snapshot
 
     request = normalized.value
-    with StageTimer("trends", _request_id(normalized)) as timer:
+    with StageTimer("trends", _request_id(normalized), app_db, (normalized,)) as timer:
         snapshot = load_trend_snapshot(app_db.engine(), as_of=request.posted_at.date())
         signal = score_trends(request, snapshot)
         return timer.output(signal, sound_trend_score=sound_trend_score(request, snapshot))
@@ -68,7 +70,7 @@ def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppData
 
     request = normalized.value
     request_id = _request_id(normalized)
-    with StageTimer(provider, request_id) as timer:
+    with StageTimer(provider, request_id, app_db, (normalized,)) as timer:
         if not judges.configured(provider):
             # Not an error: the product runs out of the box without keys.
             reason = f"{provider.upper()}_API_KEY not set"
@@ -111,7 +113,7 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
     from viral_pipeline.ml.loaded import NoChampionError
 
     request = normalized.value
-    with StageTimer("ml", _request_id(normalized)) as timer:
+    with StageTimer("ml", _request_id(normalized), app_db, (normalized, trends)) as timer:
         try:
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
@@ -126,20 +128,21 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
 
 
 @dg.op(out=STAGED, description="Weighted mean of the available signals; unavailable weight is redistributed.")
-def aggregate(signal_weights: SignalWeights, normalized: Staged, rules: Staged, trends: Staged, ml: Staged,
-              gemini: Staged, deepseek: Staged) -> dg.Output:
+def aggregate(signal_weights: SignalWeights, rules: Staged, trends: Staged, ml: Staged, gemini: Staged,
+              deepseek: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.aggregate import aggregate as combine
 
-    with StageTimer("aggregate", _request_id(normalized)) as timer:
-        signals = {staged.value.name: staged.value for staged in (rules, trends, ml, gemini, deepseek)}
+    scored = (rules, trends, ml, gemini, deepseek)
+    with StageTimer("aggregate", _request_id(rules), app_db, scored) as timer:
+        signals = {staged.value.name: staged.value for staged in scored}
         return timer.output(combine(signals, signal_weights.as_dict()))
 
 
 @dg.op(out=STAGED, description="Apply the current Platt parameters when valid ones exist.")
-def calibrate(normalized: Staged, aggregate: Staged, app_db: AppDatabase) -> dg.Output:
+def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.platt import calibrate as apply_calibration
 
-    with StageTimer("calibrate", _request_id(normalized)) as timer:
+    with StageTimer("calibrate", _request_id(aggregate), app_db, (aggregate,)) as timer:
         params = _current_platt_params(app_db)
         probability, is_calibrated = apply_calibration(aggregate.value.raw_probability, params)
         return timer.output({"viral_probability": probability, "is_calibrated": is_calibrated,
@@ -152,16 +155,16 @@ def _current_platt_params(app_db: AppDatabase):  # type: ignore[no-untyped-def]
 
 
 @dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
-def persist(context: dg.OpExecutionContext, normalized: Staged, rules: Staged, trends: Staged, ml: Staged,
-            gemini: Staged, deepseek: Staged, aggregate: Staged, calibrate: Staged, app_db: AppDatabase) -> dg.Output:
+def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.store.predictions import mark_succeeded, record_stages
 
-    request_id = _request_id(normalized)
-    with StageTimer("persist", request_id) as timer:
-        staged = [normalized, rules, trends, ml, gemini, deepseek, aggregate, calibrate]
-        combined = aggregate.value
+    request_id = _request_id(calibrate)
+    with StageTimer("persist", request_id, app_db, (calibrate,)) as timer:
+        stages = calibrate.lineage()  # every stage before this one, with its value and cost
+        staged = [stages[name] for name in STAGE_ORDER]
+        combined, ml = stages["aggregate"].value, stages["ml"]
         signals = {}
-        for item in (rules, trends, ml, gemini, deepseek):
+        for item in (stages[name] for name in SIGNAL_STAGES):
             signal = item.value
             signals[signal.name] = {
                 "score": signal.score,
@@ -194,5 +197,5 @@ def persist(context: dg.OpExecutionContext, normalized: Staged, rules: Staged, t
     return output
 
 
-def _request_id(normalized: Staged) -> str:
-    return normalized.request_id
+def _request_id(staged: Staged) -> str:
+    return staged.request_id
