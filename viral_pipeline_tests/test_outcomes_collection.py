@@ -17,7 +17,12 @@ from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, ScraperSourc
 from viral_pipeline.engine.items import VideoRecord, parse_item
 from viral_pipeline.engine.outcomes import VideoToCollect
 from viral_pipeline.engine.simulated import generate_day, roc_auc
-from viral_pipeline.engine.simulated_outcomes import expected_ln_plays_of_request, simulated_stats, sound_trends_on
+from viral_pipeline.engine.simulated_outcomes import (
+    expected_ln_plays_of_request,
+    simulated_stats,
+    sound_trends_on,
+    viral_probability,
+)
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video, viral_threshold_for
 from viral_pipeline_tests.factories import make_item
@@ -215,3 +220,13 @@ def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend
     assert 0.15 < lift < 0.25  # 0.25 * trend * small-account weight, as in the simulated source
     video = VideoToCollect("1", None, POSTED, PAYLOAD)
     assert ScraperSource().fetch_video_stats([video], later) == {"1": simulated_stats("1", PAYLOAD, POSTED, later)}
+
+
+def test_the_true_viral_probability_matches_the_simulated_frequency():
+    for followers in (2_000, 200_000):
+        payload = {**PAYLOAD, "creator": {"followers": followers}}
+        stats = [simulated_stats(str(9_100_000_000_000_000_000 + k), payload, POSTED, POSTED + timedelta(days=7))
+                 for k in range(4000)]
+        observed = np.mean([s.views > 700_000 for s in stats if s is not None])
+        expected = viral_probability(payload, POSTED, 700_000)
+        assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 4000) + 0.005, followers

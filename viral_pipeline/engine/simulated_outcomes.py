@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
 from viral_pipeline.engine.outcomes import VideoStats
 from viral_pipeline.engine.request import merge_hashtags
@@ -85,3 +86,12 @@ def simulated_stats(
     shares = views * 0.0009 * math.exp(1.0 * z_shares)
     return VideoStats(video_id=video_id, views=round(views), likes=round(likes), comments=round(comments),
                       shares=round(shares))
+
+
+def viral_probability(payload: dict[str, Any], posted_at: datetime, threshold_views: float, *,
+                      world_seed: int = WORLD_SEED) -> float:
+    """The true probability that the request's video ends above `threshold_views` once settled
+    (7 days: growth is then within 0.4% of its end), given it is found: 1 - Phi((ln t - mu) / SIGMA).
+    What a perfectly calibrated model would say; benchmarks use it for the best reachable scores."""
+    mu = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed)
+    return float(ndtr((mu - math.log(max(threshold_views, 1.0))) / SIGMA))
