@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from viral_pipeline.api.outcomes import router as outcomes_router
 from viral_pipeline.api.predictions import router as predictions_router
 from viral_pipeline.api.webhooks import router as webhooks_router
 from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
@@ -66,4 +67,5 @@ def create_app() -> FastAPI:
 
     app.include_router(predictions_router)
     app.include_router(webhooks_router)
+    app.include_router(outcomes_router)
     return app

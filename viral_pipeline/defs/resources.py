@@ -7,7 +7,7 @@ shows the variable's name, never a secret), and from the settings' safe default 
 
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import dagster as dg
@@ -63,6 +63,28 @@ class ScraperSource(dg.ConfigurableResource):
                 build_actor_input(self.hashtags, self.results_per_hashtag), max_wait_s=self.max_wait_s
             )
             yield from items
+
+    def fetch_video_stats(self, videos: list[Any], now: datetime) -> dict[str, Any]:
+        """Current stats of predicted videos (`engine.outcomes.VideoToCollect`), by video id.
+
+        A video the source cannot find is absent from the answer. Simulated: deterministic per
+        video id, from the prediction's own request. Apify: one actor run over the videos' URLs
+        (each HTTP call has `timeout_s`, the run `max_wait_s`).
+        """
+        if not videos:
+            return {}
+        if self.source == "simulated":
+            from viral_pipeline.engine.simulated_outcomes import simulated_stats
+
+            found = (simulated_stats(v.video_id, v.payload, v.posted_at, now) for v in videos)
+            return {stats.video_id: stats for stats in found if stats is not None}
+        from viral_pipeline.engine.outcomes import stats_from_items, video_url_for
+        from viral_pipeline.sources.apify import build_post_urls_input
+
+        urls = list(dict.fromkeys(v.video_url or video_url_for(v.video_id) for v in videos))
+        with self.apify_client() as client:
+            _run, items = client.run_and_iter_items(build_post_urls_input(urls), max_wait_s=self.max_wait_s)
+            return stats_from_items(items, now=now)
 
     def fetch_dataset(self, dataset_id: str) -> Iterator[Any]:
         """Items of an Apify dataset that a finished run (announced by webhook) produced."""

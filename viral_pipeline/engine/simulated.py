@@ -163,6 +163,27 @@ def _sound_meta(w: World, slot: int, cycle: int) -> dict[str, Any]:
             "originalCoverMediumUrl": "...", "musicId": str(int(w.sound_base_id[slot]) + cycle)}
 
 
+def expected_ln_plays(*, ln_f: np.ndarray, quality: np.ndarray | float, uses_trend: np.ndarray,
+                      hour: np.ndarray, duration: np.ndarray, slideshow: np.ndarray, tag_count: np.ndarray,
+                      caption_len: np.ndarray, verified: np.ndarray) -> np.ndarray:
+    """mu: the expected ln(playCount) of videos from what is known before posting.
+
+    Shared by the day generator and the simulated outcomes of predicted videos
+    (engine/simulated_outcomes.py), so both follow one generative model.
+    """
+    # Why these effects: reach dominates (Ling et al. 2022); trending sounds help small accounts
+    # (~+20%); the best hours are the busiest; a mild duration sweet spot; slideshows underperform.
+    small = 1 / (1 + np.exp(ln_f - np.log(10_000)))
+    mu = (0.45 * (ln_f - np.log(3_000)) + quality
+          + 0.25 * uses_trend * small
+          + 0.15 * np.cos(2 * np.pi * (hour - 16) / 24)
+          + np.where(slideshow, -0.3, -0.12 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
+          + 0.04 * np.minimum(tag_count, 5) - 0.1 * (tag_count == 0)
+          - 0.1 * (caption_len > 150) + 0.25 * verified)
+    mu += LN_PLAYS_MEAN - 0.19  # centres the mean of ln(plays) on the real sample
+    return mu
+
+
 def _captions(rng: np.random.Generator, w: World, creator: np.ndarray, n_tags: np.ndarray,
               n_words: np.ndarray) -> tuple[list[str], list[list[str]]]:
     """Captions from word lists (some non-ASCII, some emoji), ending in their #hashtags."""
@@ -221,17 +242,10 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     texts, tag_lists = _captions(rng, w, creator, n_tags, n_words)
     caption_len = np.fromiter(map(len, texts), float, n)
 
-    # Why these effects: reach dominates (Ling et al. 2022); trending sounds help small accounts
-    # (~+20%); the best hours are the busiest; a mild duration sweet spot; slideshows underperform.
-    small = 1 / (1 + np.exp(ln_f - np.log(10_000)))
     tag_count = np.fromiter(map(len, tag_lists), np.int64, n)
-    mu = (0.45 * (ln_f - np.log(3_000)) + w.quality[creator]
-          + 0.25 * uses_trend * small
-          + 0.15 * np.cos(2 * np.pi * (hour - 16) / 24)
-          + np.where(slideshow, -0.3, -0.12 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
-          + 0.04 * np.minimum(tag_count, 5) - 0.1 * (tag_count == 0)
-          - 0.1 * (caption_len > 150) + 0.25 * w.verified[creator])
-    mu += LN_PLAYS_MEAN - 0.19  # centres the mean of ln(plays) on the real sample
+    mu = expected_ln_plays(ln_f=ln_f, quality=w.quality[creator], uses_trend=uses_trend, hour=hour,
+                           duration=duration, slideshow=slideshow, tag_count=tag_count,
+                           caption_len=caption_len, verified=w.verified[creator])
     eps = rng.standard_normal(n)
     ln_plays = mu + SIGMA * eps
     plays = np.exp(ln_plays)

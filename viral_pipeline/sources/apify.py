@@ -55,6 +55,18 @@ def build_actor_input(hashtags: list[str], results_per_hashtag: int) -> dict[str
     }
 
 
+def build_post_urls_input(post_urls: list[str]) -> dict[str, Any]:
+    """Input for clockworks/tiktok-scraper that reads the current stats of the given videos only."""
+    return {
+        "postURLs": list(post_urls),
+        "resultsPerPage": max(1, len(post_urls)),
+        "shouldDownloadVideos": False,
+        "shouldDownloadCovers": False,
+        "shouldDownloadSubtitles": False,
+        "shouldDownloadSlideshowImages": False,
+    }
+
+
 class ApifyClient:
     def __init__(
         self,

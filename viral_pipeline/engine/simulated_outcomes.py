@@ -1,0 +1,97 @@
+"""Simulated stats of a predicted video, from the same generative model as the simulated source.
+
+The video's settled plays follow engine/simulated.py: ln(plays) = mu + SIGMA * eps, with mu from
+`expected_ln_plays` of what the prediction request says (creator followers and verified badge,
+the sound's trend on the posting day, posting hour, duration, hashtags, caption length), and eps
+the video's luck, drawn from a generator seeded by (world seed, video id): the same video always
+has the same luck. Views then grow with age towards the settled plays:
+
+    views(age) = plays * (1 - exp(-age / tau)),   tau ~ U(12 h, 30 h) per video
+
+so views at 24 h < 72 h < 7 d (about 99% settled by 7 days, so the 7-day label matches the
+scraped days' labels). A request's probability of going viral is therefore the simulated
+source's own 1 - Phi((t_day - mu) / SIGMA): predictions carry real signal about outcomes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from viral_pipeline.engine.outcomes import VideoStats
+from viral_pipeline.engine.request import merge_hashtags
+from viral_pipeline.engine.simulated import SIGMA, WORLD_SEED, expected_ln_plays, sound_trend, world
+
+UNKNOWN_FOLLOWERS = 3_000  # the simulated world's median creator, for a request that gives none
+TAU_HOURS = (12.0, 30.0)
+DELETED_SHARE = 0.01  # videos taken down before they are scraped: the source cannot find them
+
+
+@functools.lru_cache(maxsize=64)
+def sound_trends_on(day: date, world_seed: int = WORLD_SEED) -> dict[str, float]:
+    """{music id: trend in 0..1} of the simulated world's non-original sounds on `day`."""
+    w = world(world_seed)
+    cycle, trend = sound_trend(w, day)
+    ids = (w.sound_base_id + cycle).tolist()
+    return {str(music_id): float(t) for music_id, t in zip(ids, trend.tolist())}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *, world_seed: int = WORLD_SEED) -> float:
+    """mu of a prediction request's video in the simulated world."""
+    creator = payload.get("creator") or {}
+    sound = payload.get("sound") or {}
+    followers = creator.get("followers")
+    ln_f = math.log(max(int(followers), 1)) if followers is not None else math.log(UNKNOWN_FOLLOWERS)
+    posted_at = _utc(posted_at)
+    original = bool(sound.get("original"))
+    uses_trend = 0.0 if original else sound_trends_on(posted_at.date(), world_seed).get(str(sound.get("id")), 0.0)
+    caption = str(payload.get("caption") or "")
+    hashtags = merge_hashtags([str(t).lstrip("#") for t in payload.get("hashtags") or []], caption)
+    mu = expected_ln_plays(
+        ln_f=np.array([ln_f]), quality=0.0, uses_trend=np.array([uses_trend]),
+        hour=np.array([posted_at.hour + posted_at.minute / 60]),
+        duration=np.array([int(payload.get("duration_s") or 1)]), slideshow=np.array([False]),
+        tag_count=np.array([len(hashtags)]), caption_len=np.array([float(len(caption))]),
+        verified=np.array([bool(creator.get("verified"))]),
+    )
+    return float(mu[0])
+
+
+def simulated_stats(
+    video_id: str, payload: dict[str, Any], posted_at: datetime, now: datetime, *, world_seed: int = WORLD_SEED
+) -> VideoStats | None:
+    """The video's stats as a scraper would see them at `now`; None when the source cannot find it
+    (a deleted video, or one not posted yet)."""
+    age_h = (_utc(now) - _utc(posted_at)).total_seconds() / 3600
+    rng = np.random.default_rng([world_seed, 7, int(video_id)])
+    eps, z_likes, z_comments, z_shares = rng.standard_normal(4)
+    tau_draw, deleted_draw = rng.random(2)
+    if age_h < 0 or deleted_draw < DELETED_SHARE:
+        return None
+    plays = math.exp(expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) + SIGMA * eps)
+    tau = TAU_HOURS[0] + (TAU_HOURS[1] - TAU_HOURS[0]) * float(tau_draw)
+    views = plays * (1 - math.exp(-age_h / tau))
+    # Engagement ratios around the real medians, as in the simulated source; luck lifts likes too.
+    likes = views * min(0.085 * math.exp(0.5 * z_likes + 0.1 * eps), 0.6)
+    comments = views * 0.0013 * math.exp(0.9 * z_comments)
+    shares = views * 0.0009 * math.exp(1.0 * z_shares)
+    return VideoStats(video_id=video_id, views=round(views), likes=round(likes), comments=round(comments),
+                      shares=round(shares))
+
+
+def viral_probability(payload: dict[str, Any], posted_at: datetime, threshold_views: float, *,
+                      world_seed: int = WORLD_SEED) -> float:
+    """The true probability that the request's video ends above `threshold_views` once settled
+    (7 days: growth is then within 0.4% of its end), given it is found: 1 - Phi((ln t - mu) / SIGMA).
+    What a perfectly calibrated model would say; benchmarks use it for the best reachable scores."""
+    mu = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed)
+    return float(ndtr((mu - math.log(max(threshold_views, 1.0))) / SIGMA))
