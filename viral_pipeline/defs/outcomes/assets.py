@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, ScraperSource
-from viral_pipeline.engine.outcomes import TIERS
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
-from viral_pipeline.store.outcomes import OutcomeError, due_evaluations, upsert_outcome
 
 log = get_logger(__name__)
 
@@ -44,6 +42,11 @@ def prediction_outcomes(
     scraper: ScraperSource,
     model_policy: ModelPolicy,
 ) -> dg.MaterializeResult:
+    # Imported here, not at module level: they import pandas, and every run of every job in
+    # this code location (predict's included) would pay for it at start-up.
+    from viral_pipeline.engine.outcomes import TIERS
+    from viral_pipeline.store.outcomes import OutcomeError, due_evaluations, upsert_outcome
+
     started = time.perf_counter()
     now = _now(config)
     engine = app_db.engine()
