@@ -139,20 +139,18 @@ def aggregate(signal_weights: SignalWeights, normalized: Staged, rules: Staged, 
         return timer.output(combine(signals, signal_weights.as_dict()))
 
 
-@dg.op(out=STAGED, description="Apply the current Platt parameters when valid ones exist.")
+@dg.op(out=STAGED, description="Apply the newest stored Platt parameters when they are valid; otherwise stay uncalibrated.")
 def calibrate(normalized: Staged, aggregate: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.defs.predict.platt_cache import current_platt_params
     from viral_pipeline.engine.platt import calibrate as apply_calibration
 
-    with StageTimer("calibrate", _request_id(normalized)) as timer:
-        params = _current_platt_params(app_db)
+    request_id = _request_id(normalized)
+    with StageTimer("calibrate", request_id) as timer:
+        params = current_platt_params(app_db.engine(), request_id)
         probability, is_calibrated = apply_calibration(aggregate.value.raw_probability, params)
         return timer.output({"viral_probability": probability, "is_calibrated": is_calibrated,
-                             "platt_version": params.version if params else None})
-
-
-def _current_platt_params(app_db: AppDatabase):  # type: ignore[no-untyped-def]
-    """Platt parameters arrive with issue 5 (platt_calibration); until then there are none."""
-    return None
+                             "platt_version": params.version if params else None},
+                            platt_version=params.version if params else "none")
 
 
 @dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
@@ -180,6 +178,9 @@ def persist(context: dg.OpExecutionContext, normalized: Staged, rules: Staged, t
             "score": round(combined.score, 2),
             "confidence": combined.confidence,
             "is_calibrated": calibrated["is_calibrated"],
+            # What platt_calibration fits on: the aggregate before calibration, and which version served.
+            "raw_probability": round(combined.raw_probability, 6),
+            "platt_version": calibrated["platt_version"],
             "ml_score": signals["ml"]["score"],
             "model_version": ml.extra.get("model_version"),
             "signals": signals,
