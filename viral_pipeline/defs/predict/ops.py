@@ -106,7 +106,7 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 
 @dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
 def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.aggregate import Signal
+    from viral_pipeline.engine.aggregate import Signal, ml_score
     from viral_pipeline.ml.serving import NoChampionError
 
     request = normalized.value
@@ -122,9 +122,7 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
 
         row = feature_row(request, trends.extra.get("sound_trend_score", 0.0))
         probability = float(champion.model.predict_proba(build_features(pd.DataFrame([row])))[0, 1])
-        # The model's probability is on a 10%-base-rate scale; as a 0-100 signal it is a percentile-like
-        # score: 100 × probability / (2 × threshold), capped, so the decision threshold maps to 50.
-        score = min(100.0, 100.0 * probability / (2 * max(champion.threshold, 1e-6)))
+        score = ml_score(probability, champion.threshold)
         signal = Signal("ml", score, True, f"p={probability:.3f} (threshold {champion.threshold:.3f})")
         return timer.output(signal, model_version=champion.version, ml_probability=probability)
 
