@@ -13,7 +13,8 @@ from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 
 EXPECTED_ASSETS = {"scraped_videos", "creator_profiles", "trending_sounds", "training_set", "ml_model",
-                   "champion_model", "prediction_outcomes"}
+                   "champion_model", "prediction_outcomes", "platt_calibration", "serving_calibration",
+                   "calibration_audit"}
 
 
 @pytest.fixture
@@ -44,11 +45,11 @@ def _run(defs, instance, job, **config):
 def test_asset_keys_schedules_and_sensors_snapshot(defs):
     assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()} == EXPECTED_ASSETS
     assert {s.name for s in defs.schedules} == {"scrape_trending", "refresh_creator_profiles", "retrain_ml",
-                                                "evaluate_predictions"}
+                                              "evaluate_predictions", "calibration_audit"}
     assert {s.name for s in defs.sensors} == {"apify_webhook_runs", "trending_sounds_after_scrape",
                                               "prediction_requests"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"accuracy_gate"}
+    assert checks == {"accuracy_gate", "calibration_improves"}
     for definition in [*defs.schedules, *defs.sensors]:
         assert definition.default_status.value == "RUNNING", definition.name
 

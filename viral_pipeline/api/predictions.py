@@ -46,6 +46,9 @@ class PredictionResult(BaseModel):
     score: float
     confidence: Literal["HIGH", "MEDIUM", "LOW"]
     is_calibrated: bool
+    # The aggregate before calibration and the Platt version applied (absent in older results).
+    raw_probability: float | None = None
+    platt_version: str | None = None
     ml_score: float | None
     model_version: str | None
     signals: dict[str, SignalOut]

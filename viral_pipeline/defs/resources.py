@@ -128,6 +128,7 @@ def _secret(settings: Settings, field: str) -> str | None:
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
+    from viral_pipeline.defs.calibration.resources import CalibrationPolicy
     from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
     from viral_pipeline.defs.predict.sensors import PredictionSensorLimits
 
@@ -164,6 +165,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             gate_min_roc_auc=settings.gate_min_roc_auc,
             gate_min_pr_auc_lift=settings.gate_min_pr_auc_lift,
             gate_min_balanced_accuracy=settings.gate_min_balanced_accuracy,
+        ),
+        "calibration_policy": CalibrationPolicy(
+            tier=settings.calibration_tier,
+            min_outcomes=settings.calibration_min_outcomes,
+            audit_window_days=settings.calibration_audit_window_days,
         ),
         "scraper": ScraperSource(
             source=settings.scraper_source.value,

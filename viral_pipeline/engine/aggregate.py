@@ -80,6 +80,13 @@ class Aggregate:
 _KNOWN = frozenset(SIGNALS)
 
 
+def ml_score(probability: float, threshold: float) -> float:
+    """The champion's probability as a 0..100 signal. The probability is on a 10%-base-rate
+    scale; as a percentile-like score it is 100 × probability / (2 × threshold), capped, so the
+    decision threshold maps to 50."""
+    return min(100.0, 100.0 * probability / (2 * max(threshold, 1e-6)))
+
+
 def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """The configured weights over SIGNALS, summing to 1. Raises ValueError on a bad mapping."""
     return dict(_normalised(tuple(weights.items())))

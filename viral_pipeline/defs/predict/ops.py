@@ -108,7 +108,7 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 
 @dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
 def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.aggregate import Signal
+    from viral_pipeline.engine.aggregate import Signal, ml_score
     from viral_pipeline.engine.request import feature_row
     from viral_pipeline.ml.loaded import NoChampionError
 
@@ -119,9 +119,7 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
         probability = champion.probability(feature_row(request, trends.extra.get("sound_trend_score", 0.0)))
-        # The model's probability is on a 10%-base-rate scale; as a 0-100 signal it is a percentile-like
-        # score: 100 × probability / (2 × threshold), capped, so the decision threshold maps to 50.
-        score = min(100.0, 100.0 * probability / (2 * max(champion.threshold, 1e-6)))
+        score = ml_score(probability, champion.threshold)
         signal = Signal("ml", score, True, f"p={probability:.3f} (threshold {champion.threshold:.3f})")
         return timer.output(signal, model_version=champion.version, ml_probability=probability,
                             compiled_model=champion.compiled)
@@ -138,20 +136,18 @@ def aggregate(signal_weights: SignalWeights, rules: Staged, trends: Staged, ml: 
         return timer.output(combine(signals, signal_weights.as_dict()))
 
 
-@dg.op(out=STAGED, description="Apply the current Platt parameters when valid ones exist.")
+@dg.op(out=STAGED, description="Apply the newest stored Platt parameters when they are valid; otherwise stay uncalibrated.")
 def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.defs.predict.platt_cache import current_platt_params
     from viral_pipeline.engine.platt import calibrate as apply_calibration
 
-    with StageTimer("calibrate", _request_id(aggregate), app_db, (aggregate,)) as timer:
-        params = _current_platt_params(app_db)
+    request_id = _request_id(aggregate)
+    with StageTimer("calibrate", request_id, app_db, (aggregate,)) as timer:
+        params = current_platt_params(app_db.engine(), request_id)
         probability, is_calibrated = apply_calibration(aggregate.value.raw_probability, params)
         return timer.output({"viral_probability": probability, "is_calibrated": is_calibrated,
-                             "platt_version": params.version if params else None})
-
-
-def _current_platt_params(app_db: AppDatabase):  # type: ignore[no-untyped-def]
-    """Platt parameters arrive with issue 5 (platt_calibration); until then there are none."""
-    return None
+                             "platt_version": params.version if params else None},
+                            platt_version=params.version if params else "none")
 
 
 @dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
@@ -179,6 +175,9 @@ def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDataba
             "score": round(combined.score, 2),
             "confidence": combined.confidence,
             "is_calibrated": calibrated["is_calibrated"],
+            # What platt_calibration fits on: the aggregate before calibration, and which version served.
+            "raw_probability": round(combined.raw_probability, 6),
+            "platt_version": calibrated["platt_version"],
             "ml_score": signals["ml"]["score"],
             "model_version": ml.extra.get("model_version"),
             "signals": signals,

@@ -1,0 +1,192 @@
+"""Calibration: ECE of the aggregate before and after Platt scaling, on held-out simulated videos.
+
+1. A model is trained as `bench/model_quality.py` trains it: `--train-days` simulated days go
+   through the production path into a temporary SQLite database (ingest_items ->
+   compute_trending_sounds -> load_labelled_videos), then the `training_set` assembly and
+   train_calibrated with choose_threshold's decision threshold.
+2. Each repeat takes a later simulated day (`generate_day`), keeps its first `--videos` valid,
+   non-slideshow videos, and scores them in batch with the engine the `predict` job runs:
+   normalize -> score_rules, score_trends (against load_trend_snapshot of that database) -> the
+   model's probability as the ml signal (one predict_proba for the whole batch) -> aggregate with
+   the configured weights; no LLM judge (both unavailable, as without keys). The outcome of each
+   video is the simulated day's top-decile label (plays strictly above the day's 90th percentile).
+3. The videos split at random in half: Platt (fit_platt, Platt's smoothed targets) is fitted on
+   one half; ECE before (raw aggregate probability) and after (apply_platt) are measured on the
+   other, with 10 equal-width and 10 equal-mass bins, and the noise floor of a perfectly
+   calibrated model with the same predictions at that n.
+
+Target: median ECE after (equal-width) <= 0.02.
+
+Run from the repo root:  .venv/bin/python bench/calibration.py [--videos 5000] [--repeats 5] [--train-days 20]
+                         [--start 2025-03-03]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from viral_pipeline.engine.aggregate import Signal, aggregate, ml_score  # noqa: E402
+from viral_pipeline.engine.calibration import (  # noqa: E402
+    apply_platt, ece_noise_floor, expected_calibration_error, fit_platt)
+from viral_pipeline.engine.features import build_features  # noqa: E402
+from viral_pipeline.engine.items import VideoRecord, parse_item  # noqa: E402
+from viral_pipeline.engine.labels import label_top_decile, window_key  # noqa: E402
+from viral_pipeline.engine.model import choose_threshold, train_calibrated  # noqa: E402
+from viral_pipeline.engine.platt_fit import N_BINS  # noqa: E402
+from viral_pipeline.engine.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
+from viral_pipeline.engine.rules import score_rules  # noqa: E402
+from viral_pipeline.engine.simulated import generate_day, iter_days  # noqa: E402
+from viral_pipeline.engine.trends_match import score_trends, sound_trend_score  # noqa: E402
+from viral_pipeline.ml.dataset import assemble_training_set  # noqa: E402
+from viral_pipeline.ml.fallback import load_fallback_frame  # noqa: E402
+from viral_pipeline.settings import Settings  # noqa: E402
+from viral_pipeline.store.db import ready_engine  # noqa: E402
+from viral_pipeline.store.training import load_labelled_videos  # noqa: E402
+from viral_pipeline.store.trend_snapshot import load_trend_snapshot  # noqa: E402
+from viral_pipeline.store.trends import compute_trending_sounds  # noqa: E402
+from viral_pipeline.store.videos import ingest_items  # noqa: E402
+
+TARGET_ECE = 0.02
+START = date(2025, 3, 3)
+NO_KEY = {name: Signal.unavailable(name, f"{name.upper()}_API_KEY not set") for name in ("gemini", "deepseek")}
+
+
+def train(engine, start: date, days: int, per_day: int):  # type: ignore[no-untyped-def]
+    """The champion a predict run would serve: (model, decision threshold)."""
+    end = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=UTC)
+    for day in iter_days(start, days, per_day):
+        ingest_items(engine, day.items, source="bench", batch=f"sim-{day.day}", now=end)
+    compute_trending_sounds(engine)
+    labelled = load_labelled_videos(engine, now=end + timedelta(days=1))
+    ts = assemble_training_set(labelled, fallback=load_fallback_frame(), min_rows=500, quantile=0.9, window_days=1)
+    model = train_calibrated(*ts.part("train"), *ts.part("calibration"))
+    X_calib, y_calib = ts.part("calibration")
+    return model, choose_threshold(y_calib, model.predict_proba(X_calib)[:, 1])
+
+
+def as_request(record: VideoRecord) -> AnalyzeRequest:
+    """What a creator would have posted to /api/analyze before publishing this video."""
+    sound = None
+    if record.music_name or record.music_id:
+        sound = {"name": (record.music_name or "")[:200] or None, "author": (record.music_author or "")[:200] or None,
+                 "id": record.music_id, "original": record.music_original}
+    return AnalyzeRequest.model_validate({
+        "caption": record.caption[:2200] if record.caption.strip() else "(no caption)",
+        "hashtags": [tag for tag in record.hashtags if tag.strip() and " " not in tag][:30],
+        "sound": sound,
+        "duration_s": min(600, record.duration_s),
+        "posted_at": record.posted_at,
+        "creator": {"handle": record.author_handle[:64], "followers": record.author_followers,
+                    "verified": record.author_verified},
+    })
+
+
+def videos_of(day: date, n: int) -> list[VideoRecord]:
+    """The day's first n valid videos (malformed items and slideshows dropped, as the API would)."""
+    now = datetime.combine(day + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+    records = [r for r in (parse_item(item, now=now) for item in generate_day(day, int(n * 1.15)).items)
+               if isinstance(r, VideoRecord) and not r.is_slideshow and r.duration_s >= 1]
+    if len(records) < n:
+        raise SystemExit(f"only {len(records)} valid videos on {day}; lower --videos")
+    return records[:n]
+
+
+def score_batch(engine, model, threshold: float, records: list[VideoRecord], weights: dict[str, float]):  # type: ignore[no-untyped-def]
+    """Raw aggregate probabilities and the day's top-decile labels of the records."""
+    requests = [normalize(as_request(r), now=r.posted_at) for r in records]
+    snapshot = load_trend_snapshot(engine, as_of=requests[0].posted_at.date())
+    trends = [score_trends(req, snapshot) for req in requests]
+    rows = [feature_row(req, sound_trend_score(req, snapshot)) for req in requests]
+    probabilities = model.predict_proba(build_features(pd.DataFrame(rows)))[:, 1]
+    raw = np.empty(len(requests))
+    for k, (req, trend, p) in enumerate(zip(requests, trends, probabilities)):
+        signals = {"rules": score_rules(req), "trends": trend, "ml": Signal("ml", ml_score(float(p), threshold), True),
+                   **NO_KEY}
+        raw[k] = aggregate(signals, weights).raw_probability
+    plays = pd.Series([r.play_count for r in records], dtype=float)
+    posted = pd.Series(pd.to_datetime([r.posted_at for r in records], utc=True))
+    labels = label_top_decile(plays, window_key(posted), 0.9)[0].to_numpy(bool)
+    return raw, labels
+
+
+def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    raw, labels = score_batch(engine, model, threshold, videos_of(day, n), weights)
+    scored_s = time.perf_counter() - started
+    order = np.random.default_rng(seed).permutation(raw.size)
+    fit_idx, held = order[: raw.size // 2], order[raw.size // 2:]
+    a, b = fit_platt(raw[fit_idx], labels[fit_idx])
+    after = apply_platt(raw[held], a, b)
+    y = labels[held]
+    figures = {
+        "n_fit": float(fit_idx.size), "n_held": float(held.size), "base_rate": float(labels.mean()), "a": a, "b": b,
+        "before": expected_calibration_error(y, raw[held], N_BINS, "uniform"),
+        "after": expected_calibration_error(y, after, N_BINS, "uniform"),
+        "before_mass": expected_calibration_error(y, raw[held], N_BINS, "quantile"),
+        "after_mass": expected_calibration_error(y, after, N_BINS, "quantile"),
+        "floor": ece_noise_floor(held.size, N_BINS, y_prob=after),
+        "floor_mass": ece_noise_floor(held.size, N_BINS, y_prob=after, strategy="quantile"),
+        "raw_min": float(raw.min()), "raw_max": float(raw.max()), "scored_s": scored_s,
+    }
+    print(f"  {day}: n {raw.size} (fit {fit_idx.size}, held out {held.size}), base rate {figures['base_rate']:.3f}, "
+          f"raw probability {figures['raw_min']:.3f}..{figures['raw_max']:.3f}; a {a:.3f}, b {b:.3f}; scored in "
+          f"{scored_s:.1f} s")
+    print(f"    ECE equal-width before {figures['before']:.4f} -> after {figures['after']:.4f} (noise floor "
+          f"{figures['floor']:.4f}) | equal-mass before {figures['before_mass']:.4f} -> after "
+          f"{figures['after_mass']:.4f} (floor {figures['floor_mass']:.4f}) -> "
+          f"{'PASS' if figures['after'] <= TARGET_ECE else 'FAIL'}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-days", type=int, default=20)
+    parser.add_argument("--videos-per-day", type=int, default=2000, help="training days' size")
+    parser.add_argument("--start", type=date.fromisoformat, default=START,
+                        help="first training day; scoring days follow the training days (vary it between runs)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    weights = Settings().signal_weights
+    with tempfile.TemporaryDirectory(prefix="bench_calibration_") as folder:
+        engine = ready_engine(f"sqlite:///{folder}/bench.db")
+        try:
+            began = time.perf_counter()
+            model, threshold = train(engine, args.start, args.train_days, args.videos_per_day)
+            print(f"trained on {args.train_days} days x {args.videos_per_day} videos from {args.start} in "
+                  f"{time.perf_counter() - began:.0f} s (decision threshold {threshold:.3f}); weights {weights}")
+            print(f"== {args.repeats} scoring days x {args.videos} videos, fit on half, ECE on the other half; "
+                  f"target ECE after <= {TARGET_ECE}")
+            first = args.start + timedelta(days=args.train_days)
+            runs = [one_repeat(engine, model, threshold, first + timedelta(days=k), args.videos, weights, seed=k)
+                    for k in range(args.repeats)]
+        finally:
+            engine.dispose()
+    median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    afters = [run["after"] for run in runs]
+    print(f"\nmedian over {len(runs)} days: ECE equal-width before {median['before']:.4f} -> after {median['after']:.4f} "
+          f"(range {min(afters):.4f}..{max(afters):.4f}; noise floor {median['floor']:.4f} at n {int(median['n_held'])}) | "
+          f"equal-mass before {median['before_mass']:.4f} -> after {median['after_mass']:.4f} (floor "
+          f"{median['floor_mass']:.4f}) -> {'PASS' if median['after'] <= TARGET_ECE else 'FAIL'} (target <= {TARGET_ECE})")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The calibration loop: platt_calibration (+ calibration_improves) → serving_calibration, calibration_audit."""

@@ -1,0 +1,15 @@
+"""The daily calibration job: audit what served, refit, publish the fit if it passed."""
+
+import dagster as dg
+
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
+from viral_pipeline.defs.calibration.assets import calibration_audit, platt_calibration, serving_calibration
+
+calibration_job = dg.define_asset_job(
+    "calibration_job",
+    # The audit reads the probabilities predictions were served with, which a new fit cannot
+    # change, so it needs no ordering against the refit.
+    selection=dg.AssetSelection.assets(calibration_audit, platt_calibration, serving_calibration),
+    config=JSON_RUN_LOGS,
+    description="Audit recent predictions' ECE, refit Platt scaling, publish it if calibration_improves passed.",
+)

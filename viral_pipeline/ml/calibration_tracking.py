@@ -1,0 +1,49 @@
+"""platt_calibration's MLflow run: parameters, ECE before and after, reliability diagrams.
+
+One run per fit in the `platt_calibration` experiment, so fits can be compared in the MLflow UI
+like model runs. The calibration_improves verdict is tagged on the run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+
+from viral_pipeline.engine.platt_fit import FOLDS, N_BINS, CalibrationFit
+from viral_pipeline.ml import plots
+from viral_pipeline.ml.tracking import client, ensure_experiment
+
+EXPERIMENT = "platt_calibration"
+VERDICT_TAG = "calibration_improves"
+DIAGRAMS = ("reliability_before.png", "reliability_after.png")
+
+
+def fit_metrics(fit: CalibrationFit) -> dict[str, float]:
+    return {
+        "n": float(fit.n), "positives": float(fit.positives), "a": fit.a, "b": fit.b,
+        "ece_before": fit.ece_before, "ece_after": fit.ece_after,
+        "ece_before_equal_mass": fit.ece_before_equal_mass, "ece_after_equal_mass": fit.ece_after_equal_mass,
+        "noise_floor": fit.noise_floor, "ece_threshold": fit.ece_threshold,
+    }
+
+
+def log_calibration_run(fit: CalibrationFit, *, version: str, tier: str, model_version: str | None,
+                        tracking_uri: str, artifact_root: str | None) -> tuple[str, str]:
+    """(run id, artifact URI of the after-calibration reliability diagram)."""
+    experiment_id = ensure_experiment(tracking_uri, EXPERIMENT, artifact_root)
+    with tempfile.TemporaryDirectory() as folder, mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params({"version": version, "evaluation_tier": tier, "model_version": model_version or "none",
+                           "bins": N_BINS, "cross_fit_folds": FOLDS})
+        mlflow.log_metrics(fit_metrics(fit))
+        before, after = (Path(folder) / name for name in DIAGRAMS)
+        plots.reliability_diagram_png(fit.labels, fit.raw, before, N_BINS)
+        plots.reliability_diagram_png(fit.labels, fit.cross_fitted, after, N_BINS)
+        for path in (before, after):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        return run.info.run_id, f"{run.info.artifact_uri}/plots/{DIAGRAMS[1]}"
+
+
+def tag_verdict(tracking_uri: str, run_id: str, passed: bool) -> None:
+    client(tracking_uri).set_tag(run_id, VERDICT_TAG, "passed" if passed else "failed")
