@@ -85,6 +85,10 @@ def test_calibrate_applies_apply_platt():
         assert calibrated is True
         assert probability == pytest.approx(float(apply_platt(raw, params.a, params.b)), abs=1e-15)
         assert probability == pytest.approx(1 / (1 + np.exp(params.a * raw + params.b)))
+    # Steep parameters push a·s + b far to both sides: no overflow, same answers.
+    steep = PlattParams.model_validate({**VALID, "a": -900.0, "b": 450.0})
+    for raw in (0.0, 0.3, 0.5, 0.7, 1.0):
+        assert calibrate(raw, steep)[0] == pytest.approx(float(apply_platt(raw, steep.a, steep.b)), abs=1e-15)
     # a < 0: a higher raw score always means a higher probability.
     outputs = [calibrate(raw / 10, params)[0] for raw in range(11)]
     assert outputs == sorted(outputs)
