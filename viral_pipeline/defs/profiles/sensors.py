@@ -1,0 +1,44 @@
+"""profile_requests: one `scrape_creator_profile` run per queued PATCH /api/profile, keyed by the request id."""
+
+import dagster as dg
+
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
+from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
+from viral_pipeline.defs.resources import AppDatabase
+from viral_pipeline.observability import get_logger
+
+log = get_logger(__name__)
+
+# Nobody waits on a profile scrape the way a caller waits on a prediction: every daemon loop or two.
+PROFILE_SENSOR_INTERVAL_S = 5
+
+
+class ProfileSensorLimits(dg.ConfigurableResource):
+    max_runs_per_tick: int = 25
+
+
+@dg.sensor(
+    job=scrape_creator_profile,
+    minimum_interval_seconds=PROFILE_SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launch one profile scrape per queued PATCH /api/profile (run_key = request id), a capped batch per tick.",
+)
+def profile_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
+                     profile_limits: ProfileSensorLimits) -> dg.SensorResult:
+    from viral_pipeline.store.profiles import queued_profile_requests_after
+
+    last_id = int(context.cursor or 0)
+    queued = queued_profile_requests_after(app_db.engine(), last_id, profile_limits.max_runs_per_tick)
+    requests = [
+        dg.RunRequest(
+            # Dagster skips a run_key it has seen: a request never runs twice, cursor reset or not.
+            run_key=request_id,
+            run_config={**JSON_RUN_LOGS, "ops": {"scrape_profile": {"config": {"request_id": request_id}}}},
+            tags={"profile_request_id": request_id},
+        )
+        for _, request_id in queued
+    ]
+    cursor = str(queued[-1][0]) if queued else str(last_id)
+    if requests:
+        log.info("sensor tick", sensor="profile_requests", runs_requested=len(requests), cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
