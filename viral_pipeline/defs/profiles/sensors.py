@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
+from viral_pipeline.defs.queue_sensors import one_run_per_request
 from viral_pipeline.defs.resources import AppDatabase
-from viral_pipeline.observability import get_logger
-
-log = get_logger(__name__)
 
 # Nobody waits on a profile scrape the way a caller waits on a prediction: every daemon loop or two.
 PROFILE_SENSOR_INTERVAL_S = 5
@@ -29,16 +26,4 @@ def profile_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
 
     last_id = int(context.cursor or 0)
     queued = queued_profile_requests_after(app_db.engine(), last_id, profile_limits.max_runs_per_tick)
-    requests = [
-        dg.RunRequest(
-            # Dagster skips a run_key it has seen: a request never runs twice, cursor reset or not.
-            run_key=request_id,
-            run_config={**JSON_RUN_LOGS, "ops": {"scrape_profile": {"config": {"request_id": request_id}}}},
-            tags={"profile_request_id": request_id},
-        )
-        for _, request_id in queued
-    ]
-    cursor = str(queued[-1][0]) if queued else str(last_id)
-    if requests:
-        log.info("sensor tick", sensor="profile_requests", runs_requested=len(requests), cursor=cursor)
-    return dg.SensorResult(run_requests=requests, cursor=cursor)
+    return one_run_per_request("profile_requests", queued, last_id, op="scrape_profile", tag="profile_request_id")
