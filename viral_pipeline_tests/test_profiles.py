@@ -218,3 +218,77 @@ def test_an_unknown_request_id_fails_the_run():
         run_config={"ops": {"scrape_profile": {"config": {"request_id": "nope"}}}},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success
+
+
+# ---- later predictions use the profile ---------------------------------------------------------
+
+
+def _predict(creator):
+    """One prediction through the prediction_requests sensor and a real predict run: its normalize output."""
+    from viral_pipeline.defs.predict.sensors import prediction_requests
+    from viral_pipeline.store.predictions import create_request
+    from viral_pipeline_tests.test_predict import REQUEST
+
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    create_request(_engine(), {**REQUEST, "creator": creator})
+    resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
+    (run_request,) = prediction_requests.evaluate_tick(
+        dg.build_sensor_context(instance=instance, resources=resources)).run_requests
+    result = defs.resolve_job_def("predict").execute_in_process(
+        run_config=run_request.run_config, instance=instance, tags=run_request.tags)
+    (output,) = [e for e in result.events_for_node("normalize") if e.event_type_value == "STEP_OUTPUT"]
+    return result.output_for_node("normalize").value, output.event_specific_data.metadata["followers_source"].value
+
+
+def _ml_features(request):
+    import pandas as pd
+
+    from viral_pipeline.engine.features import build_features
+    from viral_pipeline.engine.request import feature_row
+
+    return build_features(pd.DataFrame([feature_row(request, 0.0)])).iloc[0]
+
+
+def test_after_the_profile_scrape_predictions_for_the_creator_use_its_follower_tier():
+    handle = "@" + AUTHOR["name"].upper()
+    before, source = _predict({"handle": handle})
+    assert before.followers is None and before.verified is None and source == "unknown"
+    assert _ml_features(before).isna()[["follower_tier", "log_followers"]].all()
+
+    result, _ = _scrape(AUTHOR["name"])
+    assert result.success
+
+    after, source = _predict({"handle": handle})
+    assert source == "creators:profile"
+    assert (after.followers, after.verified) == (AUTHOR["fans"], AUTHOR["verified"])
+    features = _ml_features(after)
+    tiers = ["starter", "nano", "micro", "mid", "mega"]
+    assert features["follower_tier"] == tiers.index(follower_tier(AUTHOR["fans"]))
+    assert features["log_followers"] == pytest.approx(__import__("math").log1p(AUTHOR["fans"]))
+
+
+def test_values_given_in_the_request_win_over_the_profile():
+    upsert_profile(_engine(), CreatorProfile("99", "chef", 250_000, True))
+    request, source = _predict({"handle": "chef", "followers": 10})
+    assert (request.followers, request.verified, source) == (10, True, "request")
+    request, source = _predict({"handle": "chef", "followers": 10, "verified": False})
+    assert (request.followers, request.verified, source) == (10, False, "request")
+    request, source = _predict({"followers": 10})
+    assert (request.creator_handle, request.followers, source) == (None, 10, "request")
+
+
+def test_fill_creator_says_where_followers_came_from():
+    from datetime import UTC, datetime
+
+    from viral_pipeline.engine.profiles import fill_creator
+    from viral_pipeline.engine.request import AnalyzeRequest, normalize
+
+    request = normalize(AnalyzeRequest(caption="x", duration_s=10, creator={"handle": "@chef"}),
+                        now=datetime(2026, 11, 28, tzinfo=UTC))
+    scraped = CreatorProfile("1", "chef", 4_000, None, source="scrape")
+    filled, source = fill_creator(request, scraped)
+    assert (filled.followers, filled.verified, source) == (4_000, None, "creators:scrape")
+    filled, source = fill_creator(request, CreatorProfile("1", "chef", None, True, source="scrape"))
+    assert (filled.followers, filled.verified, source) == (None, True, "unknown")
+    assert fill_creator(request, None) == (request, "unknown")
