@@ -130,3 +130,22 @@ def test_cost_summary_reads_the_utc_day_on_both_backends(app_engine):
     summary = cost_summary(app_engine, date(2026, 11, 27), date(2026, 11, 28))
     assert [d["cost_cents"] for d in summary.by_day] == [1.0, 0.0]
     assert summary.cost_per_request_cents == 1.0
+
+
+def test_days_are_utc_days_whatever_the_postgresql_session_time_zone(postgres_url):
+    from sqlalchemy.engine import make_url
+
+    ready_engine(postgres_url)  # migrated
+    url = make_url(postgres_url).set(drivername="postgresql+psycopg2")
+    new_york = sa.create_engine(url, connect_args={"options": "-c timezone=America/New_York"})
+    try:
+        with new_york.begin() as connection:
+            assert connection.execute(sa.text("SHOW timezone")).scalar() == "America/New_York"
+            connection.execute(sa.insert(prediction_stages), [
+                {"request_id": "late", "stage": "gemini", "provider": "gemini", "cost_cents": 1.0,
+                 "duration_ms": 1.0, "recorded_at": datetime(2026, 11, 28, 2, 30, tzinfo=UTC)}])
+        summary = cost_summary(new_york, date(2026, 11, 27), date(2026, 11, 28))
+    finally:
+        new_york.dispose()
+    # 02:30 UTC on the 28th is still the 27th in New York: the report must say the 28th.
+    assert [d["cost_cents"] for d in summary.by_day] == [0.0, 1.0]

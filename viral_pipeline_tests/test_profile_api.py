@@ -74,3 +74,9 @@ def test_patch_profile_answers_within_500_ms(api_client):
     median = statistics.median(timings)
     print(f"PATCH /api/profile: median {median * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms over 15 calls")
     assert median < 0.5
+
+
+def test_the_status_carries_utc_times(api_client):
+    request_id = api_client.patch("/api/profile", json={"tiktok_handle": "chef"}).json()["request_id"]
+    status = api_client.get(f"/api/profile/{request_id}").json()
+    assert status["created_at"].endswith(("Z", "+00:00"))

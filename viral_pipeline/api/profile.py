@@ -6,7 +6,7 @@ The API only stores the handle: the `profile_requests` sensor turns the row into
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -59,4 +59,10 @@ def profile_request_status(request_id: str,
     if row is None:
         raise HTTPException(404, f"no profile request {request_id}")
     return ProfileRequestStatus(request_id=row["request_id"], handle=row["handle"], status=row["status"],
-                                error=row["error"], created_at=row["created_at"], finished_at=row["finished_at"])
+                                error=row["error"], created_at=_utc(row["created_at"]),
+                                finished_at=_utc(row["finished_at"]) if row["finished_at"] else None)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC wall-clock time without its zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
