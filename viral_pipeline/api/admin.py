@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
@@ -23,6 +24,41 @@ log = get_logger("viral_pipeline.api.admin")
 
 MAX_RANGE_DAYS = 366  # a year of daily rows is plenty for one answer
 DEFAULT_RANGE_DAYS = 7
+
+
+class CostTotals(BaseModel):
+    cost_cents: float
+    requests: int
+    stage_records: int
+    cost_per_request_cents: float
+
+
+class CostRow(BaseModel):
+    cost_cents: float
+    requests: int
+    stage_records: int
+    duration_ms: float
+
+
+class DayCost(CostRow):
+    day: date
+
+
+class StageCost(CostRow):
+    stage: str
+
+
+class ProviderCost(CostRow):
+    provider: str
+
+
+class CostReport(BaseModel):
+    start: date
+    end: date
+    totals: CostTotals
+    by_day: list[DayCost]
+    by_stage: list[StageCost]
+    by_provider: list[ProviderCost]
 
 
 def require_admin_token(
@@ -46,7 +82,7 @@ def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, [{"type": "value_error", "loc": ["query", field], "msg": message}])
 
 
-@router.get("/costs", dependencies=[Depends(require_admin_token)], summary="Prediction cost by day, stage and provider",
+@router.get("/costs", response_model=CostReport, dependencies=[Depends(require_admin_token)], summary="Prediction cost by day, stage and provider",
             responses={401: {"description": "missing or wrong token"}, 503: {"description": "ADMIN_TOKEN not set"},
                        422: {"description": "invalid date range"}})
 async def costs(
