@@ -14,7 +14,7 @@ from viral_pipeline.store.db import ready_engine
 
 EXPECTED_ASSETS = {"scraped_videos", "creator_profiles", "trending_sounds", "training_set", "ml_model",
                    "champion_model", "prediction_outcomes", "platt_calibration", "serving_calibration",
-                   "calibration_audit"}
+                   "calibration_audit", "cost_report"}
 
 
 @pytest.fixture
@@ -45,9 +45,10 @@ def _run(defs, instance, job, **config):
 def test_asset_keys_schedules_and_sensors_snapshot(defs):
     assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()} == EXPECTED_ASSETS
     assert {s.name for s in defs.schedules} == {"scrape_trending", "refresh_creator_profiles", "retrain_ml",
-                                              "evaluate_predictions", "calibration_audit"}
+                                              "evaluate_predictions", "calibration_audit",
+                                              "daily_cost_report"}
     assert {s.name for s in defs.sensors} == {"apify_webhook_runs", "trending_sounds_after_scrape",
-                                              "prediction_requests"}
+                                              "prediction_requests", "profile_requests"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"accuracy_gate", "calibration_improves"}
     for definition in [*defs.schedules, *defs.sensors]:

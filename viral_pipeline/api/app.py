@@ -1,4 +1,4 @@
-"""FastAPI application: health, webhooks; one JSON log line per request, with its request id."""
+"""FastAPI application: health, predictions, profiles, admin costs, webhooks; one JSON log line per request, with its request id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from viral_pipeline.api.outcomes import router as outcomes_router
+from viral_pipeline.api.admin import router as admin_router
 from viral_pipeline.api.predictions import router as predictions_router
+from viral_pipeline.api.profile import router as profile_router
 from viral_pipeline.api.webhooks import router as webhooks_router
 from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
 from viral_pipeline.settings import get_settings
@@ -68,4 +70,6 @@ def create_app() -> FastAPI:
     app.include_router(predictions_router)
     app.include_router(webhooks_router)
     app.include_router(outcomes_router)
+    app.include_router(profile_router)
+    app.include_router(admin_router)
     return app

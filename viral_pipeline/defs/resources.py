@@ -26,6 +26,11 @@ class AppDatabase(dg.ConfigurableResource):
         return ready_engine(self.url)
 
 
+# A profile scrape needs only authorMeta, which every video of the profile carries: a few videos
+# suffice, and the actor bills per result.
+PROFILE_RESULTS_PER_PAGE = 3
+
+
 class ScraperSource(dg.ConfigurableResource):
     """Where videos come from: the built-in simulated source, or the Apify actor."""
 
@@ -86,6 +91,18 @@ class ScraperSource(dg.ConfigurableResource):
             _run, items = client.run_and_iter_items(build_post_urls_input(urls), max_wait_s=self.max_wait_s)
             return stats_from_items(items, now=now)
 
+    def fetch_profile(self, handle: str):  # type: ignore[no-untyped-def]
+        """One creator's profile (CreatorProfile); ProfileNotFound when the handle names nobody."""
+        from viral_pipeline.engine.profiles import build_profile_input, profile_from_items, simulated_profile
+
+        if self.source == "simulated":
+            return simulated_profile(handle)
+        with self.apify_client() as client:
+            _run, items = client.run_and_iter_items(
+                build_profile_input(handle, PROFILE_RESULTS_PER_PAGE), max_wait_s=self.max_wait_s
+            )
+            return profile_from_items(handle, items)
+
     def fetch_dataset(self, dataset_id: str) -> Iterator[Any]:
         """Items of an Apify dataset that a finished run (announced by webhook) produced."""
         with self.apify_client() as client:
@@ -131,6 +148,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     from viral_pipeline.defs.calibration.resources import CalibrationPolicy
     from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
     from viral_pipeline.defs.predict.sensors import PredictionSensorLimits
+    from viral_pipeline.defs.profiles.sensors import ProfileSensorLimits
 
     token = _secret(settings, "apify_token")
     tracking_uri = _env_or("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
@@ -150,6 +168,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "model_serving": ModelServing(model_name=settings.model_name),
         "signal_weights": SignalWeights(**settings.signal_weights),
         "prediction_limits": PredictionSensorLimits(max_runs_per_tick=settings.predict_max_runs_per_tick),
+        "profile_limits": ProfileSensorLimits(max_runs_per_tick=settings.profile_max_runs_per_tick),
         "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
         "mlflow_tracking": MlflowTracking(
             tracking_uri=tracking_uri,

@@ -38,7 +38,19 @@ def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: App
             raise dg.Failure(f"request {config.request_id} already succeeded; nothing to do")
         request = normalize_request(AnalyzeRequest.model_validate(row["payload"]),
                                     now=row["created_at"])
-        return timer.output(request)
+        request, followers_source = _with_known_creator(engine, request)
+        return timer.output(request, followers_source=followers_source)
+
+
+def _with_known_creator(engine, request):  # type: ignore[no-untyped-def]
+    """Followers and badge the request left out, from `creators` (a profile scrape first); the request's win."""
+    from viral_pipeline.engine.profiles import fill_creator
+
+    if request.creator_handle is None or (request.followers is not None and request.verified is not None):
+        return fill_creator(request, None)
+    from viral_pipeline.store.profiles import creator_by_handle
+
+    return fill_creator(request, creator_by_handle(engine, request.creator_handle))
 
 
 @dg.op(out=STAGED, description="Deterministic heuristics: caption and hashtag counts, duration sweet spot, posting hour.")

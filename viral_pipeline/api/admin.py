@@ -1,0 +1,101 @@
+"""`GET /api/admin/costs`: prediction spend by day, stage and provider, for operators.
+
+Guarded by `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. With no token
+configured the admin endpoints are off (503), rather than open.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from viral_pipeline.observability import get_logger
+from viral_pipeline.settings import Settings, get_settings
+from viral_pipeline.store.costs import cost_summary
+from viral_pipeline.store.db import ready_engine
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+log = get_logger("viral_pipeline.api.admin")
+
+MAX_RANGE_DAYS = 366  # a year of daily rows is plenty for one answer
+DEFAULT_RANGE_DAYS = 7
+
+
+class CostTotals(BaseModel):
+    cost_cents: float
+    requests: int
+    stage_records: int
+    cost_per_request_cents: float
+
+
+class CostRow(BaseModel):
+    cost_cents: float
+    requests: int
+    stage_records: int
+    duration_ms: float
+
+
+class DayCost(CostRow):
+    day: date
+
+
+class StageCost(CostRow):
+    stage: str
+
+
+class ProviderCost(CostRow):
+    provider: str
+
+
+class CostReport(BaseModel):
+    start: date
+    end: date
+    totals: CostTotals
+    by_day: list[DayCost]
+    by_stage: list[StageCost]
+    by_provider: list[ProviderCost]
+
+
+def require_admin_token(
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    if settings.admin_token is None:
+        raise HTTPException(503, "admin endpoints disabled: ADMIN_TOKEN is not configured")
+    scheme, _, offered = (authorization or "").partition(" ")
+    expected = settings.admin_token.get_secret_value()
+    # compare_digest runs even for a wrong scheme, so the answer time says nothing about the token.
+    matches = hmac.compare_digest(offered.strip().encode(), expected.encode())
+    if scheme.lower() != "bearer" or not matches:
+        log.warning("admin request rejected", reason="missing or wrong bearer token")
+        raise HTTPException(401, "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    # The shape of FastAPI's own validation errors, so clients parse one format.
+    return HTTPException(422, [{"type": "value_error", "loc": ["query", field], "msg": message}])
+
+
+@router.get("/costs", response_model=CostReport, dependencies=[Depends(require_admin_token)], summary="Prediction cost by day, stage and provider",
+            responses={401: {"description": "missing or wrong token"}, 503: {"description": "ADMIN_TOKEN not set"},
+                       422: {"description": "invalid date range"}})
+async def costs(
+    settings: Annotated[Settings, Depends(get_settings)],
+    start: Annotated[date | None, Query(description=f"first UTC day (default: {DEFAULT_RANGE_DAYS - 1} days before end)")] = None,
+    end: Annotated[date | None, Query(description="last UTC day, included (default: today)")] = None,
+) -> dict[str, Any]:
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if end < start:
+        raise _invalid("end", "end must not be before start")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise _invalid("end", f"the range spans at most {MAX_RANGE_DAYS} days")
+    summary = await run_in_threadpool(cost_summary, ready_engine(settings.database_url), start, end)
+    log.info("costs served", start=start.isoformat(), end=end.isoformat(), total_cost_cents=summary.total_cost_cents)
+    return summary.as_dict()

@@ -1,0 +1,68 @@
+"""`PATCH /api/profile` (202, queued) and `GET /api/profile/{id}`.
+
+The API only stores the handle: the `profile_requests` sensor turns the row into one
+`scrape_creator_profile` run, which writes the profile into `creators` and the outcome back here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from viral_pipeline.engine.profiles import ProfilePatch
+from viral_pipeline.observability import get_logger
+from viral_pipeline.settings import Settings, get_settings
+from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.profiles import create_profile_request, get_profile_request
+
+router = APIRouter(prefix="/api", tags=["profiles"])
+log = get_logger("viral_pipeline.api.profile")
+
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+class ProfileQueued(BaseModel):
+    request_id: str
+    handle: str
+    status: Literal["queued"]
+    status_url: str
+
+
+class ProfileRequestStatus(BaseModel):
+    request_id: str
+    handle: str
+    status: Status
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@router.patch("/profile", status_code=202, response_model=ProfileQueued, summary="Queue a creator profile scrape",
+              responses={422: {"description": "invalid field"}})
+def patch_profile(body: ProfilePatch, request: Request,
+                  settings: Annotated[Settings, Depends(get_settings)]) -> ProfileQueued:
+    engine = ready_engine(settings.database_url)
+    request_id = create_profile_request(engine, body.tiktok_handle, body.model_dump(mode="json"))
+    log.info("profile scrape queued", profile_request_id=request_id, handle=body.tiktok_handle)
+    return ProfileQueued(request_id=request_id, handle=body.tiktok_handle, status="queued",
+                         status_url=str(request.url_for("profile_request_status", request_id=request_id)))
+
+
+@router.get("/profile/{request_id}", response_model=ProfileRequestStatus, name="profile_request_status",
+            summary="A profile scrape's status", responses={404: {"description": "unknown request id"}})
+def profile_request_status(request_id: str,
+                           settings: Annotated[Settings, Depends(get_settings)]) -> ProfileRequestStatus:
+    row = get_profile_request(ready_engine(settings.database_url), request_id)
+    if row is None:
+        raise HTTPException(404, f"no profile request {request_id}")
+    return ProfileRequestStatus(request_id=row["request_id"], handle=row["handle"], status=row["status"],
+                                error=row["error"], created_at=_utc(row["created_at"]),
+                                finished_at=_utc(row["finished_at"]) if row["finished_at"] else None)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC wall-clock time without its zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

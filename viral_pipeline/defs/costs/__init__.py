@@ -1,0 +1,1 @@
+"""What predictions cost: the daily cost_report asset and its schedule."""

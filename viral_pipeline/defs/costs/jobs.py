@@ -1,0 +1,13 @@
+"""The job the daily cost summary launches."""
+
+import dagster as dg
+
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
+from viral_pipeline.defs.costs.assets import cost_report
+
+cost_report_job = dg.define_asset_job(
+    "cost_report_job",
+    selection=[cost_report],
+    config=JSON_RUN_LOGS,
+    description="Summarise one UTC day of prediction spend into cost_report.",
+)
