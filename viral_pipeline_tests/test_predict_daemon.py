@@ -43,7 +43,7 @@ class Daemon:
 
 @pytest.fixture
 def daemon(tmp_path):
-    home = tmp_path / "dagster_home"
+    home = tmp_path / "daemon_home"  # its own instance, apart from the one the settings fixture made
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     running = Daemon(home, tmp_path / "daemon.log")

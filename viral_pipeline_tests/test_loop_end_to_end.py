@@ -1,0 +1,70 @@
+"""The loop, unattended, on the simulated source: real predictions with a published champion →
+their videos announced → `evaluate_predictions_job` collects the 7d outcomes → `calibration_job`
+fits and publishes Platt parameters → the next prediction comes back calibrated."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import numpy as np
+
+from viral_pipeline.dagster_logging import JSON_RUN_LOGS
+from viral_pipeline.definitions import defs as load_defs
+from viral_pipeline.engine.features import build_features
+from viral_pipeline.engine.model import ModelParams, train_calibrated
+from viral_pipeline.ml.fallback import load_fallback_frame
+from viral_pipeline.ml.published import publish
+from viral_pipeline.settings import get_settings
+from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video
+from viral_pipeline_tests.prediction_builders import scrape_simulated_day
+from viral_pipeline_tests.test_calibration_predict import _predict
+
+POSTED = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def _requests(n: int, seed: int = 5) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [{
+        "caption": f"day {i} of trying the pasta #food #fyp",
+        "hashtags": ["recipe", "cooking"][: int(rng.integers(0, 3))],
+        "duration_s": int(rng.integers(8, 60)),
+        "posted_at": (POSTED + timedelta(hours=int(rng.integers(8, 22)))).isoformat(),
+        # Reach drives the simulated world's plays, as it does TikTok's: from nano to mega.
+        "creator": {"handle": f"c{i}", "followers": int(10 ** rng.uniform(2.5, 6.5))},
+    } for i in range(n)]
+
+
+def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_simulated_source():
+    engine = ready_engine(get_settings().database_url)
+    defs, instance = load_defs(), dg.DagsterInstance.ephemeral()
+    scrape_simulated_day(engine, date(2026, 11, 20), n=600)  # the day's viral threshold comes from here
+    raw = load_fallback_frame()
+    X, y = build_features(raw), (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
+    model = train_calibrated(X[:8000], y[:8000], X[8000:11000], y[8000:11000], ModelParams(max_iter=60))
+    publish(engine, get_settings().model_name, "1", model, 0.2)
+
+    first = _predict(defs, instance, _requests(80))
+    assert not any(r["is_calibrated"] for r in first) and all(r["signals"]["ml"]["available"] for r in first)
+    with engine.connect() as connection:
+        ids = [row[0] for row in connection.exec_driver_sql("SELECT request_id FROM prediction_requests ORDER BY id")]
+    for i, request_id in enumerate(ids):  # the backend announces each posted video
+        set_prediction_video(engine, request_id, str(7_400_000_000_000_000_000 + i), None)
+
+    # Eight days later the hourly job finds the 7d tier due and collects it through the source.
+    collect = defs.resolve_job_def("evaluate_predictions_job").execute_in_process(
+        instance=instance, run_config={"ops": {"prediction_outcomes": {"config": {
+            "now": (POSTED + timedelta(days=8)).isoformat()}}}, **JSON_RUN_LOGS})
+    assert collect.success
+    collected = [o for rid in ids for o in outcomes_of(engine, rid) if o["evaluation_tier"] == "7d"]
+    assert len(collected) >= 75 and 0 < sum(o["is_viral"] for o in collected) < len(collected)
+
+    calibration = defs.resolve_job_def("calibration_job").execute_in_process(instance=instance)
+    assert calibration.success
+    (check,) = calibration.get_asset_check_evaluations()
+    assert check.passed, check.metadata
+    fit = calibration.asset_materializations_for_node("platt_calibration")[0].metadata
+    assert fit["ece_after"].value <= fit["ece_before"].value
+
+    (after,) = _predict(defs, instance, _requests(1, seed=9))
+    assert after["is_calibrated"] is True and after["platt_version"]
+    assert after["viral_probability"] != after["raw_probability"]
