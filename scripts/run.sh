@@ -24,7 +24,7 @@ API_PORT="${API_PORT:-8000}"
 MLFLOW_PORT="${MLFLOW_PORT:-5000}"
 
 echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) and training a first model"
-.venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-3}"
+.venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-7}"
 
 mkdir -p .run
 .venv/bin/python -m viral_pipeline.api --host 127.0.0.1 --port "$API_PORT" 2> .run/api.log &

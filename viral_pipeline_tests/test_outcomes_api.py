@@ -37,6 +37,8 @@ def test_first_write_is_201_a_repeat_updates_the_same_row_with_200(engine, api_c
     assert first.status_code == 201, first.text
     stored = first.json()
     assert stored["video_id"] == VIDEO and stored["video_url"] == URL and stored["source"] == "api"
+    # Times carry their zone (SQLite returns them without one): a client never has to guess.
+    assert stored["observed_at"].endswith("Z") or stored["observed_at"].endswith("+00:00"), stored["observed_at"]
     assert stored["is_viral"] is (1200 > stored["viral_threshold_views"])
     assert stored["label_definition"].startswith("views > q0.90 of plays of videos posted 2026-11-20 UTC (n=")
 

@@ -7,7 +7,7 @@ updates the row. The viral label uses the training label's threshold (store/outc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Response
@@ -88,6 +88,12 @@ class OutcomeOut(BaseModel):
     source: str
     observed_at: datetime
     updated_at: datetime
+
+    @field_validator("observed_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite hands stored times back without their zone; they were written in UTC.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class PredictionVideoOut(BaseModel):
