@@ -4,6 +4,7 @@ Runs execute for real in a Dagster instance; the LLM judges talk to real HTTP se
 127.0.0.1 that speak the Gemini and DeepSeek wire formats."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -194,3 +195,20 @@ def test_with_a_champion_the_ml_signal_scores_the_request():
     assert ml_signal["available"] is True and 0 <= ml_signal["score"] <= 100
     assert result["ml_score"] == ml_signal["score"] and result["model_version"] == "1"
     assert ml_signal["weight"] > 0.4  # the two absent judges' weight was spread over it and the others
+
+
+def test_a_queued_request_behind_the_cursor_is_requested_again_once_stale():
+    """Ids below the cursor: a PostgreSQL row committed after a later id was read, or an app
+    database recreated under a kept Dagster instance. Found once stale, under the same run key."""
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    request_id = create_request(_engine(), REQUEST)
+    assert _tick(instance, defs, cursor="100").run_requests == []  # just stored: the cursor race is young
+    with _engine().begin() as connection:
+        connection.execute(sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
+                           {"old": datetime.now(UTC) - timedelta(minutes=5), "rid": request_id})
+    tick = _tick(instance, defs, cursor="100")
+    assert [r.run_key for r in tick.run_requests] == [request_id] and tick.cursor == "100"
+    assert _run(defs, instance, tick.run_requests[0]).success
+    # Running or done, it is no longer queued: never requested again.
+    assert _tick(instance, defs, cursor="100").run_requests == []

@@ -1,15 +1,18 @@
 """The prediction path under the real Dagster daemon (as `scripts/run.sh` runs it): each request
-becomes exactly one `predict` run, across many ticks, a daemon restart and a reset cursor."""
+becomes exactly one `predict` run, across many ticks, daemon restarts, a reset cursor and a cursor
+left ahead of the app database's ids."""
 
 import os
 import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from dagster._core.scheduler.instigation import InstigatorType
 
 from viral_pipeline.settings import get_settings
@@ -86,7 +89,21 @@ def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_r
     _wait_until_done(engine, second, daemon)
     time.sleep(3)  # a few more daemon loops: a duplicate, if any were launched, would show now
 
-    every = first + second
+    # An app database whose ids restart below the stored cursor (recreated under a kept Dagster
+    # instance): the request is found as a straggler once stale (backdated here, not waited for).
+    daemon.stop()
+    with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
+        (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+                    if s.name == "prediction_requests"]
+        instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor="1000")))
+    third = [create_request(engine, REQUEST)]
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
+                           {"old": datetime.now(UTC) - timedelta(minutes=2), "rid": third[0]})
+    daemon.start()
+    _wait_until_done(engine, third, daemon)
+
+    every = first + second + third
     assert {get_request(engine, rid)["status"] for rid in every} == {"succeeded"}
     assert _runs_per_request(daemon.home, every) == dict.fromkeys(every, 1)
     with dg.DagsterInstance.from_config(str(daemon.home)) as instance:

@@ -3,6 +3,7 @@ sensor and the scrape_creator_profile runs it launches (for real, in a Dagster i
 profile winning over video-derived rows."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -292,3 +293,15 @@ def test_fill_creator_says_where_followers_came_from():
     filled, source = fill_creator(request, CreatorProfile("1", "chef", None, True, source="scrape"))
     assert (filled.followers, filled.verified, source) == (None, True, "unknown")
     assert fill_creator(request, None) == (request, "unknown")
+
+
+def test_a_queued_profile_request_behind_the_cursor_is_requested_again_once_stale():
+    defs, instance = load_defs(), dg.DagsterInstance.ephemeral()
+    engine = ready_engine(get_settings().database_url)
+    request_id = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"})
+    assert _tick(instance, defs, cursor="50").run_requests == []  # young: the cursor race may still settle
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE profile_requests SET created_at = :old WHERE request_id = :rid"),
+                           {"old": datetime.now(UTC) - timedelta(minutes=5), "rid": request_id})
+    tick = _tick(instance, defs, cursor="50")
+    assert [r.run_key for r in tick.run_requests] == [request_id] and tick.cursor == "50"

@@ -50,6 +50,13 @@ def queued_after(engine: sa.Engine, last_id: int, limit: int) -> list[tuple[int,
         return [(row.id, row.request_id) for row in connection.execute(query)]
 
 
+def stale_queued(engine: sa.Engine, up_to_id: int, created_before: datetime, limit: int) -> list[tuple[int, str]]:
+    """Queued requests the cursor passed without reading (see store.queues)."""
+    from viral_pipeline.store.queues import stale_queued as stale
+
+    return stale(engine, prediction_requests, up_to_id, created_before, limit)
+
+
 def mark_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:
     """queued (or failed, on a run retry) → running. False when the request already succeeded."""
     with engine.begin() as connection:

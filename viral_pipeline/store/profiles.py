@@ -47,6 +47,14 @@ def queued_profile_requests_after(engine: sa.Engine, last_id: int, limit: int) -
         return [(row.id, row.request_id) for row in connection.execute(query)]
 
 
+def stale_queued_profile_requests(engine: sa.Engine, up_to_id: int, created_before: datetime,
+                                  limit: int) -> list[tuple[int, str]]:
+    """Queued profile requests the cursor passed without reading (see store.queues)."""
+    from viral_pipeline.store.queues import stale_queued
+
+    return stale_queued(engine, profile_requests, up_to_id, created_before, limit)
+
+
 def _transition(engine: sa.Engine, request_id: str, allowed: list[str], **values: Any) -> bool:
     with engine.begin() as connection:
         return bool(connection.execute(

@@ -10,6 +10,9 @@ from viral_pipeline.defs.resources import AppDatabase
 PROFILE_SENSOR_INTERVAL_S = 5
 
 
+STRAGGLER_AFTER_S = 30.0
+
+
 class ProfileSensorLimits(dg.ConfigurableResource):
     max_runs_per_tick: int = 25
 
@@ -22,8 +25,14 @@ class ProfileSensorLimits(dg.ConfigurableResource):
 )
 def profile_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
                      profile_limits: ProfileSensorLimits) -> dg.SensorResult:
-    from viral_pipeline.store.profiles import queued_profile_requests_after
+    from datetime import UTC, datetime, timedelta
 
-    last_id = int(context.cursor or 0)
-    queued = queued_profile_requests_after(app_db.engine(), last_id, profile_limits.max_runs_per_tick)
-    return one_run_per_request("profile_requests", queued, last_id, op="scrape_profile", tag="profile_request_id")
+    from viral_pipeline.store.profiles import queued_profile_requests_after, stale_queued_profile_requests
+
+    engine, last_id = app_db.engine(), int(context.cursor or 0)
+    queued = queued_profile_requests_after(engine, last_id, profile_limits.max_runs_per_tick)
+    # Rows the cursor passed without reading (store.queues); a launched one is skipped by its run key.
+    stale_before = datetime.now(UTC) - timedelta(seconds=STRAGGLER_AFTER_S)
+    stragglers = stale_queued_profile_requests(engine, last_id, stale_before, profile_limits.max_runs_per_tick)
+    return one_run_per_request("profile_requests", queued, last_id, op="scrape_profile", tag="profile_request_id",
+                               stragglers=stragglers)

@@ -1,0 +1,28 @@
+"""What the request queues (prediction_requests, profile_requests) share: finding stragglers.
+
+A queue sensor reads rows after its cursor (the last row id it read). The cursor alone can miss a
+row: on PostgreSQL ids are handed out at insert and become visible at commit, so a row with a
+lower id can appear after the cursor passed it; and an app database restored or recreated under a
+kept Dagster instance starts its ids again below the stored cursor. Rows still queued at or below
+the cursor, and older than a grace period, are requested again under the same run key: Dagster
+skips a key that already has a run, so this never runs a request twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+
+def stale_queued(engine: sa.Engine, table: sa.Table, up_to_id: int, created_before: datetime,
+                 limit: int) -> list[tuple[int, str]]:
+    """(id, request_id) of rows at or below the cursor still queued since before `created_before`."""
+    query = (
+        sa.select(table.c.id, table.c.request_id)
+        .where(table.c.id <= up_to_id, table.c.status == "queued", table.c.created_at < created_before)
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [(row.id, row.request_id) for row in connection.execute(query)]
