@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -171,6 +172,8 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
+    # `kill` runs the cleanup below too (the API and daemon it started would outlive it otherwise).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_latency_"))
     home = tmp / "dagster_home"
