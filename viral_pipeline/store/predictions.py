@@ -38,25 +38,6 @@ def get_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def queued_after(engine: sa.Engine, last_id: int, limit: int) -> list[tuple[int, str]]:
-    """(id, request_id) of queued requests after the cursor, oldest first."""
-    query = (
-        sa.select(prediction_requests.c.id, prediction_requests.c.request_id)
-        .where(prediction_requests.c.id > last_id, prediction_requests.c.status == QUEUED)
-        .order_by(prediction_requests.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as connection:
-        return [(row.id, row.request_id) for row in connection.execute(query)]
-
-
-def stale_queued(engine: sa.Engine, up_to_id: int, created_before: datetime, limit: int) -> list[tuple[int, str]]:
-    """Queued requests the cursor passed without reading (see store.queues)."""
-    from viral_pipeline.store.queues import stale_queued as stale
-
-    return stale(engine, prediction_requests, up_to_id, created_before, limit)
-
-
 def mark_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:
     """queued (or failed, on a run retry) → running. False when the request already succeeded."""
     with engine.begin() as connection:

@@ -35,26 +35,6 @@ def get_profile_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | 
     return dict(row._mapping) if row else None
 
 
-def queued_profile_requests_after(engine: sa.Engine, last_id: int, limit: int) -> list[tuple[int, str]]:
-    """(id, request_id) of queued profile requests after the cursor, oldest first."""
-    query = (
-        sa.select(profile_requests.c.id, profile_requests.c.request_id)
-        .where(profile_requests.c.id > last_id, profile_requests.c.status == QUEUED)
-        .order_by(profile_requests.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as connection:
-        return [(row.id, row.request_id) for row in connection.execute(query)]
-
-
-def stale_queued_profile_requests(engine: sa.Engine, up_to_id: int, created_before: datetime,
-                                  limit: int) -> list[tuple[int, str]]:
-    """Queued profile requests the cursor passed without reading (see store.queues)."""
-    from viral_pipeline.store.queues import stale_queued
-
-    return stale_queued(engine, profile_requests, up_to_id, created_before, limit)
-
-
 def _transition(engine: sa.Engine, request_id: str, allowed: list[str], **values: Any) -> bool:
     with engine.begin() as connection:
         return bool(connection.execute(
