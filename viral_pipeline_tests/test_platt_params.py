@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from viral_pipeline.engine.calibration import apply_platt, fit_platt
-from viral_pipeline.engine.platt import PlattParams, calibrate, parse_platt_params
+from viral_pipeline.engine.platt import PlattParams, calibrate, parse_platt_params, platt_params_or_error
 
 VALID = {
     "a": -6.5, "b": 3.1, "version": "platt-2026-11-20", "fitted_at": "2026-11-20T04:00:00Z",
@@ -110,3 +110,12 @@ def test_fit_then_calibrate_agree():
 def test_calibrate_refuses_a_raw_probability_outside_0_1(raw):
     with pytest.raises(ValueError, match="0..1"):
         calibrate(raw, None)
+
+
+def test_the_reason_for_unusable_parameters_names_what_is_wrong():
+    params = PlattParams.model_validate(VALID)
+    assert platt_params_or_error(params.model_dump(mode="json")) == params
+    assert "a" in str(platt_params_or_error({**VALID, "a": 0.5}))  # a must be negative
+    assert "version" in str(platt_params_or_error({k: v for k, v in VALID.items() if k != "version"}))
+    assert isinstance(platt_params_or_error(None), ValueError)
+    assert isinstance(platt_params_or_error(b"{not json"), Exception) and parse_platt_params(b"{not json") is None

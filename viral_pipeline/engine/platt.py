@@ -12,8 +12,8 @@ must mean a higher probability, so a valid `a` is negative.
 
 `PlattParams` validates stored parameters (validation errors raise). `parse_platt_params` is for
 reading them from storage at prediction time: it never raises, and returns None when they are
-missing or unusable, so the prediction falls back to the raw probability; the caller logs a
-warning and reports it (``PlattParams.model_validate(data)`` gives the reason).
+missing or unusable, so the prediction falls back to the raw probability; `platt_params_or_error`
+gives the reason instead, for the caller to log and report.
 """
 
 from __future__ import annotations
@@ -60,16 +60,22 @@ def calibrate(raw_probability: float, params: PlattParams | None) -> tuple[float
     return (1.0 / (1.0 + math.exp(z)) if z <= 0 else math.exp(-z) / (1.0 + math.exp(-z))), True
 
 
-def parse_platt_params(data: Any) -> PlattParams | None:
-    """Parameters from stored data (a mapping, JSON text or bytes, or PlattParams), or None when
-    they are missing, malformed or out of range. Never raises."""
+def platt_params_or_error(data: Any) -> PlattParams | Exception:
+    """Parameters from stored data (a mapping, JSON text or bytes, or PlattParams), or the reason
+    they are unusable (missing, malformed, out of range) as the exception. Never raises."""
     if data is None:
-        return None
+        return ValueError("no Platt parameters")
     if isinstance(data, PlattParams):
         return data
     try:
         if isinstance(data, (str, bytes, bytearray)):
             return PlattParams.model_validate_json(data)
         return PlattParams.model_validate(data)
-    except Exception:  # noqa: BLE001 - the contract is "None, never an exception": the caller reports it
-        return None
+    except Exception as error:  # noqa: BLE001 - the contract is "never raises": the caller reports it
+        return error
+
+
+def parse_platt_params(data: Any) -> PlattParams | None:
+    """Like `platt_params_or_error`, with None in place of the reason."""
+    parsed = platt_params_or_error(data)
+    return parsed if isinstance(parsed, PlattParams) else None

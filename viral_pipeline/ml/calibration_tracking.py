@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import mlflow
 
 from viral_pipeline.engine.platt_fit import FOLDS, N_BINS, CalibrationFit
 from viral_pipeline.ml import plots
-from viral_pipeline.ml.tracking import client, ensure_experiment
+from viral_pipeline.ml.tracking import ensure_experiment
 
 EXPERIMENT = "platt_calibration"
 VERDICT_TAG = "calibration_improves"
@@ -45,5 +46,6 @@ def log_calibration_run(fit: CalibrationFit, *, version: str, tier: str, model_v
         return run.info.run_id, f"{run.info.artifact_uri}/plots/{DIAGRAMS[1]}"
 
 
-def tag_verdict(tracking_uri: str, run_id: str, passed: bool) -> None:
-    client(tracking_uri).set_tag(run_id, VERDICT_TAG, "passed" if passed else "failed")
+def tag_verdict(mlflow_client: Any, run_id: str, passed: bool) -> None:
+    """Like ml.tracking.record_gate_verdict: the caller's client (MlflowTracking.client())."""
+    mlflow_client.set_tag(run_id, VERDICT_TAG, "passed" if passed else "failed")

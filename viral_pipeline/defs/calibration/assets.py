@@ -84,7 +84,7 @@ def serving_calibration(context: dg.AssetExecutionContext, platt_calibration, ap
     engine = app_db.engine()
     candidate = platt_calibration
     verdict = candidate.verdict()
-    if candidate.params is not None and candidate.servable() and not has_platt_version(engine, candidate.params.version):
+    if candidate.servable() and not has_platt_version(engine, candidate.params.version):
         save_platt_params(engine, candidate.params, candidate.tier)
         published, reason = True, f"version {candidate.params.version} passed calibration_improves and serves"
     elif verdict is None:

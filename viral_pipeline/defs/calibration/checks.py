@@ -26,11 +26,11 @@ def calibration_improves(platt_calibration, mlflow_tracking: MlflowTracking) -> 
                                    metadata={"fitted": False, "n": candidate.n_pairs,
                                              "min_outcomes": candidate.min_outcomes})
     fit = candidate.fit
-    passed = verdict.passed and candidate.params is not None
+    passed = candidate.servable()
     if candidate.mlflow_run_id:
         from viral_pipeline.ml.calibration_tracking import tag_verdict
 
-        tag_verdict(mlflow_tracking.tracking_uri, candidate.mlflow_run_id, passed)
+        tag_verdict(mlflow_tracking.client(), candidate.mlflow_run_id, passed)
     reasons = verdict.reasons if verdict.reasons else ([] if passed else [candidate.reason])
     log.info("calibration_improves evaluated", passed=passed, reasons=reasons, n=fit.n,
              ece_before=fit.ece_before, ece_after=fit.ece_after, threshold=fit.ece_threshold)

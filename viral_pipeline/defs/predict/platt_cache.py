@@ -13,7 +13,7 @@ import threading
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.platt import PlattParams
+from viral_pipeline.engine.platt import PlattParams, platt_params_or_error
 from viral_pipeline.observability import get_logger
 
 log = get_logger(__name__)
@@ -31,7 +31,7 @@ def current_platt_params(engine: sa.Engine, request_id: str | None = None) -> Pl
     with _lock:
         parsed = _parsed.get(stored.version)
         if parsed is None:
-            parsed = _parsed[stored.version] = _parse(stored.params)
+            parsed = _parsed[stored.version] = platt_params_or_error(stored.params)
     if isinstance(parsed, Exception):
         _report_unusable(parsed, stored.version, request_id)
         return None
@@ -40,15 +40,6 @@ def current_platt_params(engine: sa.Engine, request_id: str | None = None) -> Pl
 
 def cached_versions() -> list[str]:
     return list(_parsed)
-
-
-def _parse(document: object) -> PlattParams | Exception:
-    try:
-        if isinstance(document, (str, bytes, bytearray)):
-            return PlattParams.model_validate_json(document)
-        return PlattParams.model_validate(document)
-    except Exception as error:  # noqa: BLE001 - kept as the reason; the caller reports it
-        return error
 
 
 def _report_unusable(error: Exception, version: str, request_id: str | None) -> None:
