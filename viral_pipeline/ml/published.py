@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from viral_pipeline.ml.loaded import LoadedModel, NoChampionError
 from viral_pipeline.observability import get_logger
+from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import serving_models
 
 log = get_logger(__name__)
@@ -40,7 +40,7 @@ def publish(engine: sa.Engine, name: str, version: str, model: Any, threshold: f
     row = {"model_name": name, "version": str(version), "decision_threshold": float(threshold),
            "model_pickle": cloudpickle.dumps(model), "scorer": _compiled_bytes(model),
            "published_at": datetime.now(UTC)}
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(serving_models)
+    insert = dialect_insert(engine, serving_models)
     statement = insert.on_conflict_do_update(
         index_elements=["model_name"],
         set_={key: insert.excluded[key] for key in row if key != "model_name"},

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -95,3 +96,9 @@ def ready_engine(url: str) -> sa.Engine:
             migrate(engine)
         _migrated.add(url)
     return engine
+
+
+def dialect_insert(bind: sa.Engine | sa.Connection, table: sa.Table):  # type: ignore[no-untyped-def]
+    """INSERT for `table` in the dialect of `bind` (PostgreSQL or SQLite), so callers can write one
+    `on_conflict_do_update` / `on_conflict_do_nothing` for both: the upserts share this."""
+    return (postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert)(table)

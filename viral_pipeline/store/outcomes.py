@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from viral_pipeline.engine.outcomes import (
     MIN_THRESHOLD_VIDEOS,
@@ -29,6 +28,7 @@ from viral_pipeline.engine.outcomes import (
     viral_threshold,
     window_bounds,
 )
+from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.predictions import SUCCEEDED
 from viral_pipeline.store.schema import outcomes, prediction_requests, scraped_videos
 from viral_pipeline.store.trends import _DAY_NUMBER
@@ -179,7 +179,7 @@ def upsert_outcome(
             "is_viral": threshold.is_viral(int(views)), "viral_threshold_views": threshold.views,
             "label_definition": threshold.definition(), "source": source, "observed_at": now, "updated_at": now,
         }
-        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(outcomes)
+        insert = dialect_insert(connection, outcomes)
         keep_if_missing = {"likes", "comments", "shares"}
         statement = insert.values(**values).on_conflict_do_update(
             index_elements=["request_id", "evaluation_tier"],

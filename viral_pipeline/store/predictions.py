@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import prediction_requests, prediction_stages
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
@@ -100,7 +100,7 @@ def record_stages(engine: sa.Engine, request_id: str, stages: list[dict[str, Any
         }
         for stage in stages
     ]
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(prediction_stages)
+    insert = dialect_insert(engine, prediction_stages)
     statement = insert.on_conflict_do_update(
         index_elements=["request_id", "stage"],
         set_={name: insert.excluded[name] for name in

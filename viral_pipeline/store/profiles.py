@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from viral_pipeline.engine.creators import follower_tier
 from viral_pipeline.engine.profiles import CreatorProfile, handle_key
+from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import creators, profile_requests
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
@@ -63,7 +63,7 @@ def mark_profile_failed(engine: sa.Engine, request_id: str, error: str) -> bool:
 def upsert_profile(engine: sa.Engine, profile: CreatorProfile) -> None:
     """Write the profile into `creators` as source 'profile'; an unknown count keeps the known one."""
     tier = follower_tier(profile.followers)
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(creators)
+    insert = dialect_insert(engine, creators)
     statement = insert.values(
         author_id=profile.author_id, handle=profile.handle, followers=profile.followers,
         verified=profile.verified, follower_tier=tier, source="profile", updated_at=datetime.now(UTC),

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from viral_pipeline.engine.items import Rejection, VideoRecord, parse_item
+from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import ingest_rejects, scraped_videos
 
 # Items per transaction. On a 1M-row table, 20,000 loads ~40% faster than 5,000 (a commit writes
@@ -40,12 +40,8 @@ class IngestResult:
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
 
-def _dialect_insert(engine: sa.Engine, table: sa.Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def _upsert_statement(engine: sa.Engine):  # type: ignore[no-untyped-def]
-    statement = _dialect_insert(engine, scraped_videos)
+    statement = dialect_insert(engine, scraped_videos)
     return statement.on_conflict_do_update(
         index_elements=["video_id"],
         set_={name: statement.excluded[name] for name in _UPDATED_ON_CONFLICT},
@@ -112,7 +108,7 @@ def _reject_row(rejection: Rejection, source: str, batch: str, now: datetime) ->
 def record_rejects(connection: sa.Connection, rejections: list[Rejection], source: str, batch: str, now: datetime) -> None:
     if not rejections:
         return
-    statement = _dialect_insert(connection.engine, ingest_rejects).on_conflict_do_nothing(
+    statement = dialect_insert(connection, ingest_rejects).on_conflict_do_nothing(
         index_elements=["raw_sha256"]
     )
     connection.execute(statement, [_reject_row(r, source, batch, now) for r in rejections])
