@@ -1,6 +1,7 @@
 """The outcome label: tiers and when they are due, video URLs, and a threshold equal to the
 training label's for the same data (engine/labels.py over store/training.py's rows)."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -114,3 +115,25 @@ def test_stats_come_from_parsed_items_and_rejects_are_skipped():
     stats = stats_from_items(items, now=POSTED + timedelta(days=1))
     assert list(stats) == ["7300000000000000001"]
     assert (stats["7300000000000000001"].views, stats["7300000000000000001"].likes) == (5000, 300)
+
+
+def test_a_collection_run_reads_each_windows_threshold_once(sqlite_url):
+    from viral_pipeline.store.db import ready_engine
+    from viral_pipeline.store.outcomes import upsert_outcome
+    from viral_pipeline_tests.prediction_builders import PAYLOAD, succeeded_prediction
+
+    engine = ready_engine(sqlite_url)
+    scrape_simulated_day(engine, date(2026, 11, 20), n=300)
+    ids = [succeeded_prediction(engine, {**PAYLOAD, "posted_at": f"2026-11-20T{h:02d}:00:00Z"}) for h in (9, 17)]
+    thresholds: dict = {}
+    first = upsert_outcome(engine, request_id=ids[0], evaluation_tier="24h", views=10, video_id="71",
+                           thresholds=thresholds)
+    with engine.connect() as connection:
+        fresh = viral_threshold_for(connection, datetime(2026, 11, 20, 9, tzinfo=UTC), quantile=0.9, window_days=1)
+    assert list(thresholds.values()) == [fresh] and first.outcome["viral_threshold_views"] == fresh.views
+    # The same window's next outcome takes the kept threshold (a kept value it could not have read).
+    (window,) = thresholds
+    thresholds[window] = replace(fresh, views=5.0)
+    second = upsert_outcome(engine, request_id=ids[1], evaluation_tier="24h", views=10, video_id="72",
+                            thresholds=thresholds)
+    assert second.outcome["viral_threshold_views"] == 5.0 and second.outcome["is_viral"] is True

@@ -145,13 +145,16 @@ def upsert_outcome(
     quantile: float = 0.9,
     window_days: int = 1,
     now: datetime | None = None,
+    thresholds: dict[tuple[date, float, int], ViralThreshold | None] | None = None,
 ) -> OutcomeWrite:
     """Record (or update) what the predicted video did at `evaluation_tier`, labelled viral or not.
 
     `video_id` (digits) binds the prediction to its video when it has none yet; a different id
     than the one bound is a `video_conflict`. Counts left out on a repeat keep their stored value.
     Raises OutcomeError, storing nothing, for an unknown or unfinished request, a missing video
-    or when no viral threshold can be computed.
+    or when no viral threshold can be computed. `thresholds`, when given, keeps each label
+    window's threshold for the caller's next writes: a collection run writes hundreds of outcomes
+    from a few windows, and each threshold reads every play count of its window.
     """
     tier_age(evaluation_tier)  # rejects an unknown tier
     now = _utc(now or datetime.now(UTC))
@@ -166,7 +169,13 @@ def upsert_outcome(
         if video_id is None:
             raise OutcomeError("no_video", "video_id or video_url is required: no video is recorded for this prediction")
         posted_at = prediction_posted_at(row.payload, row.created_at)
-        threshold = viral_threshold_for(connection, posted_at, quantile=quantile, window_days=window_days)
+        window = (posting_window(posted_at, window_days), quantile, window_days)
+        if thresholds is not None and window in thresholds:
+            threshold = thresholds[window]
+        else:
+            threshold = viral_threshold_for(connection, posted_at, quantile=quantile, window_days=window_days)
+            if thresholds is not None:
+                thresholds[window] = threshold
         if threshold is None:
             raise OutcomeError("no_threshold", (
                 f"no viral threshold: scraped_videos has no window of {window_days} day(s) with at least "

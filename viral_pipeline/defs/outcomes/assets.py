@@ -60,6 +60,7 @@ def prediction_outcomes(
             report_exception(error, run_id=context.run.run_id, asset="prediction_outcomes", videos=len(videos))
             raise
         collected: Counter[str] = Counter()
+        thresholds: dict = {}  # one read per label window, not per outcome
         missing, skipped, viral = 0, Counter(), 0
         for item in scan.due:
             found = stats.get(item.video.video_id)
@@ -73,7 +74,7 @@ def prediction_outcomes(
                     engine, request_id=item.request_id, evaluation_tier=item.evaluation_tier, views=found.views,
                     likes=found.likes, comments=found.comments, shares=found.shares, video_id=item.video.video_id,
                     source=scraper.source, quantile=model_policy.viral_quantile,
-                    window_days=model_policy.label_window_days, now=now,
+                    window_days=model_policy.label_window_days, now=now, thresholds=thresholds,
                 )
             except OutcomeError as error:
                 # No threshold yet (nothing scraped for that window), or the video changed meanwhile.
