@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from viral_pipeline.definitions import defs as load_defs
+from viral_pipeline.engine.calibration import apply_platt
 from viral_pipeline.engine.platt import parse_platt_params
 from viral_pipeline.engine.platt_fit import (
     MIN_ECE_THRESHOLD,
@@ -167,7 +168,10 @@ def test_a_failing_fit_never_serves_even_when_a_later_run_selects_only_the_publi
 
 def test_calibration_audit_records_recent_served_ece_with_its_noise_floor(db):
     raw, labels = miscalibrated_pairs(120, seed=4)
-    insert_pairs(db, raw, labels, platt_version="v-old")
+    # What each prediction served differs from its raw score: the audit must measure the served one.
+    served = apply_platt(raw, -8.0, 3.0)
+    for r, p, y in zip(raw, served, labels):
+        insert_outcome(db, insert_prediction(db, float(r), served=float(p), platt_version="v-old"), bool(y))
     old = insert_prediction(db, 0.9, created_at=datetime.now(UTC) - timedelta(days=45))
     insert_outcome(db, old, False)  # outside the 30-day window
     result = _run(selection=[dg.AssetKey("calibration_audit")])
@@ -176,7 +180,8 @@ def test_calibration_audit_records_recent_served_ece_with_its_noise_floor(db):
     assert row["n_outcomes"] == 120 and row["window_days"] == 30 and row["evaluation_tier"] == "7d"
     from viral_pipeline.engine.calibration import expected_calibration_error
 
-    assert row["ece"] == pytest.approx(expected_calibration_error(labels, raw, 10))
+    assert row["ece"] == pytest.approx(expected_calibration_error(labels, served, 10))
+    assert abs(row["ece"] - expected_calibration_error(labels, raw, 10)) > 0.01
     assert row["noise_floor"] > 0 and row["ece_equal_mass"] is not None and row["platt_version"] is None
     meta = _meta(result, "calibration_audit")
     assert meta["n_outcomes"] == 120 and meta["calibrated_predictions"] == 120
