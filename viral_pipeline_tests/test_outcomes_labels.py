@@ -137,3 +137,22 @@ def test_a_collection_run_reads_each_windows_threshold_once(sqlite_url):
     second = upsert_outcome(engine, request_id=ids[1], evaluation_tier="24h", views=10, video_id="72",
                             thresholds=thresholds)
     assert second.outcome["viral_threshold_views"] == 5.0 and second.outcome["is_viral"] is True
+
+
+def test_one_video_rule_whichever_way_the_video_arrives(sqlite_url):
+    from viral_pipeline.store.db import ready_engine
+    from viral_pipeline.store.outcomes import OutcomeError, set_prediction_video, upsert_outcome
+    from viral_pipeline_tests.prediction_builders import succeeded_prediction
+
+    engine = ready_engine(sqlite_url)
+    scrape_simulated_day(engine, date(2026, 11, 20), n=300)
+    request_id = succeeded_prediction(engine)
+    set_prediction_video(engine, request_id, "70", "https://www.tiktok.com/@chef/video/70")
+    # No outcome stored yet: the outcome's video replaces the announced one, and its old URL goes.
+    written = upsert_outcome(engine, request_id=request_id, evaluation_tier="24h", views=5, video_id="71")
+    assert (written.outcome["video_id"], written.outcome["video_url"]) == ("71", None)
+    for move in (lambda: set_prediction_video(engine, request_id, "72", None),
+                 lambda: upsert_outcome(engine, request_id=request_id, evaluation_tier="7d", views=5, video_id="72")):
+        with pytest.raises(OutcomeError) as raised:
+            move()
+        assert raised.value.kind == "video_conflict" and "already has 1 outcome(s)" in str(raised.value)

@@ -113,14 +113,20 @@ def _request_row(connection: sa.Connection, request_id: str) -> Any:
 def _bind_video(
     connection: sa.Connection, row: Any, video_id: str | None, video_url: str | None
 ) -> tuple[str | None, str | None]:
-    """The request's video after this announcement; binds it when the request had none."""
+    """The request's video after this announcement. The one rule for both ways a video arrives
+    (an outcome, or `set_prediction_video`): another video may replace the bound one only while no
+    outcome has been stored for it."""
     if video_id is None:
         return row.video_id, row.video_url
     if row.video_id is not None and row.video_id != video_id:
-        raise OutcomeError(
-            "video_conflict", f"prediction {row.request_id} is already bound to video {row.video_id}, not {video_id}"
-        )
-    url = video_url or row.video_url
+        stored = connection.execute(
+            sa.select(sa.func.count()).select_from(outcomes).where(outcomes.c.request_id == row.request_id)
+        ).scalar()
+        if stored:
+            raise OutcomeError("video_conflict", (
+                f"prediction {row.request_id} is already bound to video {row.video_id}, not {video_id}: "
+                f"it already has {stored} outcome(s)"))
+    url = video_url or (row.video_url if row.video_id == video_id else None)
     if row.video_id != video_id or row.video_url != url:
         connection.execute(
             sa.update(prediction_requests)
@@ -149,8 +155,8 @@ def upsert_outcome(
 ) -> OutcomeWrite:
     """Record (or update) what the predicted video did at `evaluation_tier`, labelled viral or not.
 
-    `video_id` (digits) binds the prediction to its video when it has none yet; a different id
-    than the one bound is a `video_conflict`. Counts left out on a repeat keep their stored value.
+    `video_id` (digits) binds the prediction to its video (see `_bind_video`: a different id than
+    the one bound is a `video_conflict` once an outcome is stored). Counts left out on a repeat keep their stored value.
     Raises OutcomeError, storing nothing, for an unknown or unfinished request, a missing video
     or when no viral threshold can be computed. `thresholds`, when given, keeps each label
     window's threshold for the caller's next writes: a collection run writes hundreds of outcomes
@@ -210,17 +216,7 @@ def set_prediction_video(engine: sa.Engine, request_id: str, video_id: str, vide
         row = _request_row(connection, request_id)
         if row is None:
             raise OutcomeError("unknown_request", f"no prediction request {request_id}")
-        if row.video_id is not None and row.video_id != video_id:
-            stored = connection.execute(
-                sa.select(sa.func.count()).select_from(outcomes).where(outcomes.c.request_id == request_id)
-            ).scalar()
-            if stored:
-                raise OutcomeError("video_conflict", (
-                    f"prediction {request_id} already has {stored} outcome(s) for video {row.video_id}"))
-        connection.execute(
-            sa.update(prediction_requests).where(prediction_requests.c.id == row.id)
-            .values(video_id=video_id, video_url=video_url)
-        )
+        _bind_video(connection, row, video_id, video_url)
         return dict(_request_row(connection, request_id)._mapping)
 
 
