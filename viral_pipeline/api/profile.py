@@ -6,13 +6,14 @@ The API only stores the handle: the `profile_requests` sensor turns the row into
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from viral_pipeline.engine.profiles import ProfilePatch
+from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.db import ready_engine
@@ -61,8 +62,3 @@ def profile_request_status(request_id: str,
     return ProfileRequestStatus(request_id=row["request_id"], handle=row["handle"], status=row["status"],
                                 error=row["error"], created_at=_utc(row["created_at"]),
                                 finished_at=_utc(row["finished_at"]) if row["finished_at"] else None)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back the stored UTC wall-clock time without its zone.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

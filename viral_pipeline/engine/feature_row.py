@@ -14,12 +14,13 @@ import math
 import zlib
 from bisect import bisect_right
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from viral_pipeline.engine.creators import FOLLOWER_TIERS
+from viral_pipeline.engine.timeutil import parse_utc
 
 RAW_COLUMNS: tuple[str, ...] = (
     "caption", "hashtags", "sound_original", "sound_trend_score", "duration_s",
@@ -84,14 +85,6 @@ def _number(value: Any) -> float:
         return _NAN
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime):
-        raise TypeError(f"posted_at must be a datetime or ISO-8601 text, not {type(value).__name__}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`)."""
     missing = [c for c in RAW_COLUMNS if c not in raw]
@@ -131,7 +124,10 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
         out[_INDEX["log_followers"]] = math.log1p(followers)
     out[_INDEX["verified"]] = _flag(raw["verified"])
 
-    posted = _utc(raw["posted_at"])
+    try:
+        posted = parse_utc(raw["posted_at"])
+    except TypeError:
+        raise TypeError(f"posted_at must be a datetime or ISO-8601 text, not {type(raw['posted_at']).__name__}") from None
     fractional = posted.hour + posted.minute / 60 + posted.second / 3600
     out[_INDEX["weekday"]] = posted.weekday()
     out[_INDEX["hour"]] = posted.hour

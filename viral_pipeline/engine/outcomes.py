@@ -20,6 +20,8 @@ import pandas as pd
 
 from viral_pipeline.engine.items import VideoRecord, parse_item
 from viral_pipeline.engine.labels import label_top_decile, window_key
+from viral_pipeline.engine.timeutil import as_utc as _utc
+from viral_pipeline.engine.timeutil import parse_utc
 
 EvaluationTier = Literal["24h", "72h", "7d"]
 TIER_AGES: dict[str, timedelta] = {"24h": timedelta(hours=24), "72h": timedelta(hours=72), "7d": timedelta(days=7)}
@@ -42,10 +44,6 @@ def tier_age(tier: str) -> timedelta:
         return TIER_AGES[tier]
     except KeyError:
         raise ValueError(f"unknown evaluation tier {tier!r}: expected one of {', '.join(TIERS)}") from None
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_due(tier: str, posted_at: datetime, now: datetime) -> bool:
@@ -75,7 +73,7 @@ def prediction_posted_at(payload: dict[str, Any], created_at: datetime) -> datet
     """
     value = payload.get("posted_at")
     if value:
-        return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        return parse_utc(str(value))
     return _utc(created_at)
 
 

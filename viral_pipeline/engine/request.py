@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from viral_pipeline.engine.items import HASHTAG_IN_TEXT
+from viral_pipeline.engine.timeutil import as_utc as _as_utc
 
 MAX_CAPTION_CHARS = 2200
 MAX_HASHTAGS = 30
@@ -118,12 +119,6 @@ class AnalyzeRequest(_Strict):
         if not EARLIEST_POSTED_AT <= value < LATEST_POSTED_AT:  # also keeps pandas' timestamps in range
             raise ValueError(f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)")
         return value
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

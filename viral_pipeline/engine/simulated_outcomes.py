@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from scipy.special import ndtr
 from viral_pipeline.engine.outcomes import VideoStats
 from viral_pipeline.engine.request import merge_hashtags
 from viral_pipeline.engine.simulated import SIGMA, WORLD_SEED, expected_ln_plays, sound_trend, world
+from viral_pipeline.engine.timeutil import as_utc as _utc
 
 UNKNOWN_FOLLOWERS = 3_000  # the simulated world's median creator, for a request that gives none
 TAU_HOURS = (12.0, 30.0)
@@ -39,10 +40,6 @@ def sound_trends_on(day: date, world_seed: int = WORLD_SEED) -> dict[str, float]
     cycle, trend = sound_trend(w, day)
     ids = (w.sound_base_id + cycle).tolist()
     return {str(music_id): float(t) for music_id, t in zip(ids, trend.tolist())}
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *, world_seed: int = WORLD_SEED) -> float:

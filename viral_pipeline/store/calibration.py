@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from viral_pipeline.engine.platt import PlattParams
+from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.store.schema import calibration_audits, outcomes, platt_calibrations, prediction_requests
 
 SUCCEEDED = "succeeded"
@@ -110,8 +111,3 @@ def audits(engine: sa.Engine) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(calibration_audits).order_by(calibration_audits.c.id)).fetchall()
     return [dict(row._mapping) for row in rows]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -28,6 +28,7 @@ from viral_pipeline.engine.outcomes import (
     viral_threshold,
     window_bounds,
 )
+from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.predictions import SUCCEEDED
 from viral_pipeline.store.schema import outcomes, prediction_requests, scraped_videos
@@ -51,10 +52,6 @@ class OutcomeError(Exception):
 class OutcomeWrite:
     outcome: dict[str, Any]
     created: bool  # False: an existing (request, tier) row was updated
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _window_plays(connection: sa.Connection, window: date, window_days: int) -> list[int]:
@@ -279,4 +276,3 @@ def due_evaluations(engine: sa.Engine, now: datetime, *, limit: int = 500) -> Du
                                        payload=row.payload)
                 scan.due.append(DueEvaluation(row.request_id, tier, video))
     return scan
-

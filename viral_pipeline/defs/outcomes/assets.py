@@ -23,8 +23,9 @@ class OutcomesConfig(dg.Config):
 def _now(config: OutcomesConfig) -> datetime:
     if not config.now:
         return datetime.now(UTC)
-    value = datetime.fromisoformat(config.now.replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    from viral_pipeline.engine.timeutil import parse_utc
+
+    return parse_utc(config.now)
 
 
 @dg.asset(
