@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from viral_pipeline.engine import sound_choices
 from viral_pipeline.engine import trends_match as tm
 from viral_pipeline.engine.request import NormalizedRequest
 from viral_pipeline.engine.trends_match import (
@@ -17,7 +18,9 @@ from viral_pipeline.engine.trends_match import (
     is_generic_original,
     match_sound,
     normalise_text,
+    match_sounds,
     score_trends,
+    score_trends_many,
     sound_trend_score,
 )
 
@@ -235,7 +238,7 @@ def test_shortlist_gives_the_full_scan_answer(big_world):
 
 def test_memo_starts_over_when_full(big_world, monkeypatch):
     snapshot, queries = big_world
-    monkeypatch.setattr(tm, "CACHE_SIZE", 3)
+    monkeypatch.setattr(sound_choices, "CACHE_SIZE", 3)
     fresh = TrendSnapshot(day=None, sounds=snapshot.sounds, hashtags={"fyp": 0.5, "dance": 0.1})
     answers = [match_sound(req, fresh) for req in queries[:20]]
     assert len(fresh._names._memo) <= 3 and len(fresh._full._memo) <= 3 and len(fresh._full._words) <= 3
@@ -262,10 +265,53 @@ def test_snapshot_pickles_as_its_data():
     again = pickle.loads(data)
     assert again.day == SNAPSHOT.day and again.sounds == SNAPSHOT.sounds and again.hashtags == SNAPSHOT.hashtags
     assert match_sound(_req(name="Espreso"), again) == match_sound(_req(name="Espreso"), SNAPSHOT)
-    assert b"_SoundChoices" not in data  # the indexes are rebuilt, not shipped
+    assert b"SoundChoices" not in data and b"sound_choices" not in data  # the indexes are rebuilt, not shipped
 
 
 def test_snapshot_equality_is_identity():
     again = dataclasses.replace(SNAPSHOT)
     assert again is not SNAPSHOT and again != SNAPSHOT and SNAPSHOT == SNAPSHOT
     assert again.sounds == SNAPSHOT.sounds
+
+
+def _fresh(snapshot: TrendSnapshot) -> TrendSnapshot:
+    """The same data with empty memos, so every answer is computed afresh."""
+    return TrendSnapshot(day=snapshot.day, sounds=snapshot.sounds, hashtags=dict(snapshot.hashtags))
+
+
+def test_batch_matching_gives_the_full_scan_answer(big_world, monkeypatch):
+    snapshot, queries = big_world
+    monkeypatch.setattr(sound_choices, "BLOCK", 37)  # many cdist blocks, of different length windows
+    settled = [
+        _req(name="whatever", music_id=snapshot._ranked[3].music_id),  # by id
+        _req(name=snapshot._ranked[5].name, original=True),  # an original matches only by id
+        _req(name="original sound - someone"), _req(name="!!!"), _req(),
+        _req(name=snapshot._ranked[7].name.upper()),  # exact after normalising
+    ]
+    batch = settled + queries + queries[:50]  # a repeated query is searched once
+    fresh = _fresh(snapshot)
+    expected = [match_sound(req, snapshot, full_scan=True) for req in batch]
+    assert match_sounds(batch, fresh) == expected
+    assert sum(found is not None for found, _ in expected) > 500
+    # The answers are memoised: the per-request path now returns them without searching.
+    assert [match_sound(req, fresh) for req in batch] == expected
+    assert match_sounds(batch, fresh) == expected
+
+
+def test_batch_matching_uses_the_memo_first(big_world):
+    snapshot, queries = big_world
+    fresh = _fresh(snapshot)
+    req = next(req for req in queries if match_sound(req, snapshot)[0] is not None)
+    fresh._matches[(req.sound_name, req.sound_author, tm.SOUND_CUTOFF)] = (None, 0.0)  # a planted answer
+    assert match_sounds([req], fresh) == [(None, 0.0)]  # the planted answer, not a search, gave it
+
+
+def test_score_trends_many_equals_score_trends(big_world):
+    snapshot, queries = big_world
+    tagged = [dataclasses.replace(req, hashtags=["fyp", "dancce", "zzz"][: i % 4]) for i, req in enumerate(queries)]
+    small = [_req(name="Espreso", hashtags=["fyp", "foryou"]), _req(music_id=APT.music_id), _req(hashtags=["grwm"])]
+    for snap, reqs in ((snapshot, tagged), (SNAPSHOT, small)):
+        expected = [score_trends(req, snap) for req in reqs]
+        assert score_trends_many(reqs, _fresh(snap)) == expected
+    empty = score_trends_many(small, TrendSnapshot.empty())
+    assert [signal.available for signal in empty] == [False] * 3 and "no trending_sounds" in empty[0].reason

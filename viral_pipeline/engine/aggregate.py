@@ -124,7 +124,7 @@ def _unavailable_note(name: str, signal: Signal | None, weight: float, went_to: 
     return f"{head}: its {weight:.2f} went to {went_to}"
 
 
-def _confidence(n_available: int, llm_up: int, spread: float) -> tuple[Confidence, str | None]:
+def confidence_of(n_available: int, llm_up: int, spread: float) -> tuple[Confidence, str | None]:
     """The confidence and, unless HIGH, a note saying why."""
     if not llm_up:
         return "LOW", "confidence LOW: both LLM judges are unavailable"
@@ -162,11 +162,11 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     if len(scores) == len(SIGNALS):  # everything answered: the configured weights as they are
         used, redistributed = dict(base), False
     else:
-        used, redistributed = _redistribute(signals, base, scores, notes)
+        used, redistributed = redistribute(signals, base, scores, notes)
     score = sum([used[name] * value for name, value in scores.items()])
     score = min(100.0, max(0.0, score))  # rounding must not leave 0..100
     llm_up = (LLM_SIGNALS[0] in scores) + (LLM_SIGNALS[1] in scores)
-    confidence, why = _confidence(len(scores), llm_up, _spread(list(scores.values())))
+    confidence, why = confidence_of(len(scores), llm_up, _spread(list(scores.values())))
     if why is not None:
         notes.append(why)
     return Aggregate(
@@ -179,7 +179,7 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     )
 
 
-def _redistribute(
+def redistribute(
     signals: Mapping[str, Signal], base: Mapping[str, float], scores: Mapping[str, float], notes: list[str]
 ) -> tuple[dict[str, float], bool]:
     """The weights with the unavailable signals' shares handed on (module docstring); notes added."""

@@ -27,16 +27,11 @@ both score any two titles sharing one whole word at 85.5 or more once their leng
 subset of the other's ("Love" ~ "Love Story"). ratio and token_sort_ratio matched 1% or less,
 and still found 85-95% of single-typo names and every reordered one.
 
-Speed: against `SHORTLIST` or fewer sounds every choice is scored. Against more (2,000 is usual),
-only some are. First an exact bound: ``ratio`` cannot reach the cutoff unless the lengths are
-close (ratio <= 200 * shorter / (sum of lengths)), so only choices of a length in that window
-can match; when the window holds at most 2 x `SHORTLIST` choices, they are all scored. Otherwise
-the shortlist is the `SHORTLIST` choices in the window sharing the most word trigrams with the
-query (a typo breaks at most three of a word's trigrams; word trigrams ignore word order),
-counted over the trigrams found in at most `COMMON_GRAM_SHARE` of the choices, or over all of
-them when fewer than `MIN_RARE_HITS` of the query's are that rare. The tests check that the
-shortlist gives the full scan's answers (`full_scan=True`). Answers are memoised per snapshot
-(at most `CACHE_SIZE` of each kind, then a memo starts over).
+Speed: one request's fuzzy search scores a shortlist of the trending sounds; a batch
+(`match_sounds`, `score_trends_many`) scores its distinct names together, each against every
+sound it could match (`viral_pipeline.engine.sound_choices`). Both give the full scan's answer,
+which the tests check. Answers are memoised per snapshot (at most `sound_choices.CACHE_SIZE` of
+each kind, then a memo starts over).
 
 **Hashtags**: a request's tag matches a snapshot tag of the same name, else one a single
 insertion, deletion or substitution away whose ``fuzz.ratio`` reaches `HASHTAG_CUTOFF` (tags of
@@ -54,27 +49,23 @@ An original sound or no sound costs nothing beyond missing the sound's lift. An 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
+from viral_pipeline.engine import sound_choices
 from viral_pipeline.engine.aggregate import Signal
 from viral_pipeline.engine.request import NormalizedRequest
+from viral_pipeline.engine.sound_choices import SoundChoices
 
 SOUND_CUTOFF = 85.0
 HASHTAG_CUTOFF = 85.0
 HASHTAG_MIN_FUZZY_CHARS = 3
 SOUND_WEIGHT, HASHTAG_WEIGHT = 0.6, 0.4
 TOP_HASHTAGS = 3
-SHORTLIST = 32
-COMMON_GRAM_SHARE = 0.05
-MIN_RARE_HITS = 4
-CACHE_SIZE = 100_000
 
 # Names TikTok gives sounds that creators record themselves, in the languages it labels them in.
 _GENERIC_ORIGINAL = re.compile(
@@ -94,131 +85,6 @@ def normalise_text(text: str | None) -> str:
 
 def _name_author(name: str | None, author: str | None) -> str:
     return f"{normalise_text(name)} {normalise_text(author)}".strip()
-
-
-def _sort_words(text: str) -> str:
-    return " ".join(sorted(text.split()))
-
-
-def _trigrams(word: str) -> set[str]:
-    """Character trigrams of one word, padded: "ab" -> {"  a", " ab", "ab "}."""
-    padded = f"  {word} "
-    return {padded[i: i + 3] for i in range(len(word) + 1)}
-
-
-class _SoundChoices:
-    """Normalised texts: exact lookup, then a trigram shortlist, then ratio / token_sort_ratio."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self._sorted = [_sort_words(text) for text in texts]
-        self._exact: dict[str, int] = {}
-        for i, text in enumerate(texts):
-            self._exact.setdefault(text, i)  # the first, i.e. the best trend score, wins a tie
-        self._lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        self._by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        self._sorted_lengths = [len(texts[i]) for i in self._by_length]
-        # The trigram index is built on the first fuzzy search that needs it (about 20 ms for
-        # 2,000 texts): a request with an exact, an id or no sound never pays for it.
-        self._indexed = False
-        self._rare: dict[str, np.ndarray] = {}
-        self._common: dict[str, np.ndarray] = {}
-        self._memo: dict[tuple[str, float], tuple[int, float]] = {}
-        # word -> (postings of its rare trigrams, postings of its common ones)
-        self._words: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-
-    def _index(self) -> None:
-        postings: dict[str, list[int]] = {}
-        for i, text in enumerate(self.texts):
-            for gram in set().union(*map(_trigrams, text.split())):
-                postings.setdefault(gram, []).append(i)
-        # A trigram found in many choices hardly tells them apart: the shortlist counts such
-        # trigrams only for a query with few others.
-        limit = max(SHORTLIST // 2, int(COMMON_GRAM_SHARE * len(self.texts)))
-        for gram, ids in postings.items():
-            (self._rare if len(ids) <= limit else self._common)[gram] = np.asarray(ids, dtype=np.intp)
-        self._indexed = True
-
-    def _word(self, word: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        entry = self._words.get(word)
-        if entry is None:
-            grams = _trigrams(word)
-            entry = (
-                [ids for gram in grams if (ids := self._rare.get(gram)) is not None],
-                [ids for gram in grams if (ids := self._common.get(gram)) is not None],
-            )
-            if len(self._words) >= CACHE_SIZE:
-                self._words.clear()
-            self._words[word] = entry
-        return entry
-
-    def _shortlist(self, query: str, cutoff: float) -> list[int] | None:
-        """Indices worth scoring, in their original order; None means all of them."""
-        if len(self.texts) <= SHORTLIST:
-            return None
-        # Exact bound: ratio(a, b) <= 200 * min(len) / (len(a) + len(b)), so only choices of a
-        # length within this window can reach the cutoff (sorting words keeps the length).
-        share = max(cutoff, 1.0) / 100.0
-        lo = bisect_left(self._sorted_lengths, len(query) * share / (2.0 - share) - 1e-9)
-        hi = bisect_right(self._sorted_lengths, len(query) * (2.0 - share) / share + 1e-9)
-        if hi - lo <= 2 * SHORTLIST:
-            return sorted(self._by_length[lo:hi])
-        if not self._indexed:
-            self._index()
-        hits: list[np.ndarray] = []
-        common: list[np.ndarray] = []
-        for word in query.split():
-            rare_ids, common_ids = self._word(word)
-            hits += rare_ids
-            common += common_ids
-        if len(hits) < MIN_RARE_HITS:  # a short query, or one of common words: count every trigram
-            hits += common
-            if not hits:
-                return []
-        counts = np.bincount(np.concatenate(hits), minlength=len(self.texts))
-        candidates = np.flatnonzero(counts)
-        if len(candidates) > SHORTLIST:
-            lengths = self._lengths[candidates]
-            candidates = candidates[(lengths >= self._sorted_lengths[lo]) & (lengths <= self._sorted_lengths[hi - 1])]
-            if len(candidates) > SHORTLIST:  # the ones sharing the most trigrams with the query
-                candidates = np.sort(candidates[np.argpartition(counts[candidates], -SHORTLIST)[-SHORTLIST:]])
-        return candidates.tolist()
-
-    def best(self, query: str, cutoff: float, *, full_scan: bool = False) -> tuple[int, float]:
-        """(index, similarity) of the best choice at or above `cutoff`, or (-1, 0.0)."""
-        if not query:
-            return -1, 0.0
-        exact = self._exact.get(query)
-        if exact is not None:
-            return exact, 100.0
-        if full_scan:
-            return self._fuzzy(query, cutoff, None)
-        key = (query, cutoff)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._fuzzy(query, cutoff, self._shortlist(query, cutoff))
-            if len(self._memo) >= CACHE_SIZE:
-                self._memo.clear()
-            self._memo[key] = found
-        return found
-
-    def _fuzzy(self, query: str, cutoff: float, shortlist: list[int] | None) -> tuple[int, float]:
-        if shortlist is None:
-            plain, ordered = self.texts, self._sorted
-        else:
-            plain = [self.texts[i] for i in shortlist]
-            ordered = [self._sorted[i] for i in shortlist]
-        found = (-1, 0.0)
-        # ratio on the texts, then on their words sorted (= token_sort_ratio); the higher wins,
-        # and between equal scores the earlier (more trending) choice.
-        for text, pool in ((query, plain), (_sort_words(query), ordered)):
-            match = process.extractOne(text, pool, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff)
-            if match is not None:
-                index = match[2] if shortlist is None else shortlist[match[2]]
-                score = float(match[1])
-                if score > found[1] or (score == found[1] and index < found[0]):
-                    found = (index, score)
-        return found
 
 
 def _one_deletion(word: str) -> set[str]:
@@ -261,7 +127,7 @@ class _HashtagPopularity:
             scored = [entry for entry in scored if entry[0] >= HASHTAG_CUTOFF]
             if scored:
                 found = max(scored)[2]
-        if len(self._memo) >= CACHE_SIZE:
+        if len(self._memo) >= sound_choices.CACHE_SIZE:
             self._memo.clear()
         self._memo[tag] = found
         return found
@@ -290,9 +156,9 @@ class TrendSnapshot:
     _ranked: tuple[TrendingSound, ...] = field(init=False, repr=False)
     _anonymous: tuple[TrendingSound, ...] = field(init=False, repr=False)
     _by_id: dict[str, TrendingSound] = field(init=False, repr=False)
-    _names: _SoundChoices = field(init=False, repr=False)
-    _full: _SoundChoices = field(init=False, repr=False)
-    _anonymous_names: _SoundChoices = field(init=False, repr=False)
+    _names: SoundChoices = field(init=False, repr=False)
+    _full: SoundChoices = field(init=False, repr=False)
+    _anonymous_names: SoundChoices = field(init=False, repr=False)
     _tags: _HashtagPopularity = field(init=False, repr=False)
     # (sound name, author, cutoff) as the request gives them -> match_sound's answer
     _matches: dict[tuple[str, str | None, float], tuple[TrendingSound | None, float]] = field(
@@ -310,9 +176,9 @@ class TrendSnapshot:
         set_(self, "_ranked", ranked)
         set_(self, "_anonymous", anonymous)
         set_(self, "_by_id", by_id)
-        set_(self, "_names", _SoundChoices([normalise_text(s.name) for s in ranked]))
-        set_(self, "_full", _SoundChoices([_name_author(s.name, s.author) for s in ranked]))
-        set_(self, "_anonymous_names", _SoundChoices([normalise_text(s.name) for s in anonymous]))
+        set_(self, "_names", SoundChoices([normalise_text(s.name) for s in ranked]))
+        set_(self, "_full", SoundChoices([_name_author(s.name, s.author) for s in ranked]))
+        set_(self, "_anonymous_names", SoundChoices([normalise_text(s.name) for s in anonymous]))
         set_(self, "_tags", _HashtagPopularity(self.hashtags))
         set_(self, "_matches", {})
 
@@ -348,28 +214,68 @@ def match_sound(
 
     `full_scan` scores every trending sound instead of a shortlist (for checks; slower).
     """
+    settled = _by_id_or_unnamed(req, snapshot)
+    if settled is not None:
+        return settled
+    key = (req.sound_name, req.sound_author, cutoff)
+    found = None if full_scan else snapshot._matches.get(key)
+    if found is None:
+        found = _match_name(req.sound_name, req.sound_author, snapshot, cutoff, full_scan)  # type: ignore[arg-type]
+        if not full_scan:
+            _remember(snapshot, key, found)
+    return found
+
+
+def match_sounds(
+    reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot, *, cutoff: float = SOUND_CUTOFF
+) -> list[tuple[TrendingSound | None, float]]:
+    """`match_sound` of every request (the full scan's answers); the names not memoised yet are
+    searched together, each distinct one once."""
+    answers: list[tuple[TrendingSound | None, float]] = [_NO_MATCH] * len(reqs)
+    pending: dict[tuple[str, str | None, float], list[int]] = {}
+    for position, req in enumerate(reqs):
+        settled = _by_id_or_unnamed(req, snapshot)
+        if settled is not None:
+            answers[position] = settled
+            continue
+        key = (req.sound_name, req.sound_author, cutoff)
+        found = snapshot._matches.get(key)  # type: ignore[arg-type]
+        if found is not None:
+            answers[position] = found
+        else:
+            pending.setdefault(key, []).append(position)  # type: ignore[arg-type]
+    for key, found in zip(pending, _match_names(list(pending), snapshot, cutoff)):
+        _remember(snapshot, key, found)
+        for position in pending[key]:
+            answers[position] = found
+    return answers
+
+
+_NO_MATCH: tuple[TrendingSound | None, float] = (None, 0.0)
+
+
+def _by_id_or_unnamed(req: NormalizedRequest, snapshot: TrendSnapshot) -> tuple[TrendingSound | None, float] | None:
+    """The answer when the name need not be searched (a trending id, an original or no name)."""
     if req.sound_id is not None:
         by_id = snapshot._by_id.get(req.sound_id)
         if by_id is not None:
             return by_id, 100.0
     if req.sound_original or not req.sound_name:
-        return None, 0.0
-    key = (req.sound_name, req.sound_author, cutoff)
-    found = None if full_scan else snapshot._matches.get(key)
-    if found is None:
-        found = _match_name(req.sound_name, req.sound_author, snapshot, cutoff, full_scan)
-        if not full_scan:
-            if len(snapshot._matches) >= CACHE_SIZE:
-                snapshot._matches.clear()
-            snapshot._matches[key] = found
-    return found
+        return _NO_MATCH
+    return None
+
+
+def _remember(snapshot: TrendSnapshot, key: tuple[str, str | None, float], found: tuple[TrendingSound | None, float]) -> None:
+    if len(snapshot._matches) >= sound_choices.CACHE_SIZE:
+        snapshot._matches.clear()
+    snapshot._matches[key] = found
 
 
 def _match_name(
     raw_name: str, raw_author: str | None, snapshot: TrendSnapshot, cutoff: float, full_scan: bool
 ) -> tuple[TrendingSound | None, float]:
     if is_generic_original(raw_name):
-        return None, 0.0
+        return _NO_MATCH
     name = normalise_text(raw_name)
     author = normalise_text(raw_author)
     if author:
@@ -377,9 +283,41 @@ def _match_name(
         if index >= 0:
             return snapshot._ranked[index], similarity
         index, similarity = snapshot._anonymous_names.best(name, cutoff, full_scan=full_scan)
-        return (snapshot._anonymous[index], similarity) if index >= 0 else (None, 0.0)
+        return (snapshot._anonymous[index], similarity) if index >= 0 else _NO_MATCH
     index, similarity = snapshot._names.best(name, cutoff, full_scan=full_scan)
-    return (snapshot._ranked[index], similarity) if index >= 0 else (None, 0.0)
+    return (snapshot._ranked[index], similarity) if index >= 0 else _NO_MATCH
+
+
+def _match_names(
+    keys: list[tuple[str, str | None, float]], snapshot: TrendSnapshot, cutoff: float
+) -> list[tuple[TrendingSound | None, float]]:
+    """`_match_name` of every (name, author, cutoff), each stage's searches done together."""
+    found = [_NO_MATCH] * len(keys)
+    with_author: list[tuple[int, str, str]] = []
+    by_name: list[tuple[int, str]] = []
+    for i, (raw_name, raw_author, _) in enumerate(keys):
+        if is_generic_original(raw_name):
+            continue
+        name, author = normalise_text(raw_name), normalise_text(raw_author)
+        if author:
+            with_author.append((i, name, author))
+        else:
+            by_name.append((i, name))
+    anonymous: list[tuple[int, str]] = []  # with an author, no "name author" close enough
+    full = snapshot._full.best_many([f"{name} {author}" for _, name, author in with_author], cutoff)
+    for (i, name, _), (index, similarity) in zip(with_author, full):
+        if index >= 0:
+            found[i] = (snapshot._ranked[index], similarity)
+        else:
+            anonymous.append((i, name))
+    for entries, choices, sounds in (
+        (anonymous, snapshot._anonymous_names, snapshot._anonymous),
+        (by_name, snapshot._names, snapshot._ranked),
+    ):
+        for (i, _), (index, similarity) in zip(entries, choices.best_many([name for _, name in entries], cutoff)):
+            if index >= 0:
+                found[i] = (sounds[index], similarity)
+    return found
 
 
 def sound_trend_score(req: NormalizedRequest, snapshot: TrendSnapshot) -> float:
@@ -403,8 +341,24 @@ def _matched_hashtags(tags: Iterable[str], snapshot: TrendSnapshot) -> dict[str,
 def score_trends(req: NormalizedRequest, snapshot: TrendSnapshot) -> Signal:
     """How much the request's sound and hashtags are trending, 0..100 (see the module docstring)."""
     if snapshot.is_empty:
-        return Signal.unavailable("trends", "no trending_sounds yet")
-    sound, similarity = match_sound(req, snapshot)
+        return _NO_SNAPSHOT
+    return _trend_signal(req, snapshot, match_sound(req, snapshot))
+
+
+def score_trends_many(reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot) -> list[Signal]:
+    """`score_trends` of every request, with their sounds matched together (`match_sounds`)."""
+    if snapshot.is_empty:
+        return [_NO_SNAPSHOT] * len(reqs)
+    return [_trend_signal(req, snapshot, found) for req, found in zip(reqs, match_sounds(reqs, snapshot))]
+
+
+_NO_SNAPSHOT = Signal.unavailable("trends", "no trending_sounds yet")
+
+
+def _trend_signal(
+    req: NormalizedRequest, snapshot: TrendSnapshot, found: tuple[TrendingSound | None, float]
+) -> Signal:
+    sound, similarity = found
     matched = _matched_hashtags(req.hashtags, snapshot)
     top = sorted(matched.items(), key=_by_popularity)[:TOP_HASHTAGS] if len(matched) > 1 else list(matched.items())
     tag_lift = sum(pop for _, (_, pop) in top) / TOP_HASHTAGS
