@@ -48,7 +48,7 @@ def test_asset_keys_schedules_and_sensors_snapshot(defs):
                                               "evaluate_predictions", "calibration_audit",
                                               "daily_cost_report"}
     assert {s.name for s in defs.sensors} == {"apify_webhook_runs", "trending_sounds_after_scrape",
-                                              "prediction_requests", "profile_requests"}
+                                              "prediction_requests", "profile_requests", "request_run_failures"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"accuracy_gate", "calibration_improves"}
     for definition in [*defs.schedules, *defs.sensors]:

@@ -1,4 +1,5 @@
-"""What the request queues (prediction_requests, profile_requests) share: reading queued rows.
+"""What the request queues (prediction_requests, profile_requests) share: reading queued rows,
+and failing a request whose run failed before it could say so itself.
 
 Both tables have `id` (insertion order), `request_id`, `status` and `created_at`. A queue sensor
 reads rows after its cursor (the last row id it read). The cursor alone can miss a row: on
@@ -11,11 +12,11 @@ that already has a run, so this never runs a request twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-QUEUED = "queued"
+QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 
 
 def _ids(engine: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool], limit: int) -> list[tuple[int, str]]:
@@ -34,3 +35,14 @@ def stale_queued(engine: sa.Engine, table: sa.Table, up_to_id: int, created_befo
                  limit: int) -> list[tuple[int, str]]:
     """(id, request_id) of rows at or below the cursor still queued since before `created_before`."""
     return _ids(engine, table, (table.c.id <= up_to_id) & (table.c.created_at < created_before), limit)
+
+
+def fail_unfinished(engine: sa.Engine, table: sa.Table, request_id: str, error: str) -> bool:
+    """Mark a request failed if it is still queued or running; True when it was. A finished one
+    (succeeded, or failed with its own reason) is left as it is."""
+    with engine.begin() as connection:
+        return bool(connection.execute(
+            sa.update(table)
+            .where(table.c.request_id == request_id, table.c.status.in_([QUEUED, RUNNING]))
+            .values(status=FAILED, error=error[:2000], finished_at=datetime.now(UTC))
+        ).rowcount)
