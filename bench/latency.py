@@ -195,7 +195,7 @@ def main() -> int:
         log = open(tmp / "servers.log", "w")
         procs.append(subprocess.Popen([sys.executable, "-m", "viral_pipeline.api", "--port", str(port)],
                                       env=env, cwd=ROOT, stdout=log, stderr=log))
-        procs.append(subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w",
+        procs.append(subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "--log-format", "json", "-w",
                                        str(tmp / "workspace.yaml")], env=env, cwd=ROOT, stdout=log, stderr=log))
         api = f"http://127.0.0.1:{port}"
         for _ in range(120):

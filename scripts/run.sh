@@ -28,7 +28,10 @@ echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) 
 
 mkdir -p .run
 .venv/bin/python -m viral_pipeline.api --host 127.0.0.1 --port "$API_PORT" 2> .run/api.log &
-.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
+# JSON log lines from the webserver, daemon and code server too; `dagster dev` is not deprecated
+# yet, only "superseded" by `dg dev`, which says so at every start.
+.venv/bin/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' -m dagster dev --log-format json \
+    -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
 # The MLflow UI on the local store (the same command the README gives for comparing runs);
 # with MLFLOW_TRACKING_URI set, the tracking server has its own UI. Started after bootstrap has
 # created the store's schema: concurrent first migrations of one SQLite file collide.

@@ -1,5 +1,6 @@
 """The code location: definitions per domain from `defs/`, plus the resources built from settings."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +9,10 @@ from viral_pipeline.dagster_logging import json_console
 from viral_pipeline.defs.resources import build_resources
 from viral_pipeline.observability import configure_logging, init_sentry
 from viral_pipeline.settings import get_settings
+
+# Dagster builds run status sensors passing its beta `owners` parameter itself: a warning at every
+# load (a coloured line among the JSON ones) about nothing this project sets.
+warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)
 
 
 @dg.definitions

@@ -2,6 +2,7 @@
 becomes exactly one `predict` run, across many ticks, daemon restarts, a reset cursor and a cursor
 left ahead of the app database's ids."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,8 +32,9 @@ class Daemon:
         env = {**os.environ, "DAGSTER_HOME": str(self.home), "PYTHONPATH": str(REPO)}
         daemon = Path(sys.executable).parent / "dagster-daemon"
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([str(daemon), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO,
-                                         env=env, stdout=log, stderr=log)
+            # As scripts/run.sh runs it (there within `dagster dev`): JSON log lines.
+            self.proc = subprocess.Popen([str(daemon), "run", "--log-format", "json", "-w",
+                                          str(REPO / "workspace.yaml")], cwd=REPO, env=env, stdout=log, stderr=log)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -108,3 +110,15 @@ def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_r
     assert _runs_per_request(daemon.home, every) == dict.fromkeys(every, 1)
     with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
         assert len(instance.get_runs(filters=dg.RunsFilter(job_name="predict"))) == len(every)
+
+    # The daemon, its sensors and its code server logged JSON only, one object per line.
+    lines = [line for line in daemon.log.read_text().splitlines() if line.strip()]
+    assert lines and [line for line in lines if not _is_json_object(line)] == []
+    assert any(json.loads(line).get("event") == "sensor tick" for line in lines)  # ours among Dagster's
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
