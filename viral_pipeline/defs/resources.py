@@ -93,7 +93,8 @@ class ScraperSource(dg.ConfigurableResource):
 
     def fetch_profile(self, handle: str):  # type: ignore[no-untyped-def]
         """One creator's profile (CreatorProfile); ProfileNotFound when the handle names nobody."""
-        from viral_pipeline.engine.profiles import build_profile_input, profile_from_items, simulated_profile
+        from viral_pipeline.engine.profiles import profile_from_items, simulated_profile
+        from viral_pipeline.sources.apify import build_profile_input
 
         if self.source == "simulated":
             return simulated_profile(handle)

@@ -1,9 +1,9 @@
 """Scoring many requests at once, with the same answers as scoring them one at a time.
 
 A `predict` run scores one request with the per-request functions (`normalize`, `score_rules`,
-`score_trends`, `aggregate`, `calibrate`). Scoring many at once (a backfill, an offline
-evaluation, `bench/engine.py`) goes through `score_batch`, which shares the work a batch has in
-common:
+`score_trends`, `aggregate`, `calibrate`). Scoring many at once goes through `score_batch`,
+which shares the work a batch has in common. Today `bench/engine.py` calls it; it is the entry
+point for anything that scores requests in bulk (a backfill, an offline evaluation of the rules):
 
 - **trends**: the batch's distinct sound names are fuzzy-matched together
   (`viral_pipeline.engine.trends_match.score_trends_many`);

@@ -25,9 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from viral_pipeline.engine.items import AuthorMeta
-from viral_pipeline.engine.request import NormalizedRequest, OptionalText
+from viral_pipeline.engine.request import MAX_HANDLE_CHARS, NormalizedRequest, OptionalText
 
-MAX_HANDLE_CHARS = 64  # the same bound as creator.handle of POST /api/analyze
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9._]+$")
 NICHES = ("food", "fitness", "comedy", "dance", "tech", "beauty", "pets", "travel", "gaming", "education", "other")
 
@@ -108,18 +107,6 @@ def simulated_profile(handle: str, *, world_seed: int | None = None) -> CreatorP
         raise ProfileNotFound(handle, f"the simulated world has no such creator (only its {N_CREATORS} creators exist)")
     return CreatorProfile(author_id=author["id"], handle=author["name"], followers=author["fans"],
                           verified=author["verified"])
-
-
-def build_profile_input(handle: str, results_per_page: int) -> dict[str, Any]:
-    """Input for clockworks/tiktok-scraper in profile mode: a few videos suffice to read authorMeta."""
-    return {
-        "profiles": [handle],
-        "resultsPerPage": results_per_page,
-        "shouldDownloadVideos": False,
-        "shouldDownloadCovers": False,
-        "shouldDownloadSubtitles": False,
-        "shouldDownloadSlideshowImages": False,
-    }
 
 
 def profile_from_items(handle: str, items: Iterable[Any]) -> CreatorProfile:

@@ -32,6 +32,7 @@ MAX_HASHTAGS = 30
 MAX_HASHTAG_CHARS = 100
 MAX_DURATION_S = 600
 MAX_FOLLOWERS = 2_000_000_000
+MAX_HANDLE_CHARS = 64  # a creator handle, after an optional leading '@' (PATCH /api/profile too)
 EARLIEST_POSTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_POSTED_AT = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -61,7 +62,7 @@ class SoundIn(_Strict):
 
 
 class CreatorIn(_Strict):
-    handle: OptionalText = None  # at most 64 characters after an optional leading '@'
+    handle: OptionalText = None  # at most MAX_HANDLE_CHARS after an optional leading '@'
     followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS)
     verified: bool | None = None
 
@@ -71,8 +72,8 @@ class CreatorIn(_Strict):
         if value is None:
             return None
         value = value.removeprefix("@").strip()
-        if len(value) > 64:
-            raise ValueError("a handle has at most 64 characters")
+        if len(value) > MAX_HANDLE_CHARS:
+            raise ValueError(f"a handle has at most {MAX_HANDLE_CHARS} characters")
         return value or None
 
 

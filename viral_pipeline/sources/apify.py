@@ -43,28 +43,28 @@ class ApifyRunTimeout(ApifyError):
         self.status = status
 
 
+# Metadata only: media downloads are slow, and the actor bills for them.
+_NO_DOWNLOADS = {
+    "shouldDownloadVideos": False,
+    "shouldDownloadCovers": False,
+    "shouldDownloadSubtitles": False,
+    "shouldDownloadSlideshowImages": False,
+}
+
+
 def build_actor_input(hashtags: list[str], results_per_hashtag: int) -> dict[str, Any]:
-    """Input for clockworks/tiktok-scraper: metadata only, no media downloads (slow and costly)."""
-    return {
-        "hashtags": list(hashtags),
-        "resultsPerPage": results_per_hashtag,
-        "shouldDownloadVideos": False,
-        "shouldDownloadCovers": False,
-        "shouldDownloadSubtitles": False,
-        "shouldDownloadSlideshowImages": False,
-    }
+    """Input for clockworks/tiktok-scraper: the top videos of each hashtag."""
+    return {"hashtags": list(hashtags), "resultsPerPage": results_per_hashtag, **_NO_DOWNLOADS}
 
 
 def build_post_urls_input(post_urls: list[str]) -> dict[str, Any]:
     """Input for clockworks/tiktok-scraper that reads the current stats of the given videos only."""
-    return {
-        "postURLs": list(post_urls),
-        "resultsPerPage": max(1, len(post_urls)),
-        "shouldDownloadVideos": False,
-        "shouldDownloadCovers": False,
-        "shouldDownloadSubtitles": False,
-        "shouldDownloadSlideshowImages": False,
-    }
+    return {"postURLs": list(post_urls), "resultsPerPage": max(1, len(post_urls)), **_NO_DOWNLOADS}
+
+
+def build_profile_input(handle: str, results_per_page: int) -> dict[str, Any]:
+    """Input for clockworks/tiktok-scraper in profile mode: a few videos suffice to read authorMeta."""
+    return {"profiles": [handle], "resultsPerPage": results_per_page, **_NO_DOWNLOADS}
 
 
 class ApifyClient:

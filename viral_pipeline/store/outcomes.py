@@ -32,7 +32,7 @@ from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.predictions import SUCCEEDED
 from viral_pipeline.store.schema import outcomes, prediction_requests, scraped_videos
-from viral_pipeline.store.trends import _DAY_NUMBER
+from viral_pipeline.store.trends import DAY_NUMBER_SQL
 
 # Requests created longer ago than this are not scanned for due tiers (the last window closes
 # after 10.5 days; the margin covers requests whose video was posted after the prediction).
@@ -64,7 +64,7 @@ def _window_plays(connection: sa.Connection, window: date, window_days: int) -> 
 def _latest_full_window_before(
     connection: sa.Connection, before: date, window_days: int, min_videos: int
 ) -> date | None:
-    day_no = f"({_DAY_NUMBER[connection.dialect.name]})"
+    day_no = f"({DAY_NUMBER_SQL[connection.dialect.name]})"
     # Inline integers (not bound parameters), so GROUP BY and SELECT carry the same expression.
     window_no = sa.literal_column(f"({day_no} - {day_no} % {int(window_days)})").label("window_no")
     start, _ = window_bounds(before, window_days)

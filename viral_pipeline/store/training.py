@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from viral_pipeline.engine.features import RAW_COLUMNS
 from viral_pipeline.store.schema import scraped_videos, trending_sounds
-from viral_pipeline.store.trends import _DAY_FROM_NUMBER, _DAY_NUMBER
+from viral_pipeline.store.trends import DAY_FROM_NUMBER_SQL, DAY_NUMBER_SQL
 
 # posted_at is also a raw column: it appears once, in this position.
 LABELLED_COLUMNS: tuple[str, ...] = tuple(
@@ -25,9 +25,9 @@ LABELLED_COLUMNS: tuple[str, ...] = tuple(
 
 def _day_before_posting(dialect: str) -> sa.ColumnElement:
     """SQL for the UTC calendar day before `scraped_videos.posted_at`, comparable with trending_sounds.day."""
-    # posted_at exists only in scraped_videos, so the bare name in _DAY_NUMBER is unambiguous.
-    day_number = f"({_DAY_NUMBER[dialect]} - 1)"
-    return sa.literal_column(_DAY_FROM_NUMBER[dialect].replace("day_no", day_number))
+    # posted_at exists only in scraped_videos, so the bare name in DAY_NUMBER_SQL is unambiguous.
+    day_number = f"({DAY_NUMBER_SQL[dialect]} - 1)"
+    return sa.literal_column(DAY_FROM_NUMBER_SQL[dialect].replace("day_no", day_number))
 
 
 def _query(dialect: str, cutoff: datetime) -> sa.Select:
