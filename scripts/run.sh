@@ -27,11 +27,19 @@ echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) 
 .venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-7}"
 
 mkdir -p .run
+# Each service runs as a job in its own process group (job control on). Started from a script
+# without it, a background process ignores SIGINT, and `dagster dev` on SIGTERM stops its daemon
+# threads but leaves itself, the webserver and the code servers hanging (seen on these machines).
+# On SIGINT to its group, everything it started exits within seconds.
+set -m
+SERVICES=()
 .venv/bin/python -m viral_pipeline.api --host 127.0.0.1 --port "$API_PORT" 2> .run/api.log &
+SERVICES+=($!)
 # JSON log lines from the webserver, daemon and code server too; `dagster dev` is not deprecated
 # yet, only "superseded" by `dg dev`, which says so at every start.
 .venv/bin/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' -m dagster dev --log-format json \
     -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
+SERVICES+=($!)
 # The MLflow UI on the local store (the same command the README gives for comparing runs);
 # with MLFLOW_TRACKING_URI set, the tracking server has its own UI. Started after bootstrap has
 # created the store's schema: concurrent first migrations of one SQLite file collide.
@@ -39,9 +47,28 @@ if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
     .venv/bin/mlflow ui --backend-store-uri "sqlite:///$ROOT/mlflow/mlflow.db" \
         --default-artifact-root "$ROOT/mlflow/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" \
         > .run/mlflow.log 2>&1 &
+    SERVICES+=($!)
 fi
-# Stop the whole process group (dagster dev's webserver, daemon and code servers included).
-trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT
+set +m  # later foreground commands stay in this script's group, so Ctrl-C reaches the trap below
+
+# Ctrl-C (or SIGTERM or SIGHUP to this script): SIGINT to every service's process group, up to 60 s for
+# them to finish (a predict run in flight included), then SIGKILL for whatever is left.
+stop_services() {
+    trap - INT TERM EXIT
+    echo "run: stopping (SIGINT to each service)" >&2
+    for pid in "${SERVICES[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
+    for _ in $(seq 60); do
+        alive=0
+        for pid in "${SERVICES[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+        [ "$alive" -eq 0 ] && return
+        sleep 1
+    done
+    echo "run: still running after 60 s; killing" >&2
+    for pid in "${SERVICES[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+}
+# HUP too: closing the terminal window stops them as well.
+trap 'stop_services; exit 130' INT TERM HUP
+trap stop_services EXIT
 
 # Wait (at most 2 minutes) until both answer; curl may not be installed, Python is.
 .venv/bin/python - "$DAGSTER_PORT" "$API_PORT" <<'PY' || echo "run: WARNING: not answering after 2 minutes yet; see .run/dagster.log and .run/api.log" >&2

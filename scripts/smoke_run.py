@@ -1,0 +1,109 @@
+"""Smoke-check the README's first command as a person runs it: in a terminal, then Ctrl-C.
+
+Runs `bash scripts/run.sh` under a pseudo-terminal (so Ctrl-C is a real terminal interrupt, not
+a signal sent from a script that may ignore it), waits until it is up, posts one prediction
+request and waits for its result, presses Ctrl-C, and checks that every process it started has
+exited. It uses this checkout's state (.venv, data/, mlflow/, .dagster_home, .run/) exactly as
+`scripts/run.sh` does, on the ports below (BOOTSTRAP_DAYS defaults to 1 here to save time).
+Exit code 0 when all three steps pass.
+
+    .venv/bin/python scripts/smoke_run.py [--dagster-port 3931] [--api-port 8931] [--mlflow-port 5931]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = b"Ctrl-C stops them all"
+
+
+def _read(fd: int, timeout: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal closed: the script is gone
+        return b""
+
+
+def _predict(api_port: int) -> dict:
+    body = json.dumps({"caption": "Smoke test #fyp", "duration_s": 20, "hook": "Wait for it"}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{api_port}/api/analyze", data=body,
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        request_id = json.load(answer)["request_id"]
+    url = f"http://127.0.0.1:{api_port}/api/predictions/{request_id}?wait=30"  # the API's longest wait
+    for _ in range(6):
+        with urllib.request.urlopen(url, timeout=40) as answer:
+            prediction = json.load(answer)
+        if prediction["status"] in ("succeeded", "failed"):
+            break
+    return prediction
+
+
+def _left_over() -> list[str]:
+    found = subprocess.run(["pgrep", "-af", f"{ROOT}/.venv/bin|-m dagster dev|mlflow ui"],
+                           capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "smoke_run.py" not in line]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dagster-port", type=int, default=3931)
+    parser.add_argument("--api-port", type=int, default=8931)
+    parser.add_argument("--mlflow-port", type=int, default=5931)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for start-up")
+    args = parser.parse_args()
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal session, with the signal dispositions of a fresh shell
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            signal.signal(number, signal.SIG_DFL)
+        os.chdir(ROOT)
+        os.environ.update(DAGSTER_PORT=str(args.dagster_port), API_PORT=str(args.api_port),
+                          MLFLOW_PORT=str(args.mlflow_port))
+        os.environ.setdefault("BOOTSTRAP_DAYS", "1")
+        os.execvp("bash", ["bash", "scripts/run.sh"])
+
+    output = b""
+    deadline = time.monotonic() + args.timeout
+    while READY not in output and time.monotonic() < deadline:
+        output += _read(fd, 1.0)
+    results = {"started": READY in output, "prediction succeeded": False}
+    try:
+        if results["started"]:
+            prediction = _predict(args.api_port)
+            results["prediction succeeded"] = prediction["status"] == "succeeded"
+            sys.stdout.write(f"smoke: prediction {prediction['status']}: "
+                             f"{json.dumps(prediction.get('result'))[:200]}\n")
+    except OSError as error:  # the API did not answer as it should: still stop everything
+        sys.stdout.write(f"smoke: prediction request failed: {error}\n")
+    finally:
+        os.write(fd, b"\x03")  # Ctrl-C: the terminal interrupts its foreground process group
+    pressed = time.monotonic()
+    while time.monotonic() - pressed < 120 and os.waitpid(pid, os.WNOHANG)[0] == 0:
+        output += _read(fd, 0.5)
+    stopped_after = time.monotonic() - pressed
+    time.sleep(2)
+    left = _left_over()
+    results["everything stopped"] = not left
+    sys.stdout.write(f"smoke: run.sh exited {stopped_after:.1f} s after Ctrl-C; left running: {left or 'nothing'}\n")
+    for step, ok in results.items():
+        sys.stdout.write(f"  {'PASS' if ok else 'FAIL'} {step}\n")
+    return 0 if all(results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
