@@ -27,6 +27,13 @@ def test_local_instance_sets_retries_and_concurrency_explicitly(tmp_path):
     assert coordinator.get_run_queue_config().max_concurrent_runs == 4
     assert coordinator.dequeue_interval_seconds == 1
     assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+    # A dead run worker cannot hold a slot for ever: run monitoring fails stuck runs, predict
+    # and profile runs sooner, by their jobs' own maximum runtime.
+    assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
+    assert instance.run_monitoring_settings["max_runtime_seconds"] == 6 * 3600
+    defs = load_defs()
+    assert defs.resolve_job_def("predict").tags["dagster/max_runtime"] == "300"
+    assert defs.resolve_job_def("scrape_creator_profile").tags["dagster/max_runtime"] == "1200"
 
 
 def test_postgres_config_differs_from_the_local_one_only_in_storage():

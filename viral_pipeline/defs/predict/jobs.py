@@ -18,8 +18,9 @@ from viral_pipeline.defs.predict.ops import (
 @dg.job(
     executor_def=dg.in_process_executor,
     # Outputs live in memory (predict_io_manager), so a run retry re-executes every step
-    # (ALL_STEPS), which persist's write-once rule makes safe.
-    tags={"dagster/retry_strategy": "ALL_STEPS"},
+    # (ALL_STEPS), which persist's write-once rule makes safe. A run takes seconds: one still
+    # going after 5 minutes has a dead worker, and run monitoring (dagster.yaml) fails it.
+    tags={"dagster/retry_strategy": "ALL_STEPS", "dagster/max_runtime": "300"},
     description="Score one prediction request with five signals; cost and duration recorded for every op.",
 )
 def predict() -> None:

@@ -76,6 +76,9 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
 @dg.job(
     executor_def=dg.in_process_executor,
     hooks={mark_profile_request_failed},
+    # A run longer than this has a dead worker (the Apify wait is bounded at 15 min): run
+    # monitoring (dagster.yaml) fails it, so it cannot hold a run slot for ever.
+    tags={"dagster/max_runtime": "1200"},
     description="Scrape one creator's profile (followers, verified, author id) into creators; one run per request.",
 )
 def scrape_creator_profile() -> None:
