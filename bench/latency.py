@@ -207,7 +207,7 @@ def main() -> int:
         floor, real = Floor(tmp / "app.db"), Real(api, tmp / "app.db")
         measure(floor, 2, False, 120)  # warm-up: the daemon's first loads
         measure(real, 2, False, 120)
-        results = {}
+        results, failures = {}, 0
         for name, path in (("floor", floor), ("real", real)):
             for mode, n in (("sequential", args.sequential), ("burst", args.burst)):
                 if n == 0:  # --burst 0: a quick sequential-only run
@@ -220,13 +220,20 @@ def main() -> int:
                 print(f"{name:5s} {mode:10s} n={n:3d} p50 {pct(lat, .5):6.2f} s  p95 {pct(lat, .95):6.2f} s  "
                       f"all done in {time.monotonic() - began:6.1f} s  lost {lost}  duplicated {dup}", flush=True)
                 print(f"      medians: {breakdown(home, tag, keys, path.submitted_at)}", flush=True)
+                failures += lost + dup
         ratio = pct(results[("real", "sequential")], .5) / pct(results[("floor", "sequential")], .5)
         burst_ratio = (pct(results[("real", "burst")], .5) / pct(results[("floor", "burst")], .5)
                        if ("real", "burst") in results else float("nan"))
-        print(f"p50 ratio real/floor: sequential {ratio:.2f}, burst {burst_ratio:.2f} "
-              f"({'PASS' if ratio <= 1.3 else 'FAIL'}, target <= 1.3)")
+        print(f"p50 ratio real/floor: sequential {ratio:.2f}, burst {burst_ratio:.2f}")
         print(f"median of sequential floor latencies {statistics.median(results[('floor', 'sequential')]):.2f} s")
-        return 0
+        # Each verdict on its own line: the burst ratio moves most between runs (it follows how
+        # long each run holds one of the 4 run slots), so quote the median of several runs.
+        verdicts = {"sequential p50 ratio <= 1.3": ratio <= 1.3, "none lost, none duplicated": not failures}
+        if ("real", "burst") in results:
+            verdicts["burst p50 ratio <= 1.3"] = burst_ratio <= 1.3
+        for name, ok in verdicts.items():
+            print(f"  {'PASS' if ok else 'FAIL'} {name}")
+        return 0 if all(verdicts.values()) else 1
     finally:
         for proc in procs:
             proc.terminate()
