@@ -32,7 +32,7 @@ The notes say which rule set the confidence when it is not HIGH.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import mul
@@ -78,6 +78,13 @@ class Aggregate:
 
 
 _KNOWN = frozenset(SIGNALS)
+
+
+def check_signal_names(names: Iterable[str]) -> None:
+    """ValueError naming any name that is not one of SIGNALS."""
+    unknown = sorted(set(names) - _KNOWN)
+    if unknown:
+        raise ValueError(f"unknown signal(s): {unknown}; known: {list(SIGNALS)}")
 
 
 def ml_score(probability: float, threshold: float) -> float:
@@ -145,8 +152,7 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     `signals` maps a name of SIGNALS to its Signal (a missing name counts as unavailable);
     `weights` maps names to configured weights (see the module docstring for the rules).
     """
-    if not signals.keys() <= _KNOWN:
-        raise ValueError(f"unknown signal(s): {sorted(set(signals) - _KNOWN)}; known: {list(SIGNALS)}")
+    check_signal_names(signals.keys())
     base = _normalised(tuple(weights.items()))
     scores: dict[str, float] = {}
     for key, signal in signals.items():

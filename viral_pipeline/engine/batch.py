@@ -34,6 +34,7 @@ from viral_pipeline.engine.aggregate import (
     Confidence,
     Signal,
     aggregate,
+    check_signal_names,
     confidence_of,
     normalise_weights,
     redistribute,
@@ -85,9 +86,7 @@ class Aggregates:
 def aggregate_many(columns: Mapping[str, Sequence[Signal | None]], weights: Mapping[str, float]) -> Aggregates:
     """`aggregate` of every row: row i holds ``columns[name][i]`` for each signal name (a missing
     column or a None entry means no signal). Raises `aggregate`'s ValueError for the first bad row."""
-    unknown = sorted(set(columns) - set(SIGNALS))
-    if unknown:
-        raise ValueError(f"unknown signal(s): {unknown}; known: {list(SIGNALS)}")
+    check_signal_names(columns)
     lengths = {len(column) for column in columns.values()}
     if len(lengths) > 1:
         raise ValueError(f"the signal columns differ in length: {sorted(lengths)}")

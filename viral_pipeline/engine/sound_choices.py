@@ -28,7 +28,7 @@ both paths share the memo.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -40,6 +40,13 @@ CACHE_SIZE = 100_000
 BLOCK = 256  # queries per cdist call: large enough to fill SIMD lanes, small enough for a narrow length window
 
 NOT_FOUND: tuple[int, float] = (-1, 0.0)
+
+
+def remember(memo: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    """memo[key] = value, the memo starting over once it holds `CACHE_SIZE` answers."""
+    if len(memo) >= CACHE_SIZE:
+        memo.clear()
+    memo[key] = value
 
 
 def _sort_words(text: str) -> str:
@@ -93,9 +100,7 @@ class SoundChoices:
                 [ids for gram in grams if (ids := self._rare.get(gram)) is not None],
                 [ids for gram in grams if (ids := self._common.get(gram)) is not None],
             )
-            if len(self._words) >= CACHE_SIZE:
-                self._words.clear()
-            self._words[word] = entry
+            remember(self._words, word, entry)
         return entry
 
     def _shortlist(self, query: str, cutoff: float) -> list[int] | None:
@@ -135,20 +140,25 @@ class SoundChoices:
         hi = bisect_right(self._sorted_lengths, longest * (2.0 - share) / share + 1e-9)
         return lo, hi
 
-    def best(self, query: str, cutoff: float, *, full_scan: bool = False) -> tuple[int, float]:
-        """(index, similarity) of the best choice at or above `cutoff`, or (-1, 0.0)."""
+    def _without_search(self, query: str) -> tuple[int, float] | None:
+        """The answer when no fuzzy search is needed: none for an empty query, the exact text."""
         if not query:
             return NOT_FOUND
         exact = self._exact.get(query)
-        if exact is not None:
-            return exact, 100.0
+        return (exact, 100.0) if exact is not None else None
+
+    def best(self, query: str, cutoff: float, *, full_scan: bool = False) -> tuple[int, float]:
+        """(index, similarity) of the best choice at or above `cutoff`, or (-1, 0.0)."""
+        found = self._without_search(query)
+        if found is not None:
+            return found
         if full_scan:
             return self._fuzzy(query, cutoff, None)
         key = (query, cutoff)
         found = self._memo.get(key)
         if found is None:
             found = self._fuzzy(query, cutoff, self._shortlist(query, cutoff))
-            self._remember(key, found)
+            remember(self._memo, key, found)
         return found
 
     def best_many(self, queries: Sequence[str], cutoff: float) -> list[tuple[int, float]]:
@@ -156,28 +166,17 @@ class SoundChoices:
         answers: list[tuple[int, float]] = [NOT_FOUND] * len(queries)
         pending: dict[str, list[int]] = {}  # a query asked twice is scored once
         for position, query in enumerate(queries):
-            if not query:
-                continue
-            exact = self._exact.get(query)
-            if exact is not None:
-                answers[position] = (exact, 100.0)
-                continue
-            memo = self._memo.get((query, cutoff))
-            if memo is not None:
-                answers[position] = memo
+            found = self._without_search(query) or self._memo.get((query, cutoff))
+            if found is not None:
+                answers[position] = found
             else:
                 pending.setdefault(query, []).append(position)
         if pending:
             for query, found in zip(pending, self._scan_many(list(pending), cutoff)):
-                self._remember((query, cutoff), found)
+                remember(self._memo, (query, cutoff), found)
                 for position in pending[query]:
                     answers[position] = found
         return answers
-
-    def _remember(self, key: tuple[str, float], found: tuple[int, float]) -> None:
-        if len(self._memo) >= CACHE_SIZE:
-            self._memo.clear()
-        self._memo[key] = found
 
     def _fuzzy(self, query: str, cutoff: float, shortlist: list[int] | None) -> tuple[int, float]:
         if shortlist is None:
@@ -222,3 +221,8 @@ def _better(found: tuple[int, float], index: int, score: float) -> tuple[int, fl
     if score > found[1] or (score == found[1] and index < found[0]):
         return index, score
     return found
+
+
+# (choices, queries) -> `best` of each query: one at a time (`SoundChoices.best`) or together
+# (`SoundChoices.best_many`).
+SoundSearch = Callable[["SoundChoices", list[str]], list[tuple[int, float]]]

@@ -56,10 +56,9 @@ from datetime import date
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
-from viral_pipeline.engine import sound_choices
 from viral_pipeline.engine.aggregate import Signal
 from viral_pipeline.engine.request import NormalizedRequest
-from viral_pipeline.engine.sound_choices import SoundChoices
+from viral_pipeline.engine.sound_choices import SoundChoices, SoundSearch, remember
 
 SOUND_CUTOFF = 85.0
 HASHTAG_CUTOFF = 85.0
@@ -127,9 +126,7 @@ class _HashtagPopularity:
             scored = [entry for entry in scored if entry[0] >= HASHTAG_CUTOFF]
             if scored:
                 found = max(scored)[2]
-        if len(self._memo) >= sound_choices.CACHE_SIZE:
-            self._memo.clear()
-        self._memo[tag] = found
+        remember(self._memo, tag, found)
         return found
 
 
@@ -220,9 +217,12 @@ def match_sound(
     key = (req.sound_name, req.sound_author, cutoff)
     found = None if full_scan else snapshot._matches.get(key)
     if found is None:
-        found = _match_name(req.sound_name, req.sound_author, snapshot, cutoff, full_scan)  # type: ignore[arg-type]
+        def one_by_one(choices: SoundChoices, queries: list[str]) -> list[tuple[int, float]]:
+            return [choices.best(query, cutoff, full_scan=full_scan) for query in queries]
+
+        found = _match_names([key], snapshot, one_by_one)[0]  # type: ignore[list-item]
         if not full_scan:
-            _remember(snapshot, key, found)
+            remember(snapshot._matches, key, found)
     return found
 
 
@@ -244,8 +244,12 @@ def match_sounds(
             answers[position] = found
         else:
             pending.setdefault(key, []).append(position)  # type: ignore[arg-type]
-    for key, found in zip(pending, _match_names(list(pending), snapshot, cutoff)):
-        _remember(snapshot, key, found)
+
+    def together(choices: SoundChoices, queries: list[str]) -> list[tuple[int, float]]:
+        return choices.best_many(queries, cutoff)
+
+    for key, found in zip(pending, _match_names(list(pending), snapshot, together)):
+        remember(snapshot._matches, key, found)
         for position in pending[key]:
             answers[position] = found
     return answers
@@ -265,33 +269,12 @@ def _by_id_or_unnamed(req: NormalizedRequest, snapshot: TrendSnapshot) -> tuple[
     return None
 
 
-def _remember(snapshot: TrendSnapshot, key: tuple[str, str | None, float], found: tuple[TrendingSound | None, float]) -> None:
-    if len(snapshot._matches) >= sound_choices.CACHE_SIZE:
-        snapshot._matches.clear()
-    snapshot._matches[key] = found
-
-
-def _match_name(
-    raw_name: str, raw_author: str | None, snapshot: TrendSnapshot, cutoff: float, full_scan: bool
-) -> tuple[TrendingSound | None, float]:
-    if is_generic_original(raw_name):
-        return _NO_MATCH
-    name = normalise_text(raw_name)
-    author = normalise_text(raw_author)
-    if author:
-        index, similarity = snapshot._full.best(f"{name} {author}", cutoff, full_scan=full_scan)
-        if index >= 0:
-            return snapshot._ranked[index], similarity
-        index, similarity = snapshot._anonymous_names.best(name, cutoff, full_scan=full_scan)
-        return (snapshot._anonymous[index], similarity) if index >= 0 else _NO_MATCH
-    index, similarity = snapshot._names.best(name, cutoff, full_scan=full_scan)
-    return (snapshot._ranked[index], similarity) if index >= 0 else _NO_MATCH
-
-
 def _match_names(
-    keys: list[tuple[str, str | None, float]], snapshot: TrendSnapshot, cutoff: float
+    keys: list[tuple[str, str | None, float]], snapshot: TrendSnapshot, search: SoundSearch
 ) -> list[tuple[TrendingSound | None, float]]:
-    """`_match_name` of every (name, author, cutoff), each stage's searches done together."""
+    """The sound each (name, author, cutoff) names, searching with `search` (one query at a time
+    or all together). The order: a generic "original sound" name matches nothing; with an author,
+    "name author" among all sounds, then the name among sounds without an author; else the name."""
     found = [_NO_MATCH] * len(keys)
     with_author: list[tuple[int, str, str]] = []
     by_name: list[tuple[int, str]] = []
@@ -304,7 +287,7 @@ def _match_names(
         else:
             by_name.append((i, name))
     anonymous: list[tuple[int, str]] = []  # with an author, no "name author" close enough
-    full = snapshot._full.best_many([f"{name} {author}" for _, name, author in with_author], cutoff)
+    full = search(snapshot._full, [f"{name} {author}" for _, name, author in with_author])
     for (i, name, _), (index, similarity) in zip(with_author, full):
         if index >= 0:
             found[i] = (snapshot._ranked[index], similarity)
@@ -314,7 +297,7 @@ def _match_names(
         (anonymous, snapshot._anonymous_names, snapshot._anonymous),
         (by_name, snapshot._names, snapshot._ranked),
     ):
-        for (i, _), (index, similarity) in zip(entries, choices.best_many([name for _, name in entries], cutoff)):
+        for (i, _), (index, similarity) in zip(entries, search(choices, [name for _, name in entries])):
             if index >= 0:
                 found[i] = (sounds[index], similarity)
     return found
