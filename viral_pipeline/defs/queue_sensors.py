@@ -1,6 +1,7 @@
-"""What the queue sensors share: one tick over a request table (store.queues), one keyed
-RunRequest per queued row, and a cursor past the batch."""
+"""What the queue sensors share: the two request queues, and one tick over a request table
+(store.queues): one keyed RunRequest per queued row, and a cursor past the batch."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -15,11 +16,31 @@ log = get_logger(__name__)
 STRAGGLER_AFTER_S = 30.0
 
 
-def queue_tick(sensor: str, engine: sa.Engine, table: sa.Table, cursor: str | None, *, limit: int, op: str,
-               tag: str, max_stragglers: int = 10) -> dg.SensorResult:
-    """New rows after the cursor, plus stragglers the cursor passed (store.queues); the request id
-    is the run key, the op's config and a tag."""
+@dataclass(frozen=True)
+class RequestQueue:
+    """A request table, and how a run carries one of its requests: the request id is the run
+    key, the `request_id` config of the run's first op, and the value of a run tag."""
+
+    table_name: str  # in viral_pipeline.store.schema
+    op: str
+    tag: str
+
+    def table(self) -> sa.Table:
+        from viral_pipeline.store import schema
+
+        return getattr(schema, self.table_name)
+
+
+PREDICTION_QUEUE = RequestQueue("prediction_requests", op="normalize", tag="request_id")
+PROFILE_QUEUE = RequestQueue("profile_requests", op="scrape_profile", tag="profile_request_id")
+
+
+def queue_tick(sensor: str, engine: sa.Engine, queue: RequestQueue, cursor: str | None, *, limit: int,
+               max_stragglers: int = 10) -> dg.SensorResult:
+    """New rows after the cursor, plus stragglers the cursor passed (store.queues)."""
     from viral_pipeline.store.queues import queued_after, stale_queued
+
+    table, op, tag = queue.table(), queue.op, queue.tag
 
     last_id = int(cursor or 0)
     queued = queued_after(engine, table, last_id, limit)

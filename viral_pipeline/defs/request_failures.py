@@ -12,6 +12,7 @@ import dagster as dg
 
 from viral_pipeline.defs.predict.jobs import predict
 from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
+from viral_pipeline.defs.queue_sensors import PREDICTION_QUEUE, PROFILE_QUEUE
 from viral_pipeline.defs.resources import AppDatabase
 from viral_pipeline.observability import get_logger, report_exception
 
@@ -20,11 +21,7 @@ log = get_logger(__name__)
 # Dagster's tag on a failed run: "true" when its run retries will launch another attempt.
 WILL_RETRY_TAG = "dagster/will_retry"
 
-# job name -> (request table name, the run tag holding the request id; see queue_sensors.queue_tick)
-REQUEST_OF_JOB = {
-    predict.name: ("prediction_requests", "request_id"),
-    scrape_creator_profile.name: ("profile_requests", "profile_request_id"),
-}
+QUEUE_OF_JOB = {predict.name: PREDICTION_QUEUE, scrape_creator_profile.name: PROFILE_QUEUE}
 
 
 @dg.run_failure_sensor(
@@ -35,11 +32,11 @@ REQUEST_OF_JOB = {
     description="Mark a request failed when its run failed before any op could, and will not be retried.",
 )
 def request_run_failures(context: dg.RunFailureSensorContext, app_db: AppDatabase) -> None:
-    from viral_pipeline.store import schema
     from viral_pipeline.store.queues import fail_unfinished
 
     run = context.dagster_run
-    table_name, tag = REQUEST_OF_JOB[run.job_name]
+    queue = QUEUE_OF_JOB[run.job_name]
+    tag = queue.tag
     request_id = run.tags.get(tag)
     if request_id is None:  # launched by hand, not for a request
         return
@@ -48,7 +45,7 @@ def request_run_failures(context: dg.RunFailureSensorContext, app_db: AppDatabas
         log.info("run failed; a retry will run the request again", **fields)
         return
     error = f"run {run.run_id} failed: {_failure_text(context.failure_event)}"
-    if fail_unfinished(app_db.engine(), getattr(schema, table_name), request_id, error):
+    if fail_unfinished(app_db.engine(), queue.table(), request_id, error):
         report_exception(RuntimeError(error), **fields)
     else:
         log.info("run failed; its request had already finished", **fields)

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import prediction_requests, prediction_stages
+from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 
 def create_request(engine: sa.Engine, payload: dict[str, Any]) -> str:

@@ -16,8 +16,8 @@ from viral_pipeline.engine.creators import follower_tier
 from viral_pipeline.engine.profiles import CreatorProfile, handle_key
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import creators, profile_requests
+from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 
 def create_profile_request(engine: sa.Engine, handle: str, payload: dict[str, Any]) -> str:

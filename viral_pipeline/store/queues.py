@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+# The statuses of a request in either queue.
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 
 def _ids(engine: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool], limit: int) -> list[tuple[int, str]]:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from viral_pipeline.defs.predict.jobs import predict
-from viral_pipeline.defs.queue_sensors import queue_tick
+from viral_pipeline.defs.queue_sensors import PREDICTION_QUEUE, queue_tick
 from viral_pipeline.defs.resources import AppDatabase
 
 # Dagster's sensor daemon loops at most every 5 s whatever this says; 1 asks for every loop.
@@ -22,7 +22,5 @@ class PredictionSensorLimits(dg.ConfigurableResource):
 )
 def prediction_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
                         prediction_limits: PredictionSensorLimits) -> dg.SensorResult:
-    from viral_pipeline.store.schema import prediction_requests as table
-
-    return queue_tick("prediction_requests", app_db.engine(), table, context.cursor,
-                      limit=prediction_limits.max_runs_per_tick, op="normalize", tag="request_id")
+    return queue_tick("prediction_requests", app_db.engine(), PREDICTION_QUEUE, context.cursor,
+                      limit=prediction_limits.max_runs_per_tick)

@@ -4,6 +4,7 @@ import time
 
 import dagster as dg
 
+from viral_pipeline.defs.queue_sensors import PROFILE_QUEUE
 from viral_pipeline.defs.resources import AppDatabase, ScraperSource
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 
@@ -66,7 +67,7 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
     from viral_pipeline.store.profiles import mark_profile_failed
 
     run = context.instance.get_run_by_id(context.run_id)
-    request_id = run.tags.get("profile_request_id") if run else None
+    request_id = run.tags.get(PROFILE_QUEUE.tag) if run else None
     error = context.op_exception or RuntimeError(f"op {context.op.name} failed")
     if request_id:
         mark_profile_failed(context.resources.app_db.engine(), request_id, f"{context.op.name}: {error}")

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
-from viral_pipeline.defs.queue_sensors import queue_tick
+from viral_pipeline.defs.queue_sensors import PROFILE_QUEUE, queue_tick
 from viral_pipeline.defs.resources import AppDatabase
 
 # Nobody waits on a profile scrape the way a caller waits on a prediction: every daemon loop or two.
@@ -22,7 +22,5 @@ class ProfileSensorLimits(dg.ConfigurableResource):
 )
 def profile_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
                      profile_limits: ProfileSensorLimits) -> dg.SensorResult:
-    from viral_pipeline.store.schema import profile_requests as table
-
-    return queue_tick("profile_requests", app_db.engine(), table, context.cursor,
-                      limit=profile_limits.max_runs_per_tick, op="scrape_profile", tag="profile_request_id")
+    return queue_tick("profile_requests", app_db.engine(), PROFILE_QUEUE, context.cursor,
+                      limit=profile_limits.max_runs_per_tick)
