@@ -89,7 +89,8 @@ cat <<EOT
   Dagster UI (assets, checks, schedules, sensors):  http://127.0.0.1:$DAGSTER_PORT/asset-groups
   HTTP API (OpenAPI docs):                          http://127.0.0.1:$API_PORT/docs
   MLflow UI (compare training runs):                http://127.0.0.1:$MLFLOW_PORT
-  Logs (JSON lines):                                .run/api.log, .run/dagster.log, .run/mlflow.log
+  Logs (JSON lines):                                .run/api.log, .run/dagster.log
+  MLflow UI's own log (text):                       .run/mlflow.log
 
   Ctrl-C stops them all.
 EOT

@@ -3,9 +3,10 @@
 Runs `bash scripts/run.sh` under a pseudo-terminal (so Ctrl-C is a real terminal interrupt, not
 a signal sent from a script that may ignore it), waits until it is up, posts one prediction
 request and waits for its result, presses Ctrl-C, and checks that every process it started has
-exited. It uses this checkout's state (.venv, data/, mlflow/, .dagster_home, .run/) exactly as
-`scripts/run.sh` does, on the ports below (BOOTSTRAP_DAYS defaults to 1 here to save time).
-Exit code 0 when all three steps pass.
+exited and that every line of `.run/api.log` and `.run/dagster.log` is a JSON object. It uses
+this checkout's state (.venv, data/, mlflow/, .dagster_home, .run/) exactly as `scripts/run.sh`
+does, on the ports below (BOOTSTRAP_DAYS defaults to 1 here to save time).
+Exit code 0 when every check passes.
 
     .venv/bin/python scripts/smoke_run.py [--dagster-port 3931] [--api-port 8931] [--mlflow-port 5931]
 """
@@ -51,6 +52,13 @@ def _predict(api_port: int) -> dict:
         if prediction["status"] in ("succeeded", "failed"):
             break
     return prediction
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def _left_over() -> list[str]:
@@ -99,6 +107,12 @@ def main() -> int:
     time.sleep(2)
     left = _left_over()
     results["everything stopped"] = not left
+    for name in ("api.log", "dagster.log"):
+        lines = [line for line in (ROOT / ".run" / name).read_text(errors="replace").splitlines() if line.strip()]
+        not_json = [line for line in lines if not _is_json_object(line)]
+        results[f".run/{name}: {len(lines)} lines, all JSON"] = bool(lines) and not not_json
+        for line in not_json[:3]:
+            sys.stdout.write(f"smoke: not JSON in .run/{name}: {line[:160]}\n")
     sys.stdout.write(f"smoke: run.sh exited {stopped_after:.1f} s after Ctrl-C; left running: {left or 'nothing'}\n")
     for step, ok in results.items():
         sys.stdout.write(f"  {'PASS' if ok else 'FAIL'} {step}\n")
