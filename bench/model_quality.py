@@ -87,7 +87,7 @@ def simulated(start: date, days: int, per_day: int) -> tuple[float, float]:
     truth: dict[str, float] = {}
     batches = []
     for day in iter_days(start, days, per_day):
-        truth.update(day.true_viral_probability)
+        truth.update(day.knowable_viral_probability)
         batches.append((f"sim-{day.day}", day.items))
     end = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=UTC)
     labelled = load_through_db(batches, end)

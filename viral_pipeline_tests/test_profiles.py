@@ -26,7 +26,7 @@ from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.profiles import create_profile_request, creator_by_handle, get_profile_request, upsert_profile
 from viral_pipeline.store.schema import creators
 
-AUTHOR = world().authors[7]  # a creator of the simulated world
+AUTHOR = world().author(7)  # a creator of the simulated world
 
 
 def _engine():

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,20 +90,15 @@ class ProfileNotFound(Exception):
         self.reason = reason
 
 
-@functools.lru_cache(maxsize=4)
-def _world_index(world_seed: int) -> dict[str, dict[str, Any]]:
-    from viral_pipeline.engine.simulated import world
-
-    return {author["name"].lower(): author for author in world(world_seed).authors}
-
-
 def simulated_profile(handle: str, *, world_seed: int | None = None) -> CreatorProfile:
     """The simulated world's creator with this handle (any case), exactly as its videos show it."""
-    from viral_pipeline.engine.simulated import N_CREATORS, WORLD_SEED
+    from viral_pipeline.engine.simulated import N_CREATORS, WORLD_SEED, world
 
-    author = _world_index(WORLD_SEED if world_seed is None else world_seed).get(handle_key(handle))
-    if author is None:
+    w = world(WORLD_SEED if world_seed is None else world_seed)
+    creator = w.creator_of_handle(handle_key(handle))
+    if creator is None:
         raise ProfileNotFound(handle, f"the simulated world has no such creator (only its {N_CREATORS} creators exist)")
+    author = w.author(creator)
     return CreatorProfile(author_id=author["id"], handle=author["name"], followers=author["fans"],
                           verified=author["verified"])
 

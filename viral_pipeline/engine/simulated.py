@@ -1,18 +1,48 @@
-"""A simulated TikTok source that knows the truth.
+"""A simulated TikTok source that knows the truth, calibrated on a real sample.
 
 `generate_day` returns what the clockworks/tiktok-scraper actor would return for one day, in the
-exact shape of its current format, plus each video's true probability of landing in the top
-decile of that day's plays. The model:
+exact shape of its current format, plus each video's probability of landing in the top decile of
+that day's plays. The generative model of a video by creator c:
 
-    ln(playCount) = mu(features known before posting) + SIGMA * eps,   eps ~ N(0, 1)
+    ln(playCount) = mu + q_c + luck
+    mu   = expected_ln_plays(what a scraper sees before posting): a weak follower effect
+           (FOLLOWER_EFFECT per unit of ln followers), small effects of a trending sound (mostly
+           for small accounts), posting hour, duration, slideshow, hashtags, caption length and
+           the verified badge
+    q_c  ~ N(0, CREATOR_QUALITY_SD^2), a hidden per-creator effect that persists across days
+    luck ~ a mixture of normals (LUCK): ordinary days, and breakouts that make the upper tail heavy
 
-mu is driven mostly by creator reach (log followers), then a trending-sound lift (mostly for
-small accounts), posting hour, duration, slideshow, hashtags, caption length and the verified
-badge: only what a scraper sees before posting (no hidden creator effect: CREATOR_QUALITY_SD
-is 0). With t_day the 90th percentile of the day's realised ln(playCount),
-P(viral) = 1 - Phi((t_day - mu) / SIGMA): a benchmark can compute the best ROC AUC any model
-could reach. The world (creators, sounds, hashtags) depends on `world_seed` only;
-each day draws from a generator seeded with (world_seed, date ordinal).
+Why these numbers: they reproduce a real sample of about 10,000 trending-feed videos (2025, one
+country, about 90 posting days, about 110 videos a day) when the world is sampled at that scale:
+
+- Spearman(followers, views) 0.20, and follower count alone ranks that sample's top-decile videos
+  with ROC AUC about 0.59 (without followers, pre-posting metadata reaches about 0.54): reach is a
+  weak signal among trending videos, so FOLLOWER_EFFECT is small.
+- views p10/p50/p90/p99 = 0.7M / 2.1M / 7.6M / 32M: VIEWS_MEDIAN and the LUCK mixture (its
+  breakout component gives the p99 a normal cannot);
+- followers p10/p50/p90 = 2k / 81k / 2.2M: a split-normal ln(followers) (FOLLOWERS_*);
+- 80% of creators appear once, 10% three times or more and those post 31% of the videos: a few
+  thousand regular creators with log-normal activity post REGULAR_SHARE of the videos, a large
+  pool of casual creators the rest (CREATORS);
+- 39% of videos use an original sound (each its own sound) and 31% share their sound with another
+  video of the sample: catalogue sounds that trend and fade, and a long tail of rarely used ones;
+- a model of pre-posting metadata reaches ROC AUC 0.60-0.65, yet for the 32% of videos whose
+  creator has earlier videos, the mean ln(views) of those earlier videos reaches about 0.69 where
+  follower count reaches about 0.61: CREATOR_QUALITY_SD, a persistent effect nobody sees before
+  posting but earlier views reveal.
+
+Two probabilities come with each day. With t_day the 90th percentile of the day's realised
+ln(playCount) and LUCK's components (w_j, m_j, s_j):
+
+- oracle: knows q_c,  P = sum_j w_j * Phi((mu + q_c + m_j - t_day) / s_j);
+- knowable before posting from metadata alone: q_c marginalised,
+  P = sum_j w_j * Phi((mu + m_j - t_day) / sqrt(s_j^2 + CREATOR_QUALITY_SD^2)).
+The knowable one bounds what the project's model of pre-posting metadata can reach; the oracle
+bounds anything (creator history included). The world (creators, sounds, hashtags) depends on
+`world_seed` only; each day draws from a generator seeded with (world_seed, date ordinal).
+
+At the product's default of 2,000 videos a day the same world shows its creators and sounds more
+often than a 110-a-day sample does: bench/README.md gives the statistics at both scales.
 
 Video ids carry the post time in their top bits like TikTok's, so they are 19 digits for posts
 between 1977 and 2043. The parser refuses posts in the future unless given `now`.
@@ -22,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,14 +65,20 @@ from scipy.stats import rankdata
 WORLD_SEED = 20261129
 MALFORMED_SHARE = 0.015  # error rows and broken items, as a share of all items
 VIRAL_QUANTILE = 0.9  # viral = top decile of the day's plays (Klug et al. 2021)
-N_CREATORS, N_SOUNDS = 5_000, 800
+# Creators: (regulars, their log-normal activity sd, their share of all videos, casual creators).
+CREATORS = (5_000, 0.9, 0.6, 200_000)
+N_CREATORS = CREATORS[0] + CREATORS[3]
+FOLLOWERS_MEDIAN = 81_000
+FOLLOWERS_LN_SD = (2.89, 2.5)  # below, above the median: p10 2k, p90 2.2M
+FOLLOWER_EFFECT = 0.065  # on ln(plays) per unit of ln(followers)
+CREATOR_QUALITY_SD = 0.55  # the hidden creator effect
+LUCK = ((0.85, 0.0, 0.6), (0.15, 1.0, 1.1))  # (weight, mean, sd): ordinary videos, breakouts
+VIEWS_MEDIAN = 2_100_000
+N_SOUNDS = 800  # catalogue sound slots; each cycle of a slot is a new sound
 SOUND_CYCLE_DAYS = 90  # a sound slot brings a new sound to its peak every 90 days
-SIGMA = 1.2  # unexplained luck; with sd(mu) ~0.9 the best AUC lands near 0.83
-# A persistent per-creator effect that no scraper can see. It is 0 so that mu rests only on what
-# is knowable before posting: the best AUC (from the true probabilities) is then reachable by a
-# model of the scraped features. It is still drawn, so the rest of the world stays the same.
-CREATOR_QUALITY_SD = 0.0
-LN_PLAYS_MEAN = 11.6  # real trending sample: mean 11.63, sd 1.57
+ORIGINAL_SOUND_SHARE = 0.39  # of videos with a sound
+CATALOGUE_SHARE = 0.6  # of the other videos: a catalogue sound; the rest, one of LONG_TAIL_SOUNDS
+LONG_TAIL_SOUNDS = 1_000_000
 
 _FIRST = "alex sam jo maya leo nina omar lina tom zoe ivan sofia kai mila noah emma luca ana theo yuki"
 _SECOND = "daily eats fit vibes lab talks diaries studio world life hacks official tv games travels".split()
@@ -67,28 +104,70 @@ _SONG_B = "dreams heart city lights river echo fever motion signal garden".split
 
 @dataclass(frozen=True)
 class World:
-    """Everything that persists across days for one world seed."""
+    """Everything that persists across days for one world seed, one array entry per creator.
 
-    authors: list[dict[str, Any]]  # authorMeta per creator
+    Author records (authorMeta) are built on demand (`author`): the world holds N_CREATORS.
+    """
+
+    author_id: np.ndarray
     ln_followers: np.ndarray
     verified: np.ndarray
-    quality: np.ndarray  # persistent creator effect on ln(plays), unobserved; 0 (CREATOR_QUALITY_SD)
-    activity: np.ndarray  # probability that a given video is by this creator
+    quality: np.ndarray  # the hidden creator effect on ln(plays) (CREATOR_QUALITY_SD)
+    activity_cdf: np.ndarray  # cumulative probability that a given video is by creators 0..i
+    picks: np.ndarray  # (N_CREATORS, 4) small integers that name a creator and fill its profile
     topic: np.ndarray
     lang: np.ndarray
-    original_sound_id: list[str]
     sound_phase: np.ndarray  # day ordinal (mod cycle) of each sound slot's peak
     sound_width: np.ndarray  # days
     sound_amp: np.ndarray
     sound_base_id: np.ndarray
+    long_tail_base_id: int
     hashtag_id: dict[str, str]
+
+    def handle(self, c: int) -> str:
+        """The creator's unique handle: two words and its index (so a handle finds its creator)."""
+        return self.author(c)["name"]
+
+    def creator_of_handle(self, handle: str) -> int | None:
+        """The index of the creator with this handle (any case), None when nobody has it."""
+        match = _HANDLE.fullmatch(handle.lower())
+        c = int(match.group(1)) if match else -1
+        return c if 0 <= c < len(self.author_id) and self.handle(c).lower() == handle.lower() else None
+
+    def author(self, c: int) -> dict[str, Any]:
+        """authorMeta of creator `c`, as every one of its videos shows it."""
+        return self.authors_of(np.array([c]))[0]
+
+    def authors_of(self, creators: np.ndarray) -> list[dict[str, Any]]:
+        """authorMeta of each of `creators` (one numpy pass for their counts)."""
+        fans = display_round(np.exp(self.ln_followers[creators]))
+        hearts = display_round(fans * (2 + self.picks[creators, 2] % 30)).tolist()
+        out = []
+        for c, f, heart, (a, b, num, nick), verified in zip(
+                creators.tolist(), fans.tolist(), hearts, self.picks[creators].tolist(), self.verified[creators].tolist()):
+            handle = f"{_FIRST[a % len(_FIRST)]}{'._'[b % 2]}{_SECOND[b % len(_SECOND)]}{c}"
+            out.append({
+                "id": str(self.author_id[c]), "name": handle, "profileUrl": f"https://www.tiktok.com/@{handle}",
+                "nickName": f"{_NAMES[nick % len(_NAMES)]} {_SECOND[(nick // 20) % len(_SECOND)].title()}",
+                "verified": verified, "signature": "", "bioLink": None,
+                "originalAvatarUrl": "...", "avatar": "...", "privateAccount": False, "roomId": "",
+                "ttSeller": False, "following": num % 400, "friends": num % 50, "fans": f,
+                "heart": heart, "video": 5 + num % 300, "digg": num,
+            })
+        return out
+
+
+_HANDLE = re.compile(r"[a-z]+[._][a-z]+([0-9]+)")
 
 
 @dataclass(frozen=True)
 class SimulatedDay:
     day: date
     items: list[dict[str, Any]]
-    true_viral_probability: dict[str, float]
+    # P(viral) of each valid video, by video id: knowing the hidden creator effect (the oracle),
+    # and the best knowable before posting from metadata alone (the creator effect marginalised).
+    oracle_viral_probability: dict[str, float]
+    knowable_viral_probability: dict[str, float]
 
 
 def _ids19(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -107,42 +186,28 @@ def display_round(x: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def world(world_seed: int = WORLD_SEED) -> World:
     rng = np.random.default_rng([world_seed, 0])
-    # Followers: log-normal, median ~3,000, a heavy tail into the millions.
-    ln_f = rng.normal(np.log(3_000), 2.0, N_CREATORS)
+    n_regular, regular_sd, regular_share, n_casual = CREATORS
+    n = n_regular + n_casual
+    # ln(followers): a split normal around the median (the real sample is a little left-skewed).
+    z = rng.standard_normal(n)
+    ln_f = np.log(FOLLOWERS_MEDIAN) + z * np.where(z < 0, *FOLLOWERS_LN_SD)
     # Verified: the top 5.6% of a score dominated by size, so big accounts are nearly all verified.
-    score = 1.5 * ln_f + rng.logistic(0, 1, N_CREATORS)
+    score = 1.5 * ln_f + rng.logistic(0, 1, n)
     verified = score >= np.quantile(score, 1 - 0.056)
-    fans = display_round(np.exp(ln_f))
-    ids, sound_ids = _ids19(rng, N_CREATORS), _ids19(rng, N_CREATORS)
-    lang = rng.choice(len(_LANGS), N_CREATORS, p=[0.6, 0.15, 0.1, 0.1, 0.05])
-    picks = rng.integers(0, 1_000, (N_CREATORS, 4))
-    hearts = display_round(fans * (2 + picks[:, 2] % 30))
-    authors, seen = [], set()
-    for i in range(N_CREATORS):
-        a, b, num, nick = picks[i]
-        handle = f"{_FIRST[a % len(_FIRST)]}{'._'[b % 2]}{_SECOND[b % len(_SECOND)]}{num if num % 3 else ''}"
-        handle = handle if handle not in seen else f"{handle}{i}"
-        seen.add(handle)
-        f = int(fans[i])
-        authors.append({
-            "id": str(ids[i]), "name": handle, "profileUrl": f"https://www.tiktok.com/@{handle}",
-            "nickName": f"{_NAMES[nick % len(_NAMES)]} {_SECOND[(nick // 20) % len(_SECOND)].title()}",
-            "verified": bool(verified[i]), "signature": "", "bioLink": None,
-            "originalAvatarUrl": "...", "avatar": "...", "privateAccount": False, "roomId": "",
-            "ttSeller": False, "following": int(num % 400), "friends": int(num % 50), "fans": f,
-            "heart": int(hearts[i]), "video": int(5 + num % 300), "digg": int(num),
-        })
+    regular = rng.lognormal(0, regular_sd, n_regular)
+    activity = np.concatenate([regular * regular_share / regular.sum(), np.full(n_casual, (1 - regular_share) / n_casual)])
     tags = list(dict.fromkeys(_GENERIC + [t for topic in _TOPICS for t in topic]))
     lengths = rng.integers(6, 20, len(tags))
     hashtag_id = {t: str(i)[:k] for t, i, k in zip(tags, _ids19(rng, len(tags)).tolist(), lengths.tolist())}
     return World(
-        authors=authors, ln_followers=ln_f, verified=verified,
-        quality=rng.standard_normal(N_CREATORS) * CREATOR_QUALITY_SD,
-        activity=(w := rng.lognormal(0, 0.8, N_CREATORS)) / w.sum(),
-        topic=rng.integers(0, len(_TOPICS), N_CREATORS), lang=lang,
-        original_sound_id=[str(s) for s in sound_ids],
+        author_id=_ids19(rng, n), ln_followers=ln_f, verified=verified,
+        quality=rng.standard_normal(n) * CREATOR_QUALITY_SD,
+        activity_cdf=np.cumsum(activity), picks=rng.integers(0, 1_000, (n, 4)),
+        topic=rng.integers(0, len(_TOPICS), n), lang=rng.choice(len(_LANGS), n, p=[0.6, 0.15, 0.1, 0.1, 0.05]),
         sound_phase=rng.uniform(0, SOUND_CYCLE_DAYS, N_SOUNDS), sound_width=rng.uniform(3, 10, N_SOUNDS),
-        sound_amp=rng.lognormal(0, 1.0, N_SOUNDS), sound_base_id=_ids19(rng, N_SOUNDS), hashtag_id=hashtag_id,
+        sound_amp=rng.lognormal(0, 1.0, N_SOUNDS), sound_base_id=_ids19(rng, N_SOUNDS),
+        long_tail_base_id=int(_ids19(rng, 1)[0]) // LONG_TAIL_SOUNDS * LONG_TAIL_SOUNDS,
+        hashtag_id=hashtag_id,
     )
 
 
@@ -154,34 +219,51 @@ def sound_trend(w: World, day: date) -> tuple[np.ndarray, np.ndarray]:
     return cycle.astype(np.int64), np.exp(-0.5 * (offset / w.sound_width) ** 2)
 
 
-def _sound_meta(w: World, slot: int, cycle: int) -> dict[str, Any]:
-    # Each cycle of a slot is a new sound: a new id and name, deterministic without any draws.
-    k = slot + 7 * cycle
+def _sound_meta(k: int, music_id: int) -> dict[str, Any]:
+    # A sound's name follows from its number k, without any draws.
     return {"musicName": f"{_SONG_A[k % 10]} {_SONG_B[(k // 10) % 10]}",
             "musicAuthor": f"{_NAMES[k % 20]} {_SONG_B[(3 * k) % 10].title()}",
             "musicOriginal": False, "playUrl": "...", "coverMediumUrl": "...",
-            "originalCoverMediumUrl": "...", "musicId": str(int(w.sound_base_id[slot]) + cycle)}
+            "originalCoverMediumUrl": "...", "musicId": str(music_id)}
+
+
+def luck(z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A video's luck from a standard normal `z` and a uniform `u` (which LUCK component)."""
+    weights, means, sds = (np.array(c) for c in zip(*LUCK))
+    j = np.minimum(np.searchsorted(np.cumsum(weights), u, side="right"), len(LUCK) - 1)
+    return means[j] + sds[j] * z
+
+
+def p_above(margin: np.ndarray, creator_sd: float = 0.0) -> np.ndarray:
+    """P(margin + luck + creator effect > 0), the creator effect normal with sd `creator_sd`."""
+    margin = np.asarray(margin, dtype=float)
+    return sum(w * ndtr((margin + m) / np.hypot(s, creator_sd)) for w, m, s in LUCK)
+
+
+# Centres the median of ln(plays) on ln(VIEWS_MEDIAN): LUCK's breakouts and the features' mean
+# put the median 0.28 above the intercept (measured on 3 x 90 days x 110 videos).
+_LN_PLAYS_CENTRE = np.log(VIEWS_MEDIAN) - 0.28
 
 
 def expected_ln_plays(*, ln_f: np.ndarray, quality: np.ndarray | float, uses_trend: np.ndarray,
                       hour: np.ndarray, duration: np.ndarray, slideshow: np.ndarray, tag_count: np.ndarray,
                       caption_len: np.ndarray, verified: np.ndarray) -> np.ndarray:
-    """mu: the expected ln(playCount) of videos from what is known before posting.
+    """mu (+ the creator effect `quality`, 0 for the knowable part): expected ln(playCount).
 
     Shared by the day generator and the simulated outcomes of predicted videos
     (engine/simulated_outcomes.py), so both follow one generative model.
     """
-    # Why these effects: reach dominates (Ling et al. 2022); trending sounds help small accounts
-    # (~+20%); the best hours are the busiest; a mild duration sweet spot; slideshows underperform.
+    # Why these effects: reach helps, but weakly among trending videos; trending sounds help
+    # small accounts; the busiest hours a little; a mild duration sweet spot; slideshows
+    # underperform. Together, without followers, they rank the top decile at AUC about 0.54.
     small = 1 / (1 + np.exp(ln_f - np.log(10_000)))
-    mu = (0.45 * (ln_f - np.log(3_000)) + quality
-          + 0.25 * uses_trend * small
-          + 0.15 * np.cos(2 * np.pi * (hour - 16) / 24)
-          + np.where(slideshow, -0.3, -0.12 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
-          + 0.04 * np.minimum(tag_count, 5) - 0.1 * (tag_count == 0)
-          - 0.1 * (caption_len > 150) + 0.25 * verified)
-    mu += LN_PLAYS_MEAN - 0.19  # centres the mean of ln(plays) on the real sample
-    return mu
+    mu = (FOLLOWER_EFFECT * (ln_f - np.log(FOLLOWERS_MEDIAN)) + quality
+          + 0.4 * uses_trend * small
+          + 0.2 * np.cos(2 * np.pi * (hour - 16) / 24)
+          + np.where(slideshow, -0.35, -0.15 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
+          + 0.05 * np.minimum(tag_count, 5) - 0.12 * (tag_count == 0)
+          - 0.12 * (caption_len > 150) + 0.2 * verified)
+    return mu + _LN_PLAYS_CENTRE
 
 
 def _captions(rng: np.random.Generator, w: World, creator: np.ndarray, n_tags: np.ndarray,
@@ -222,15 +304,20 @@ def generate_day(day: date, n: int, *, world_seed: int = WORLD_SEED) -> Simulate
 def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     w = world(world_seed)
     rng = np.random.default_rng([world_seed, day.toordinal()])
-    creator = rng.choice(N_CREATORS, n, p=w.activity)
+    creator = np.minimum(np.searchsorted(w.activity_cdf, rng.random(n) * w.activity_cdf[-1], side="right"),
+                         len(w.activity_cdf) - 1)
     ln_f = w.ln_followers[creator]
     slideshow = rng.random(n) < 0.04
-    original = (rng.random(n) < 0.75) & ~slideshow
+    original = (rng.random(n) < ORIGINAL_SOUND_SHARE) & ~slideshow
+    catalogue = ~original & ~slideshow & (rng.random(n) < CATALOGUE_SHARE)
     cycle, trend = sound_trend(w, day)
-    # Usage follows popularity: a trending bump over an evergreen base, so trend varies per use.
+    # Catalogue usage follows popularity: a trending bump over an evergreen base, so trend varies
+    # per use. Other videos take an original sound (each its own) or one of a long tail.
     popularity = w.sound_amp * (trend + 0.25)
     slot = rng.choice(N_SOUNDS, n, p=popularity / popularity.sum())
-    uses_trend = np.where(original | slideshow, 0.0, trend[slot])
+    tail = rng.integers(0, LONG_TAIL_SOUNDS, n)
+    own_sound_id = _ids19(rng, n)
+    uses_trend = np.where(catalogue, trend[slot], 0.0)
     # Posting hour: half peak around 16 UTC, half spread over the whole day.
     hour = np.where(rng.random(n) < 0.5, rng.normal(16, 2.2, n), rng.uniform(0, 24, n)) % 24
     long = rng.random(n) < 0.08
@@ -243,14 +330,14 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     caption_len = np.fromiter(map(len, texts), float, n)
 
     tag_count = np.fromiter(map(len, tag_lists), np.int64, n)
-    mu = expected_ln_plays(ln_f=ln_f, quality=w.quality[creator], uses_trend=uses_trend, hour=hour,
+    mu = expected_ln_plays(ln_f=ln_f, quality=0.0, uses_trend=uses_trend, hour=hour,
                            duration=duration, slideshow=slideshow, tag_count=tag_count,
                            caption_len=caption_len, verified=w.verified[creator])
-    eps = rng.standard_normal(n)
-    ln_plays = mu + SIGMA * eps
+    z = rng.standard_normal(n)
+    ln_plays = mu + w.quality[creator] + luck(z, rng.random(n))
     plays = np.exp(ln_plays)
     # Engagement ratios: log-normal around the real medians; luckier videos also engage more.
-    likes = plays * np.minimum(0.085 * np.exp(0.5 * rng.standard_normal(n) + 0.1 * eps), 0.6)
+    likes = plays * np.minimum(0.085 * np.exp(0.5 * rng.standard_normal(n) + 0.1 * z), 0.6)
     comments = plays * 0.0013 * np.exp(0.9 * rng.standard_normal(n))
     shares = plays * 0.0009 * np.exp(1.0 * rng.standard_normal(n))
     collects = plays * 0.004 * np.exp(0.8 * rng.standard_normal(n))
@@ -265,22 +352,27 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
 
     # Python lists, not numpy scalars, inside the per-item loop: several times faster.
     iso = np.datetime_as_string(create_time.astype("datetime64[s]"), unit="s").tolist()
-    cols = zip(creator.tolist(), create_time.tolist(), low_bits.tolist(), iso, texts, tag_lists,
-               (original | slideshow).tolist(), slideshow.tolist(), slot.tolist(), duration.tolist(),
-               *(c.tolist() for c in counts))
-    sound_cycle = cycle.tolist()
+    # The sound of each video: None for its own (original) sound, else (number, music id).
+    slot_ids = (w.sound_base_id + cycle).tolist()
+    sounds = [None if own else (k + 7 * cy, slot_ids[k]) if cat else (t, w.long_tail_base_id + t)
+              for own, cat, k, cy, t in zip((original | slideshow).tolist(), catalogue.tolist(), slot.tolist(),
+                                            cycle[slot].tolist(), tail.tolist())]
+    unique = np.unique(creator)
+    authors = dict(zip(unique.tolist(), w.authors_of(unique)))
+    cols = zip(creator.tolist(), create_time.tolist(), low_bits.tolist(), iso, texts, tag_lists, sounds,
+               own_sound_id.tolist(), slideshow.tolist(), duration.tolist(), *(c.tolist() for c in counts))
     items, valid = [], []
-    for i, (c, ct, bits, when, text, tags, own_sound, slides, k, dur, *stats) in enumerate(cols):
+    for i, (c, ct, bits, when, text, tags, sound, own_id, slides, dur, *stats) in enumerate(cols):
         play, dig, com, sha, col = stats
         vid = str((ct << 32) | bits)
-        author = dict(w.authors[c])
+        author = dict(authors[c])
         lang, country, original_name = _LANGS[w.lang[c]]
-        if own_sound:
+        if sound is None:
             music = {"musicName": original_name, "musicAuthor": author["nickName"], "musicOriginal": True,
                      "playUrl": "...", "coverMediumUrl": "...", "originalCoverMediumUrl": "...",
-                     "musicId": w.original_sound_id[c]}
+                     "musicId": str(own_id)}
         else:
-            music = _sound_meta(w, k, sound_cycle[k])
+            music = _sound_meta(*sound)
         if slides:
             del music["musicAuthor"]
             music["musicId"] = "0"
@@ -307,9 +399,11 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     # The truth: threshold at the realised 90th percentile of the day's valid videos.
     idx = np.array(valid, dtype=np.int64)
     t_day = np.quantile(ln_plays[idx], VIRAL_QUANTILE) if len(idx) else 0.0
-    p = 1 - ndtr((t_day - mu[idx]) / SIGMA)
-    truth = {items[i]["id"]: float(q) for i, q in zip(idx, p)}
-    return SimulatedDay(day=day, items=items, true_viral_probability=truth)
+    ids = [items[i]["id"] for i in idx]
+    oracle = p_above(mu[idx] + w.quality[creator[idx]] - t_day)
+    knowable = p_above(mu[idx] - t_day, CREATOR_QUALITY_SD)
+    return SimulatedDay(day=day, items=items, oracle_viral_probability=dict(zip(ids, oracle.tolist())),
+                        knowable_viral_probability=dict(zip(ids, knowable.tolist())))
 
 
 def _break(item: dict[str, Any], kind: int, noise: int) -> dict[str, Any]:
@@ -356,8 +450,10 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def best_auc(day: SimulatedDay, records_play_counts: dict[str, int]) -> float:
-    """The best ROC AUC any model could reach: the true probability against realised labels."""
-    ids = [vid for vid in records_play_counts if vid in day.true_viral_probability]
+def best_auc(day: SimulatedDay, records_play_counts: dict[str, int], *, oracle: bool = False) -> float:
+    """The best ROC AUC reachable against the realised labels: from pre-posting metadata (the
+    knowable probability), or with `oracle` knowing the hidden creator effect too."""
+    truth = day.oracle_viral_probability if oracle else day.knowable_viral_probability
+    ids = [vid for vid in records_play_counts if vid in truth]
     labels = viral_labels({vid: records_play_counts[vid] for vid in ids})
-    return roc_auc(np.array([day.true_viral_probability[v] for v in ids]), np.array([labels[v] for v in ids]))
+    return roc_auc(np.array([truth[v] for v in ids]), np.array([labels[v] for v in ids]))

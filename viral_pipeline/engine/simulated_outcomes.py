@@ -1,16 +1,18 @@
 """Simulated stats of a predicted video, from the same generative model as the simulated source.
 
-The video's settled plays follow engine/simulated.py: ln(plays) = mu + SIGMA * eps, with mu from
+The video's settled plays follow engine/simulated.py: ln(plays) = mu + q + luck, with mu from
 `expected_ln_plays` of what the prediction request says (creator followers and verified badge,
-the sound's trend on the posting day, posting hour, duration, hashtags, caption length), and eps
-the video's luck, drawn from a generator seeded by (world seed, video id): the same video always
-has the same luck. Views then grow with age towards the settled plays:
+the sound's trend on the posting day, posting hour, duration, hashtags, caption length), q the
+creator's hidden effect and luck the world's LUCK mixture. A creator handle of the simulated world
+brings that creator's own q; any other creator's q is unknown, so it is drawn from the prior
+N(0, CREATOR_QUALITY_SD^2). The draws come from a generator seeded by (world seed, video id): the
+same video always has the same outcome. Views then grow with age towards the settled plays:
 
     views(age) = plays * (1 - exp(-age / tau)),   tau ~ U(12 h, 30 h) per video
 
 so views at 24 h < 72 h < 7 d (about 99% settled by 7 days, so the 7-day label matches the
 scraped days' labels). A request's probability of going viral is therefore the simulated
-source's own 1 - Phi((t_day - mu) / SIGMA): predictions carry real signal about outcomes.
+source's own (`p_above`): the oracle one for a world creator, the knowable one otherwise.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from viral_pipeline.engine.outcomes import VideoStats
 from viral_pipeline.engine.request import merge_hashtags
-from viral_pipeline.engine.simulated import SIGMA, WORLD_SEED, expected_ln_plays, sound_trend, world
+from viral_pipeline.engine.simulated import (
+    CREATOR_QUALITY_SD, FOLLOWERS_MEDIAN, WORLD_SEED, expected_ln_plays, luck, p_above, sound_trend, world)
 from viral_pipeline.engine.timeutil import as_utc as _utc
 
-UNKNOWN_FOLLOWERS = 3_000  # the simulated world's median creator, for a request that gives none
 TAU_HOURS = (12.0, 30.0)
 DELETED_SHARE = 0.01  # videos taken down before they are scraped: the source cannot find them
 
@@ -47,7 +48,7 @@ def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *
     creator = payload.get("creator") or {}
     sound = payload.get("sound") or {}
     followers = creator.get("followers")
-    ln_f = math.log(max(int(followers), 1)) if followers is not None else math.log(UNKNOWN_FOLLOWERS)
+    ln_f = math.log(max(int(followers), 1)) if followers is not None else math.log(FOLLOWERS_MEDIAN)  # the world's median creator
     posted_at = _utc(posted_at)
     original = bool(sound.get("original"))
     uses_trend = 0.0 if original else sound_trends_on(posted_at.date(), world_seed).get(str(sound.get("id")), 0.0)
@@ -63,6 +64,15 @@ def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *
     return float(mu[0])
 
 
+def creator_quality(payload: dict[str, Any], *, world_seed: int = WORLD_SEED) -> float | None:
+    """The hidden effect of the request's creator when the handle names a creator of the simulated
+    world; None when it is unknown (then the prior applies)."""
+    handle = str((payload.get("creator") or {}).get("handle") or "").lstrip("@")
+    w = world(world_seed)
+    c = w.creator_of_handle(handle) if handle else None
+    return None if c is None else float(w.quality[c])
+
+
 def simulated_stats(
     video_id: str, payload: dict[str, Any], posted_at: datetime, now: datetime, *, world_seed: int = WORLD_SEED
 ) -> VideoStats | None:
@@ -70,11 +80,14 @@ def simulated_stats(
     (a deleted video, or one not posted yet)."""
     age_h = (_utc(now) - _utc(posted_at)).total_seconds() / 3600
     rng = np.random.default_rng([world_seed, 7, int(video_id)])
-    eps, z_likes, z_comments, z_shares = rng.standard_normal(4)
-    tau_draw, deleted_draw = rng.random(2)
+    eps, z_likes, z_comments, z_shares, z_quality = rng.standard_normal(5)
+    tau_draw, deleted_draw, luck_draw = rng.random(3)
     if age_h < 0 or deleted_draw < DELETED_SHARE:
         return None
-    plays = math.exp(expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) + SIGMA * eps)
+    quality = creator_quality(payload, world_seed=world_seed)
+    quality = CREATOR_QUALITY_SD * float(z_quality) if quality is None else quality
+    ln_plays = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) + quality
+    plays = math.exp(ln_plays + float(luck(np.array([eps]), np.array([luck_draw]))[0]))
     tau = TAU_HOURS[0] + (TAU_HOURS[1] - TAU_HOURS[0]) * float(tau_draw)
     views = plays * (1 - math.exp(-age_h / tau))
     # Engagement ratios around the real medians, as in the simulated source; luck lifts likes too.
@@ -88,7 +101,12 @@ def simulated_stats(
 def viral_probability(payload: dict[str, Any], posted_at: datetime, threshold_views: float, *,
                       world_seed: int = WORLD_SEED) -> float:
     """The true probability that the request's video ends above `threshold_views` once settled
-    (7 days: growth is then within 0.4% of its end), given it is found: 1 - Phi((ln t - mu) / SIGMA).
-    What a perfectly calibrated model would say; benchmarks use it for the best reachable scores."""
-    mu = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed)
-    return float(ndtr((mu - math.log(max(threshold_views, 1.0))) / SIGMA))
+    (7 days: growth is then within 0.4% of its end), given it is found. For a creator of the
+    simulated world it knows the creator's hidden effect (the oracle); for any other creator the
+    effect is marginalised (the best knowable from the request). Benchmarks use it for the best
+    reachable scores."""
+    margin = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) - math.log(max(threshold_views, 1.0))
+    quality = creator_quality(payload, world_seed=world_seed)
+    if quality is None:
+        return float(p_above(margin, CREATOR_QUALITY_SD))
+    return float(p_above(margin + quality))
