@@ -60,11 +60,12 @@ def test_a_fresh_build_is_deterministic(small_build):
     again = build_fallback_frame(days=2, videos_per_day=200)
     pd.testing.assert_frame_equal(small_build, again)
     first = small_build.iloc[0]
-    assert len(small_build) == 396
+    # Pinned figures of the current simulated world (they change whenever the world does).
+    assert len(small_build) == 389
     assert (first["video_id"], first["play_count"], first["followers"], first["duration_s"]) == (
-        "7590180192069189393", 512_000, 126_000.0, 17)
-    assert first["hashtags"] == ["skincare", "beauty", "grwm", "foryoupage", "hair"]
-    assert small_build["video_id"].iloc[-1] == "7590914415630185704"
+        "7590176230191445959", 1_080_000, 5_151.0, 13)
+    assert first["hashtags"] == [] and small_build["hashtags"].map(len).max() > 3
+    assert small_build["video_id"].iloc[-1] == "7590907827820444324"
 
 
 def test_the_bundled_file_matches_the_code(bundled):
