@@ -190,9 +190,9 @@ def test_simulated_outcomes_follow_the_simulated_worlds_model(sqlite_url):
     # The request's mu is the generator's own: it orders videos exactly as their knowable probability.
     assert spearmanr(mus, truth).statistic > 0.999
     assert 0.07 < np.mean(viral) < 0.13  # measured 0.101 (n=2816)
-    # The world is as hard as real trending videos: pre-posting metadata ranks at about 0.62.
+    # The world is as hard as real trending videos: pre-posting metadata ranks at about 0.65.
     auc = roc_auc(np.array(mus), np.array(viral))
-    assert 0.56 < auc < 0.70, auc  # measured 0.655 (n=2816)
+    assert 0.58 < auc < 0.72, auc  # measured 0.674 (n=2816)
 
 
 def test_higher_followers_go_viral_more_often_over_many_videos():
@@ -205,7 +205,7 @@ def test_higher_followers_go_viral_more_often_over_many_videos():
         rates[followers] = np.mean([s.views > 7_600_000 for s in views if s is not None])
     assert rates[1_000] < rates[30_000] < rates[1_000_000]
     # Reach is a weak signal among trending videos (Spearman 0.20 with views in a real sample).
-    assert rates[1_000_000] - rates[1_000] > 0.04  # measured 0.071 (0.075, 0.102, 0.146)
+    assert rates[1_000_000] - rates[1_000] > 0.04  # measured 0.071 (0.075, 0.099, 0.146)
 
 
 def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend():
@@ -221,7 +221,7 @@ def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend
     with_sound = {**small, "sound": {"id": peak, "original": False}}
     original = {**small, "sound": {"id": peak, "original": True}}
     lift = expected_ln_plays_of_request(with_sound, POSTED) - expected_ln_plays_of_request(original, POSTED)
-    assert 0.3 < lift < 0.4  # 0.4 * trend * small-account weight, as in the simulated source
+    assert 0.4 < lift < 0.5  # 0.5 * trend * small-account weight, as in the simulated source
     video = VideoToCollect("1", None, POSTED, PAYLOAD)
     assert ScraperSource().fetch_video_stats([video], later) == {"1": simulated_stats("1", PAYLOAD, POSTED, later)}
 
