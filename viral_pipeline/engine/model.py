@@ -12,7 +12,8 @@ Choice of classifier, by measurement (scripts kept out of the repo; 2-core machi
 pipelines as built here, Platt-calibrated, decisions at `choose_threshold`; figures on the test
 slice:
 
-1. Simulated source, 30 days x 3,000 videos through `features.build_features` (10.0% viral,
+1. Simulated source as it was before its calibration on a real 2025 sample (reach then explained
+   most of the signal), 30 days x 3,000 videos through `features.build_features` (10.0% viral,
    15% of followers and of verified flags blanked to NaN, sound_trend_score stood in for by the
    log of the sound's uses that day). Train: days 0-19 of 60% of the
    creators (34,456 rows); calibrate: days 20-23 of the other creators (4,925); test: days
