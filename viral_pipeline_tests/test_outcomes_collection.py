@@ -16,8 +16,9 @@ from viral_pipeline.defs.outcomes.schedules import evaluate_predictions
 from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, ScraperSource
 from viral_pipeline.engine.items import VideoRecord, parse_item
 from viral_pipeline.engine.outcomes import VideoToCollect
-from viral_pipeline.engine.simulated import generate_day, roc_auc
+from viral_pipeline.engine.simulated import CREATOR_QUALITY_SD, generate_day, p_above, roc_auc, world
 from viral_pipeline.engine.simulated_outcomes import (
+    creator_quality,
     expected_ln_plays_of_request,
     simulated_stats,
     sound_trends_on,
@@ -234,3 +235,22 @@ def test_the_true_viral_probability_matches_the_simulated_frequency():
         observed = np.mean([s.views > 7_600_000 for s in stats if s is not None])
         expected = viral_probability(payload, POSTED, 7_600_000)
         assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 4000) + 0.005, followers
+
+
+def test_a_world_creator_brings_its_hidden_effect_and_an_unknown_one_the_prior():
+    w = world()
+    best, worst = int(np.argmax(w.quality)), int(np.argmin(w.quality))
+    payloads = {c: {**PAYLOAD, "creator": {"handle": "@" + w.handle(c), "followers": 50_000}} for c in (best, worst)}
+    unknown = {**PAYLOAD, "creator": {"handle": "nobody.here", "followers": 50_000}}
+    assert creator_quality(payloads[best]) == w.quality[best] > 1 and creator_quality(unknown) is None
+    # The oracle for a known creator; the prior marginalised for an unknown one.
+    margin = expected_ln_plays_of_request(unknown, POSTED) - np.log(7_600_000)
+    assert viral_probability(payloads[best], POSTED, 7_600_000) == pytest.approx(float(p_above(margin + w.quality[best])))
+    assert viral_probability(unknown, POSTED, 7_600_000) == pytest.approx(float(p_above(margin, CREATOR_QUALITY_SD)))
+    assert (viral_probability(payloads[worst], POSTED, 7_600_000) < viral_probability(unknown, POSTED, 7_600_000)
+            < viral_probability(payloads[best], POSTED, 7_600_000))
+    # Outcomes follow: the best creator's videos go viral far more often than the worst one's.
+    shares = {c: np.mean([s.views > 7_600_000 for k in range(400) if (s := simulated_stats(
+        str(9_200_000_000_000_000_000 + k), payloads[c], POSTED, POSTED + timedelta(days=7))) is not None])
+        for c in (best, worst)}
+    assert shares[best] > shares[worst] + 0.3
