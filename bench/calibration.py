@@ -1,4 +1,5 @@
-"""Calibration: ECE of the aggregate before and after Platt scaling, on held-out simulated videos.
+"""Calibration: ECE of the served probability before any Platt fit, and of the aggregate before and
+after Platt scaling, on held-out simulated videos.
 
 1. A model is trained as `bench/model_quality.py` trains it: `--train-days` simulated days go
    through the production path into a temporary SQLite database (ingest_items ->
@@ -11,14 +12,24 @@
    the configured weights; no LLM judge (both unavailable, as without keys). The outcome of each
    video is the simulated day's top-decile label (plays strictly above the day's 90th percentile).
 3. The videos split at random in half: Platt (fit_platt, Platt's smoothed targets) is fitted on
-   one half; ECE before (raw aggregate probability) and after (apply_platt) are measured on the
-   other, with 10 equal-width and 10 equal-mass bins, and the noise floor of a perfectly
-   calibrated model with the same predictions at that n.
+   one half; everything is measured on the other (the held-out half), with 10 equal-width and 10
+   equal-mass bins (expected_calibration_error), and the noise floor of a perfectly calibrated
+   model with the same predictions at that n (ece_noise_floor with y_prob):
+   - served before any Platt fit: what a user gets while no outcome-fitted Platt parameters
+     exist, i.e. `viral_probability` as production computes it, by calling
+     `served_probability(raw, None, model_probability, None)` (viral_pipeline.engine.platt) for
+     each video; with a champion serving this is the champion's own probability
+     (probability_source "champion_model"). For contrast, the raw aggregate probability (score /
+     100), which is what `viral_probability` was before (the old behaviour);
+   - after Platt: apply_platt of the raw aggregate with the parameters fitted on the other half
+     (probability_source "outcome_calibration").
 
-Target: median ECE after (equal-width) <= 0.02.
+Targets (equal-width bins, medians over the repeats):
+  served before any Platt fit: median ECE <= max(0.02, 1.5 x median noise floor of the served probability);
+  after Platt:                 median ECE <= 0.02.
 
 Run from the repo root:  .venv/bin/python bench/calibration.py [--videos 5000] [--repeats 5] [--train-days 20]
-                         [--start 2025-03-03]
+                         [--videos-per-day 2000] [--start 2025-03-03]
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import argparse
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +58,7 @@ from viral_pipeline.engine.features import build_features  # noqa: E402
 from viral_pipeline.engine.items import VideoRecord, parse_item  # noqa: E402
 from viral_pipeline.engine.labels import label_top_decile, window_key  # noqa: E402
 from viral_pipeline.engine.model import choose_threshold, train_calibrated  # noqa: E402
+from viral_pipeline.engine.platt import served_probability  # noqa: E402
 from viral_pipeline.engine.platt_fit import N_BINS  # noqa: E402
 from viral_pipeline.engine.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
 from viral_pipeline.engine.rules import score_rules  # noqa: E402
@@ -60,7 +73,9 @@ from viral_pipeline.store.trend_snapshot import load_trend_snapshot  # noqa: E40
 from viral_pipeline.store.trends import compute_trending_sounds  # noqa: E402
 from viral_pipeline.store.videos import ingest_items  # noqa: E402
 
-TARGET_ECE = 0.02
+TARGET_ECE = 0.02  # after Platt
+SERVED_TARGET_ECE = 0.02  # served before any Platt fit: max(this, SERVED_FLOOR_FACTOR x noise floor)
+SERVED_FLOOR_FACTOR = 1.5
 START = date(2025, 3, 3)
 NO_KEY = {name: Signal.unavailable(name, f"{name.upper()}_API_KEY not set") for name in ("gemini", "deepseek")}
 
@@ -106,7 +121,8 @@ def videos_of(day: date, n: int) -> list[VideoRecord]:
 
 
 def score_batch(engine, model, threshold: float, records: list[VideoRecord], weights: dict[str, float]):  # type: ignore[no-untyped-def]
-    """Raw aggregate probabilities and the day's top-decile labels of the records."""
+    """Raw aggregate probabilities, the model's probabilities (what the `ml` op passes on as
+    ml_probability) and the day's top-decile labels of the records."""
     requests = [normalize(as_request(r), now=r.posted_at) for r in records]
     snapshot = load_trend_snapshot(engine, as_of=requests[0].posted_at.date())
     trends = [score_trends(req, snapshot) for req in requests]
@@ -120,17 +136,32 @@ def score_batch(engine, model, threshold: float, records: list[VideoRecord], wei
     plays = pd.Series([r.play_count for r in records], dtype=float)
     posted = pd.Series(pd.to_datetime([r.posted_at for r in records], utc=True))
     labels = label_top_decile(plays, window_key(posted), 0.9)[0].to_numpy(bool)
-    return raw, labels
+    return raw, probabilities, labels
+
+
+def served_target(floor: float) -> float:
+    """The served probability's ECE target for a given noise floor."""
+    return max(SERVED_TARGET_ECE, SERVED_FLOOR_FACTOR * floor)
+
+
+def served_before_platt(raw: np.ndarray, model_probability: np.ndarray) -> np.ndarray:
+    """viral_probability as production serves it while no outcome-fitted Platt parameters exist."""
+    served = [served_probability(float(r), None, float(p), None) for r, p in zip(raw, model_probability)]
+    sources = {s.source for s in served}
+    if sources != {"champion_model"} or any(s.probability is None for s in served):
+        raise SystemExit(f"served_probability without Platt parameters gave sources {sources}, expected champion_model")
+    return np.array([s.probability for s in served], dtype=float)
 
 
 def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
-    raw, labels = score_batch(engine, model, threshold, videos_of(day, n), weights)
+    raw, model_probability, labels = score_batch(engine, model, threshold, videos_of(day, n), weights)
     scored_s = time.perf_counter() - started
     order = np.random.default_rng(seed).permutation(raw.size)
     fit_idx, held = order[: raw.size // 2], order[raw.size // 2:]
     a, b = fit_platt(raw[fit_idx], labels[fit_idx])
     after = apply_platt(raw[held], a, b)
+    served = served_before_platt(raw[held], model_probability[held])
     y = labels[held]
     figures = {
         "n_fit": float(fit_idx.size), "n_held": float(held.size), "base_rate": float(labels.mean()), "a": a, "b": b,
@@ -140,16 +171,40 @@ def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) 
         "after_mass": expected_calibration_error(y, after, N_BINS, "quantile"),
         "floor": ece_noise_floor(held.size, N_BINS, y_prob=after),
         "floor_mass": ece_noise_floor(held.size, N_BINS, y_prob=after, strategy="quantile"),
+        "served": expected_calibration_error(y, served, N_BINS, "uniform"),
+        "served_mass": expected_calibration_error(y, served, N_BINS, "quantile"),
+        "served_floor": ece_noise_floor(held.size, N_BINS, y_prob=served),
+        "served_floor_mass": ece_noise_floor(held.size, N_BINS, y_prob=served, strategy="quantile"),
+        "served_mean": float(served.mean()), "held_rate": float(y.mean()),
         "raw_min": float(raw.min()), "raw_max": float(raw.max()), "scored_s": scored_s,
     }
+    target = served_target(figures["served_floor"])
     print(f"  {day}: n {raw.size} (fit {fit_idx.size}, held out {held.size}), base rate {figures['base_rate']:.3f}, "
           f"raw probability {figures['raw_min']:.3f}..{figures['raw_max']:.3f}; a {a:.3f}, b {b:.3f}; scored in "
           f"{scored_s:.1f} s")
-    print(f"    ECE equal-width before {figures['before']:.4f} -> after {figures['after']:.4f} (noise floor "
-          f"{figures['floor']:.4f}) | equal-mass before {figures['before_mass']:.4f} -> after "
-          f"{figures['after_mass']:.4f} (floor {figures['floor_mass']:.4f}) -> "
+    print(f"    served before any Platt fit (champion_model): ECE equal-width {figures['served']:.4f} (noise floor "
+          f"{figures['served_floor']:.4f}), equal-mass {figures['served_mass']:.4f} (floor "
+          f"{figures['served_floor_mass']:.4f}); mean {figures['served_mean']:.3f} vs rate {figures['held_rate']:.3f} | "
+          f"old raw aggregate: ECE equal-width {figures['before']:.4f}, equal-mass {figures['before_mass']:.4f}")
+    print(f"    after Platt: ECE equal-width {figures['after']:.4f} (noise floor {figures['floor']:.4f}), equal-mass "
+          f"{figures['after_mass']:.4f} (floor {figures['floor_mass']:.4f})")
+    print(f"    verdict: served before Platt {figures['served']:.4f} <= {target:.4f} "
+          f"{'PASS' if figures['served'] <= target else 'FAIL'}; after Platt {figures['after']:.4f} <= {TARGET_ECE} "
           f"{'PASS' if figures['after'] <= TARGET_ECE else 'FAIL'}")
     return figures
+
+
+def commit() -> str:
+    """The checked-out commit (the simulator's world can change between commits), with '+dirty' if edited."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "viral_pipeline"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
 
 
 def main() -> None:
@@ -163,7 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; commit {commit()} (the simulated world measured)")
     weights = Settings().signal_weights
     with tempfile.TemporaryDirectory(prefix="bench_calibration_") as folder:
         engine = ready_engine(f"sqlite:///{folder}/bench.db")
@@ -172,8 +227,9 @@ def main() -> None:
             model, threshold = train(engine, args.start, args.train_days, args.videos_per_day)
             print(f"trained on {args.train_days} days x {args.videos_per_day} videos from {args.start} in "
                   f"{time.perf_counter() - began:.0f} s (decision threshold {threshold:.3f}); weights {weights}")
-            print(f"== {args.repeats} scoring days x {args.videos} videos, fit on half, ECE on the other half; "
-                  f"target ECE after <= {TARGET_ECE}")
+            print(f"== {args.repeats} scoring days x {args.videos} videos, Platt fit on half, ECE on the other half; "
+                  f"targets (median, equal-width): served before any Platt fit <= max({SERVED_TARGET_ECE}, "
+                  f"{SERVED_FLOOR_FACTOR} x noise floor), after Platt <= {TARGET_ECE}")
             first = args.start + timedelta(days=args.train_days)
             runs = [one_repeat(engine, model, threshold, first + timedelta(days=k), args.videos, weights, seed=k)
                     for k in range(args.repeats)]
@@ -181,10 +237,22 @@ def main() -> None:
             engine.dispose()
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     afters = [run["after"] for run in runs]
-    print(f"\nmedian over {len(runs)} days: ECE equal-width before {median['before']:.4f} -> after {median['after']:.4f} "
+    serveds = [run["served"] for run in runs]
+    target = served_target(median["served_floor"])
+    served_pass = median["served"] <= target
+    print(f"\nmedian over {len(runs)} days, held-out n {int(median['n_held'])}:")
+    print(f"served before any Platt fit (served_probability -> champion_model): ECE equal-width {median['served']:.4f} "
+          f"(range {min(serveds):.4f}..{max(serveds):.4f}; noise floor {median['served_floor']:.4f}) | equal-mass "
+          f"{median['served_mass']:.4f} (floor {median['served_floor_mass']:.4f}) | old raw aggregate: equal-width "
+          f"{median['before']:.4f}, equal-mass {median['before_mass']:.4f}")
+    print(f"VERDICT served before any Platt fit: median ECE {median['served']:.4f} <= max({SERVED_TARGET_ECE}, "
+          f"{SERVED_FLOOR_FACTOR} x {median['served_floor']:.4f}) = {target:.4f} -> {'PASS' if served_pass else 'FAIL'}")
+    print(f"after Platt: ECE equal-width before {median['before']:.4f} -> after {median['after']:.4f} "
           f"(range {min(afters):.4f}..{max(afters):.4f}; noise floor {median['floor']:.4f} at n {int(median['n_held'])}) | "
           f"equal-mass before {median['before_mass']:.4f} -> after {median['after_mass']:.4f} (floor "
-          f"{median['floor_mass']:.4f}) -> {'PASS' if median['after'] <= TARGET_ECE else 'FAIL'} (target <= {TARGET_ECE})")
+          f"{median['floor_mass']:.4f})")
+    print(f"VERDICT after Platt: median ECE {median['after']:.4f} <= {TARGET_ECE} -> "
+          f"{'PASS' if median['after'] <= TARGET_ECE else 'FAIL'}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

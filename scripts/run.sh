@@ -22,6 +22,11 @@ fi
 DAGSTER_PORT="${DAGSTER_PORT:-3000}"
 API_PORT="${API_PORT:-8000}"
 MLFLOW_PORT="${MLFLOW_PORT:-5000}"
+# The Dagster UI links each training run to the local MLflow UI started below (a tracking
+# server given by MLFLOW_TRACKING_URI is its own UI, and the settings link to it).
+if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
+    export MLFLOW_UI_URL="${MLFLOW_UI_URL:-http://127.0.0.1:$MLFLOW_PORT}"
+fi
 
 echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) and training a first model"
 .venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-7}"

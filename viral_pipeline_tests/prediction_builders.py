@@ -7,9 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from viral_pipeline.engine.provenance import Provenance
 from viral_pipeline.engine.simulated import generate_day
 from viral_pipeline.store.predictions import create_request, mark_running, mark_succeeded
 from viral_pipeline.store.videos import ingest_items
+
+# What a model trained on the bundled simulated set records; it serves the simulated source.
+BUNDLED = Provenance(dataset="bundled", source="simulated", first_posted_day="2026-01-01",
+                     last_posted_day="2026-01-30", rows=14_768)
 
 PAYLOAD: dict[str, Any] = {
     "caption": "The 10-minute pasta #food #recipe",

@@ -68,7 +68,9 @@ def _store_raw(version, document, at):
 def test_without_parameters_the_prediction_is_uncalibrated_and_nothing_is_reported(sentry_events, capfd):
     (result,) = _predict(load_defs(), dg.DagsterInstance.ephemeral(), [REQUEST])
     assert result["is_calibrated"] is False and result["platt_version"] is None
-    assert result["viral_probability"] == result["raw_probability"] == pytest.approx(result["score"] / 100, abs=1e-6)
+    # No champion here either: a weighted mean of scores is not a probability, so none is given.
+    assert result["viral_probability"] is None and "no Platt parameters" in result["probability_note"]
+    assert result["raw_probability"] == pytest.approx(result["score"] / 100, abs=1e-6)
     assert sentry_events.events() == []
     assert "platt parameters unusable" not in capfd.readouterr().err
 
@@ -82,6 +84,7 @@ def test_a_new_version_is_picked_up_by_the_next_prediction_in_the_same_process()
     (second,) = _predict(defs, instance, [REQUEST])
     assert first["platt_version"] == "v-first" and second["platt_version"] == "v-second"
     assert first["is_calibrated"] and second["is_calibrated"]
+    assert first["probability_source"] == second["probability_source"] == "outcome_calibration"
     raw = first["raw_probability"]
     assert second["raw_probability"] == raw
     assert first["viral_probability"] == pytest.approx(float(apply_platt(raw, -8.0, 3.0)), abs=1e-6)
@@ -103,7 +106,7 @@ def test_unusable_parameters_fall_back_with_a_warning_and_a_sentry_event(documen
     _store_raw(version, document, datetime.now(UTC))
     (result,) = _predict(load_defs(), dg.DagsterInstance.ephemeral(), [REQUEST])
     assert result["is_calibrated"] is False and result["platt_version"] is None
-    assert result["viral_probability"] == result["raw_probability"]
+    assert result["viral_probability"] is None and result["probability_source"] is None
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     (warning,) = [line for line in lines if line.get("event") == "platt parameters unusable, prediction stays uncalibrated"]
     assert warning["level"] == "warning" and warning["platt_version"] == version and warning["reason"]

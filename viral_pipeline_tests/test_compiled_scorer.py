@@ -19,6 +19,7 @@ from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
 from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import PublishedChampion, publish
 from viral_pipeline.store.db import ready_engine
+from viral_pipeline_tests.prediction_builders import BUNDLED
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
     row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
     for calibration, compiled in (("sigmoid", True), ("isotonic", False)):
         model = _model(bundled, calibration=calibration)
-        publish(engine, "viral_classifier", calibration, model, 0.2)
+        publish(engine, "viral_classifier", calibration, model, 0.2, BUNDLED)
         loaded = PublishedChampion("viral_classifier").get(engine)
         assert loaded.compiled is compiled and loaded.version == calibration
         assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
@@ -151,7 +152,7 @@ print(json.dumps({"ok": result.success, "heavy": heavy, "ml": out["signals"]["ml
 
 def test_a_predict_run_imports_neither_scikit_learn_pandas_scipy_nor_mlflow(bundled, sqlite_url):
     """What a run imports is paid on every request: keep the heavy libraries out of it."""
-    publish(ready_engine(sqlite_url), "viral_classifier", "7", _model(bundled), 0.2)
+    publish(ready_engine(sqlite_url), "viral_classifier", "7", _model(bundled), 0.2, BUNDLED)
     done = subprocess.run([sys.executable, "-c", LEAN_RUN], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

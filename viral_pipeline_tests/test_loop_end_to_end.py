@@ -16,7 +16,7 @@ from viral_pipeline.ml.published import publish
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video
-from viral_pipeline_tests.prediction_builders import scrape_simulated_day
+from viral_pipeline_tests.prediction_builders import BUNDLED, scrape_simulated_day
 from viral_pipeline_tests.test_calibration_predict import _predict
 
 POSTED = datetime(2026, 11, 20, tzinfo=UTC)
@@ -41,10 +41,13 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
     raw = load_fallback_frame()
     X, y = build_features(raw), (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
     model = train_calibrated(X[:8000], y[:8000], X[8000:11000], y[8000:11000], ModelParams(max_iter=60))
-    publish(engine, get_settings().model_name, "1", model, 0.2)
+    publish(engine, get_settings().model_name, "1", model, 0.2, BUNDLED)
 
     first = _predict(defs, instance, _requests(80))
-    assert not any(r["is_calibrated"] for r in first) and all(r["signals"]["ml"]["available"] for r in first)
+    assert all(r["signals"]["ml"]["available"] for r in first)
+    # Before any outcome-fitted calibration, the probability served is the champion's own.
+    assert all(r["probability_source"] == "champion_model" and r["platt_version"] is None for r in first)
+    assert all(r["model_trained_on"]["dataset"] == "bundled" and not r["model_source_mismatch"] for r in first)
     with engine.connect() as connection:
         ids = [row[0] for row in connection.exec_driver_sql("SELECT request_id FROM prediction_requests ORDER BY id")]
     for i, request_id in enumerate(ids):  # the backend announces each posted video
@@ -67,4 +70,5 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
 
     (after,) = _predict(defs, instance, _requests(1, seed=9))
     assert after["is_calibrated"] is True and after["platt_version"]
+    assert after["probability_source"] == "outcome_calibration"
     assert after["viral_probability"] != after["raw_probability"]

@@ -39,17 +39,25 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     assert result.success
 
     training = result.asset_materializations_for_node("training_set")[0].metadata
-    assert training["source"].value == "fallback"  # an empty database has < 500 labelled rows
+    assert training["source"].value == "bundled"  # an empty database has < 500 labelled rows
+    assert training["scraper_source"].value == "simulated"  # the bundled set is simulated videos
     assert training["positives"].value > 0 and training["imbalance_ratio"].value > 3
 
     model_meta = result.asset_materializations_for_node("ml_model")[0].metadata
-    assert model_meta["accuracy"].value >= 0.75 and model_meta["roc_auc"].value >= 0.70
+    assert model_meta["roc_auc_ci_low"].value > 0.5 and model_meta["brier"].value < model_meta["no_skill_brier"].value
+    assert model_meta["trained_on_dataset"].value == "bundled" and model_meta["trained_on_source"].value == "simulated"
+    assert "bundled simulated set" in model_meta["trained_on"].value
+    # No MLflow UI address configured: the run is named as text, never as a sqlite:// link.
+    assert isinstance(model_meta["mlflow_run"], dg.TextMetadataValue)
     (gate,) = result.get_asset_check_evaluations()
     assert gate.passed, gate.metadata
     assert gate.metadata["accuracy"].value == model_meta["accuracy"].value
+    assert gate.metadata["accuracy_blocking"].value is False and gate.metadata["brier_blocking"].value is True
 
     champion = result.asset_materializations_for_node("champion_model")[0].metadata
     assert champion["promoted"].value is True
+    assert champion["serves_configured_source"].value is True
+    assert champion["serving_trained_on_source"].value == "simulated"
     version = model_meta["model_version"].value
     assert champion["serving_version"].value == version
 
@@ -60,6 +68,8 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     assert champion["published_version"].value == version
     assert published_version(ready_engine(get_settings().database_url), name) == version
     run = mlflow_client.get_run(model_meta["mlflow_run_id"].value)
+    assert run.data.tags["trained_on_source"] == "simulated" and run.data.tags["trained_on_dataset"] == "bundled"
+    assert mlflow_client.get_model_version(name, version).tags["trained_on_rows"] == str(training["rows"].value)
     assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "accuracy", "balanced_accuracy"} <= set(run.data.metrics)
     pictures = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/precision_recall.png",
@@ -88,13 +98,20 @@ def test_a_failing_gate_keeps_the_previous_champion(defs, monkeypatch):
     first = str(champion_version(mlflow_client, name).version)
 
     monkeypatch.setenv("GATE_MIN_ROC_AUC", "0.999")  # no model reaches it
+    monkeypatch.setenv("MLFLOW_UI_URL", "http://127.0.0.1:5000")
     get_settings.cache_clear()
     failed = _retrain(load_defs(), instance)
     assert not failed.success
     (gate,) = failed.get_asset_check_evaluations()
     assert not gate.passed and gate.metadata["roc_auc_passed"].value is False
+    assert gate.metadata["failed_checks"].value == "roc_auc"
     assert not failed.asset_materializations_for_node("champion_model")  # blocked in the same run
-    newest = failed.asset_materializations_for_node("ml_model")[0].metadata["model_version"].value
+    failed_meta = failed.asset_materializations_for_node("ml_model")[0].metadata
+    newest = failed_meta["model_version"].value
+    # With the MLflow UI's address set, the run is a clickable link in the Dagster UI.
+    link = failed_meta["mlflow_run"]
+    assert isinstance(link, dg.UrlMetadataValue) and link.url.startswith("http://127.0.0.1:5000/#/experiments/")
+    assert link.url.endswith(f"/runs/{failed_meta['mlflow_run_id'].value}")
     assert gate_verdict(mlflow_client, name, newest) == "failed"
     assert str(champion_version(mlflow_client, name).version) == first
 
@@ -103,6 +120,7 @@ def test_a_failing_gate_keeps_the_previous_champion(defs, monkeypatch):
                            instance=instance)
     meta = alone.asset_materializations_for_node("champion_model")[0].metadata
     assert meta["promoted"].value is False and "failed accuracy_gate" in meta["reason"].value
+    assert meta["newest_gate_failed_checks"].value == "roc_auc"
     assert str(champion_version(mlflow_client, name).version) == first
 
 

@@ -76,7 +76,10 @@ def test_a_request_without_keys_or_champion_still_succeeds_with_low_confidence()
     assert row["status"] == "succeeded"
     prediction = row["result"]
     assert prediction["confidence"] == "LOW" and prediction["is_calibrated"] is False
-    assert 0 <= prediction["viral_probability"] <= 1 and 0 <= prediction["score"] <= 100
+    # Without a champion or outcome-fitted calibration there is no probability to give, and it says why.
+    assert prediction["viral_probability"] is None and prediction["probability_source"] is None
+    assert "no Platt parameters" in prediction["probability_note"] and "champion" in prediction["probability_note"]
+    assert 0 <= prediction["score"] <= 100 and prediction["model_trained_on"] is None
     signals = prediction["signals"]
     assert signals["gemini"]["available"] is False and "GEMINI_API_KEY" in signals["gemini"]["reason"]
     assert signals["ml"]["available"] is False and "champion" in signals["ml"]["reason"]

@@ -202,3 +202,15 @@ def test_dotenv_is_read_outside_tests(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.scraper_source is ScraperSource.apify
     assert settings.apify_token is not None
     assert settings.apify_token.get_secret_value() == "from-dotenv"
+
+
+def test_the_mlflow_ui_address_for_run_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_UI_URL", raising=False)
+    assert Settings().mlflow_ui is None  # a sqlite:// store has no UI to link to
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000/")
+    assert Settings().mlflow_ui == "http://mlflow.internal:5000"  # a tracking server is its own UI
+    monkeypatch.setenv("MLFLOW_UI_URL", "https://mlflow.example.com/")
+    assert Settings().mlflow_ui == "https://mlflow.example.com"
+    monkeypatch.setenv("MLFLOW_UI_URL", "mlflow.example.com")
+    with pytest.raises(SettingsError, match="MLFLOW_UI_URL"):
+        load_settings()

@@ -50,6 +50,7 @@ def video_row(video_id: str) -> dict:
         "web_url": f"https://www.tiktok.com/@dancer/video/{video_id}",
         "first_seen_at": SEEN,
         "last_seen_at": SEEN,
+        "scraper_source": "apify",
     }
 
 

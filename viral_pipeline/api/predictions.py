@@ -41,8 +41,20 @@ class SignalOut(BaseModel):
     cost_cents: float
 
 
+class TrainedOn(BaseModel):
+    dataset: Literal["bundled", "database"]
+    source: str
+    first_posted_day: str
+    last_posted_day: str
+    rows: int
+
+
 class PredictionResult(BaseModel):
-    viral_probability: float
+    # A calibrated probability, or null with probability_note saying why (older results: the raw score).
+    viral_probability: float | None
+    probability_source: Literal["outcome_calibration", "champion_model"] | None = None
+    probability_note: str | None = None
+    # The 0..100 weighted score of the available signals: a ranking, not a probability.
     score: float
     confidence: Literal["HIGH", "MEDIUM", "LOW"]
     is_calibrated: bool
@@ -51,6 +63,10 @@ class PredictionResult(BaseModel):
     platt_version: str | None = None
     ml_score: float | None
     model_version: str | None
+    # What the champion was trained on (null: no champion, or published before this was recorded),
+    # and whether it was trained on another scraper source than the configured one.
+    model_trained_on: TrainedOn | None = None
+    model_source_mismatch: bool = False
     signals: dict[str, SignalOut]
     notes: list[str]
     stages: list[dict[str, Any]]

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from viral_pipeline.engine.gate import GateThresholds
 from viral_pipeline.settings import Settings
 from viral_pipeline.store.db import ready_engine
 
@@ -117,23 +118,44 @@ class MlflowTracking(dg.ConfigurableResource):
     experiment: str = "viral_classifier"
     artifact_root: str | None = None
     model_name: str = "viral_classifier"
+    ui_url: str | None = None  # the MLflow UI's address, for clickable run links
 
     def client(self):  # type: ignore[no-untyped-def]
         from viral_pipeline.ml.tracking import client
 
         return client(self.tracking_uri)
 
+    def run_link(self, experiment_id: str, run_id: str) -> dg.MetadataValue:
+        """A URL to the run in the MLflow UI when its address is known; else where to find it."""
+        fragment = f"#/experiments/{experiment_id}/runs/{run_id}"
+        if self.ui_url:
+            return dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/{fragment}")
+        return dg.MetadataValue.text(f"{self.tracking_uri} {fragment} (set MLFLOW_UI_URL for a link)")
+
 
 class ModelPolicy(dg.ConfigurableResource):
-    """How the label is defined, when the bundled set stands in, and what the gate demands."""
+    """How the label is defined, when the bundled set stands in, and what the gate demands
+    (defaults and reasons: settings.py and engine/gate.py)."""
 
     viral_quantile: float = 0.9
     label_window_days: int = 1
     training_min_rows: int = 500
-    gate_min_accuracy: float = 0.75
-    gate_min_roc_auc: float = 0.70
-    gate_min_pr_auc_lift: float = 2.0
-    gate_min_balanced_accuracy: float = 0.65
+    gate_min_roc_auc: float = GateThresholds.min_roc_auc
+    gate_min_roc_auc_ci_low: float = GateThresholds.min_roc_auc_ci_low
+    gate_min_pr_auc_lift: float = GateThresholds.min_pr_auc_lift
+    gate_max_ece: float = GateThresholds.max_ece
+    gate_min_accuracy: float = GateThresholds.min_accuracy
+    gate_min_balanced_accuracy: float = GateThresholds.min_balanced_accuracy
+
+    def gate_thresholds(self) -> GateThresholds:
+        return GateThresholds(
+            min_roc_auc=self.gate_min_roc_auc,
+            min_roc_auc_ci_low=self.gate_min_roc_auc_ci_low,
+            min_pr_auc_lift=self.gate_min_pr_auc_lift,
+            max_ece=self.gate_max_ece,
+            min_accuracy=self.gate_min_accuracy,
+            min_balanced_accuracy=self.gate_min_balanced_accuracy,
+        )
 
 
 def _env_or(name: str, default: Any) -> Any:
@@ -166,7 +188,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             breaker_failure_threshold=settings.breaker_failure_threshold,
             breaker_open_seconds=settings.breaker_open_seconds,
         ),
-        "model_serving": ModelServing(model_name=settings.model_name),
+        "model_serving": ModelServing(
+            model_name=settings.model_name,
+            scraper_source=settings.scraper_source.value,
+            allow_other_source=settings.serve_model_from_other_source,
+        ),
         "signal_weights": SignalWeights(**settings.signal_weights),
         "prediction_limits": PredictionSensorLimits(max_runs_per_tick=settings.predict_max_runs_per_tick),
         "profile_limits": ProfileSensorLimits(max_runs_per_tick=settings.profile_max_runs_per_tick),
@@ -176,14 +202,17 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             experiment=settings.mlflow_experiment,
             artifact_root=settings.artifact_root,
             model_name=settings.model_name,
+            ui_url=settings.mlflow_ui,
         ),
         "model_policy": ModelPolicy(
             viral_quantile=settings.viral_quantile,
             label_window_days=settings.label_window_days,
             training_min_rows=settings.training_min_rows,
-            gate_min_accuracy=settings.gate_min_accuracy,
             gate_min_roc_auc=settings.gate_min_roc_auc,
+            gate_min_roc_auc_ci_low=settings.gate_min_roc_auc_ci_low,
             gate_min_pr_auc_lift=settings.gate_min_pr_auc_lift,
+            gate_max_ece=settings.gate_max_ece,
+            gate_min_accuracy=settings.gate_min_accuracy,
             gate_min_balanced_accuracy=settings.gate_min_balanced_accuracy,
         ),
         "calibration_policy": CalibrationPolicy(

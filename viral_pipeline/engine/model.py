@@ -50,7 +50,7 @@ slice, 0.011-0.015 after Platt scaling.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,7 +74,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from viral_pipeline.engine.calibration import expected_calibration_error
+from viral_pipeline.engine.calibration import ece_noise_floor, expected_calibration_error
 from viral_pipeline.engine.gate import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 ClassifierName = Literal["hist_gradient_boosting", "logistic_regression"]
@@ -223,29 +223,23 @@ def choose_threshold(y_calib: ArrayLike, p_calib: ArrayLike, min_accuracy: float
     return float(thresholds[best])
 
 
-def bootstrap_margins(
-    model_or_probs: Any,
-    X: Any,
-    y: ArrayLike,
-    n_boot: int = 200,
-    seed: int = 0,
-    *,
-    threshold: float = 0.5,
-    multiplier: float = 2.0,
-) -> dict[str, float]:
-    """The noise margin of each compared metric on this test set: `multiplier` (2) times its
-    bootstrap standard error (rows resampled with replacement `n_boot` times).
+def _probabilities(model_or_probs: Any, X: Any) -> np.ndarray:
+    if isinstance(model_or_probs, (np.ndarray, pd.Series, list, tuple)):
+        return np.asarray(model_or_probs, dtype=float).ravel()
+    return positive_probability(model_or_probs, X)
+
+
+def bootstrap_draws(
+    model_or_probs: Any, X: Any, y: ArrayLike, n_boot: int = 200, seed: int = 0, *, threshold: float = 0.5
+) -> dict[str, np.ndarray]:
+    """Each compared metric on `n_boot` resamples of the test rows (with replacement).
 
     `model_or_probs` is a fitted model (its probabilities on X are used) or the probabilities
     themselves (then X is ignored and may be None). Keys: the metrics in HIGHER_IS_BETTER and
-    LOWER_IS_BETTER plus ece_quantile. Resamples holding a single class are left out of the
-    AUC margins.
+    LOWER_IS_BETTER plus ece_quantile. A resample holding a single class gives NaN AUCs.
     """
     y = np.asarray(y).astype(int).ravel()
-    if isinstance(model_or_probs, (np.ndarray, pd.Series, list, tuple)):
-        p = np.asarray(model_or_probs, dtype=float).ravel()
-    else:
-        p = positive_probability(model_or_probs, X)
+    p = _probabilities(model_or_probs, X)
     if p.shape != y.shape:
         raise ValueError(f"probabilities and labels differ in length: {p.size} != {y.size}")
     if n_boot < 2:
@@ -258,7 +252,47 @@ def bootstrap_margins(
         metrics = metrics_from_probabilities(y[idx], p[idx], threshold)
         for key in keys:
             draws[key][i] = metrics[key]
+    return draws
+
+
+def margins_from_draws(draws: Mapping[str, np.ndarray], multiplier: float = 2.0) -> dict[str, float]:
+    """The noise margin of each metric: `multiplier` times its bootstrap standard error."""
     return {key: float(multiplier * _nanstd(values)) for key, values in draws.items()}
+
+
+def lower_bound(values: np.ndarray, level: float = 0.95) -> float:
+    """The lower end of the two-sided percentile interval of bootstrap draws (NaN draws left out)."""
+    finite = values[np.isfinite(values)]
+    return float(np.percentile(finite, 100 * (1 - level) / 2)) if finite.size >= 2 else float("nan")
+
+
+def bootstrap_margins(
+    model_or_probs: Any,
+    X: Any,
+    y: ArrayLike,
+    n_boot: int = 200,
+    seed: int = 0,
+    *,
+    threshold: float = 0.5,
+    multiplier: float = 2.0,
+) -> dict[str, float]:
+    """The noise margin of each compared metric on this test set: `multiplier` (2) times its
+    bootstrap standard error (`bootstrap_draws`)."""
+    draws = bootstrap_draws(model_or_probs, X, y, n_boot, seed, threshold=threshold)
+    return margins_from_draws(draws, multiplier)
+
+
+def evidence(
+    y_test: ArrayLike, probabilities: ArrayLike, threshold: float, n_boot: int = 200
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Test-slice metrics plus what the gate weighs them with: the bootstrap 95% lower bound of
+    ROC AUC (`roc_auc_ci_low`), the ECE a calibrated model with these predictions shows from
+    noise alone (`ece_noise_floor`), and each metric's noise margin for the champion comparison."""
+    metrics = metrics_from_probabilities(y_test, probabilities, threshold)
+    draws = bootstrap_draws(probabilities, None, y_test, n_boot, threshold=threshold)
+    metrics["roc_auc_ci_low"] = lower_bound(draws["roc_auc"])
+    metrics["ece_noise_floor"] = ece_noise_floor(len(np.asarray(probabilities)), n_bins=15, y_prob=probabilities, n_sims=100)
+    return metrics, margins_from_draws(draws)
 
 
 def _nanstd(values: np.ndarray) -> float:

@@ -19,8 +19,9 @@ gives the reason instead, for the caller to log and report.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -79,3 +80,43 @@ def parse_platt_params(data: Any) -> PlattParams | None:
     """Like `platt_params_or_error`, with None in place of the reason."""
     parsed = platt_params_or_error(data)
     return parsed if isinstance(parsed, PlattParams) else None
+
+
+ProbabilitySource = Literal["outcome_calibration", "champion_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedProbability:
+    """The number a prediction calls `viral_probability`: a calibrated probability or None.
+
+    `source` says which calibration stands behind it; `note` says why, in the caller's terms."""
+
+    probability: float | None
+    source: ProbabilitySource | None
+    note: str
+
+    @property
+    def is_calibrated(self) -> bool:
+        return self.probability is not None
+
+
+def served_probability(
+    raw_probability: float, params: PlattParams | None, champion_probability: float | None, ml_reason: str | None
+) -> ServedProbability:
+    """What a prediction may call a probability.
+
+    The aggregate's raw probability is a weighted mean of 0..100 scores, not a probability. Once
+    Platt parameters fitted on reported outcomes exist, their sigmoid of it is. Before that, the
+    champion's own probability is one (Platt-calibrated on held-out videos when it was trained);
+    without a champion serving, there is no probability to give, and `note` says why.
+    """
+    if params is not None:
+        probability, _ = calibrate(raw_probability, params)
+        return ServedProbability(probability, "outcome_calibration",
+                                 f"aggregate calibrated by Platt parameters {params.version} fitted on outcomes")
+    if champion_probability is not None:
+        return ServedProbability(float(champion_probability), "champion_model",
+                                 "no Platt parameters fitted on outcomes yet: the champion model's probability, "
+                                 "calibrated on held-out videos at training")
+    return ServedProbability(None, None, "no calibrated probability: no Platt parameters fitted on outcomes yet, "
+                                         f"and the ML signal is unavailable ({ml_reason or 'no champion'})")

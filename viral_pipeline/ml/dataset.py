@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from viral_pipeline.engine.features import FEATURE_COLUMNS, build_features
+from viral_pipeline.engine.provenance import BUNDLED_SOURCE, Provenance
 from viral_pipeline.engine.labels import label_top_decile, window_key
 from viral_pipeline.engine.split import Split, time_creator_split
 
@@ -21,9 +22,14 @@ class TrainingSet:
     frame: pd.DataFrame  # FEATURE_COLUMNS + LABEL + video_id, author_id, posted_at, window
     split: Split
     thresholds: dict[str, float]  # plays threshold per label window
-    source: str  # "database" or "fallback"
+    provenance: Provenance
     quantile: float
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """"database" or "bundled": where the rows came from (the scraper source is in provenance)."""
+        return self.provenance.dataset
 
     @property
     def digest(self) -> str:
@@ -47,14 +53,17 @@ def assemble_training_set(
     min_rows: int,
     quantile: float,
     window_days: int,
+    scraper_source: str = BUNDLED_SOURCE,
 ) -> TrainingSet:
-    """Label, featurize and split; below `min_rows` labelled rows, use the bundled fallback set."""
+    """Label, featurize and split `labelled_videos` (the configured `scraper_source`'s videos);
+    below `min_rows` rows, use the bundled simulated set instead, and say so."""
     notes = []
-    source = "database"
+    dataset, source = "database", scraper_source
     videos = labelled_videos
     if len(videos) < min_rows:
-        notes.append(f"only {len(videos)} labelled videos in the database (< {min_rows}): using the bundled set")
-        source, videos = "fallback", fallback
+        notes.append(f"only {len(videos)} labelled {scraper_source} videos in the database (< {min_rows}): "
+                     "using the bundled simulated set")
+        dataset, source, videos = "bundled", BUNDLED_SOURCE, fallback
     videos = videos.reset_index(drop=True)
     windows = window_key(videos["posted_at"], window_days)
     labels, thresholds = label_top_decile(videos["play_count"], windows, quantile)
@@ -65,4 +74,7 @@ def assemble_training_set(
     frame["posted_at"] = videos["posted_at"]
     frame["window"] = windows
     split = time_creator_split(frame, label_col=LABEL)
-    return TrainingSet(frame, split, thresholds, source, quantile, notes)
+    posted = videos["posted_at"]
+    provenance = Provenance(dataset=dataset, source=source, first_posted_day=posted.min().date().isoformat(),
+                            last_posted_day=posted.max().date().isoformat(), rows=len(frame))
+    return TrainingSet(frame, split, thresholds, provenance, quantile, notes)

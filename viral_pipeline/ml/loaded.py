@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from viral_pipeline.engine.provenance import Provenance
+
 
 class NoChampionError(LookupError):
     """No version carries the champion alias yet: the ML signal is unavailable."""
@@ -21,6 +23,7 @@ class LoadedModel:
     version: str
     model: Any  # a CompiledScorer, or a fitted scikit-learn classifier with predict_proba
     threshold: float
+    trained_on: Provenance | None = None  # None: published before provenance was recorded
 
     @property
     def compiled(self) -> bool:

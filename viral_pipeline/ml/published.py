@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from viral_pipeline.engine.provenance import Provenance, provenance_from
 from viral_pipeline.ml.loaded import LoadedModel, NoChampionError
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.db import dialect_insert
@@ -34,12 +35,14 @@ def _compiled_bytes(model: Any) -> bytes | None:
         return None
 
 
-def publish(engine: sa.Engine, name: str, version: str, model: Any, threshold: float) -> None:
+def publish(
+    engine: sa.Engine, name: str, version: str, model: Any, threshold: float, trained_on: Provenance | None
+) -> None:
     import cloudpickle
 
     row = {"model_name": name, "version": str(version), "decision_threshold": float(threshold),
            "model_pickle": cloudpickle.dumps(model), "scorer": _compiled_bytes(model),
-           "published_at": datetime.now(UTC)}
+           "published_at": datetime.now(UTC), "trained_on": trained_on.as_dict() if trained_on else None}
     insert = dialect_insert(engine, serving_models)
     statement = insert.on_conflict_do_update(
         index_elements=["model_name"],
@@ -65,7 +68,8 @@ class PublishedChampion:
         self._lock = threading.Lock()
 
     def get(self, engine: sa.Engine) -> LoadedModel:
-        query = sa.select(serving_models.c.version, serving_models.c.decision_threshold).where(
+        query = sa.select(serving_models.c.version, serving_models.c.decision_threshold,
+                          serving_models.c.trained_on).where(
             serving_models.c.model_name == self.name
         )
         with engine.connect() as connection:
@@ -76,7 +80,7 @@ class PublishedChampion:
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = LoadedModel(self.name, row.version, self._load(engine, row.version),
-                                                float(row.decision_threshold))
+                                                float(row.decision_threshold), provenance_from(row.trained_on))
             return self._loaded[key]
 
     def _load(self, engine: sa.Engine, version: str) -> Any:

@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 
 CHAMPION_ALIAS = "champion"
 GATE_TAG = "accuracy_gate"
+GATE_REASONS_TAG = "accuracy_gate_failed_checks"
 
 
 def _json_logs_for_mlflow() -> None:
@@ -54,8 +55,11 @@ def champion_version(mlflow_client: MlflowClient, model_name: str) -> ModelVersi
         raise
 
 
-def record_gate_verdict(mlflow_client: MlflowClient, model_name: str, version: str, passed: bool) -> None:
+def record_gate_verdict(
+    mlflow_client: MlflowClient, model_name: str, version: str, passed: bool, failed_checks: str = ""
+) -> None:
     mlflow_client.set_model_version_tag(model_name, version, GATE_TAG, "passed" if passed else "failed")
+    mlflow_client.set_model_version_tag(model_name, version, GATE_REASONS_TAG, failed_checks)
 
 
 def gate_verdict(mlflow_client: MlflowClient, model_name: str, version: str) -> str | None:

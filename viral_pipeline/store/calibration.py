@@ -25,7 +25,7 @@ SUCCEEDED = "succeeded"
 class CalibrationPair:
     request_id: str
     raw_probability: float
-    served_probability: float
+    served_probability: float | None  # None: the prediction had no calibrated probability to give
     is_viral: bool
     model_version: str | None
     platt_version: str | None
@@ -59,9 +59,10 @@ def load_calibration_pairs(engine: sa.Engine, tier: str, *, since: datetime | No
         raw = result.get("raw_probability")
         if raw is None:
             continue
+        served = result.get("viral_probability", raw)
         pairs.append(CalibrationPair(
             request_id=row.request_id, raw_probability=float(raw),
-            served_probability=float(result.get("viral_probability", raw)), is_viral=bool(row.is_viral),
+            served_probability=None if served is None else float(served), is_viral=bool(row.is_viral),
             model_version=result.get("model_version"), platt_version=result.get("platt_version"),
             created_at=_utc(row.created_at),
         ))

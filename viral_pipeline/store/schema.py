@@ -34,6 +34,8 @@ scraped_videos = sa.Table(
     sa.Column("web_url", sa.Text, nullable=True),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    # Which scraper source (simulated, apify) last delivered the video; NULL when unrecorded.
+    sa.Column("scraper_source", sa.String(16), nullable=True, index=True),
 )
 
 creators = sa.Table(
@@ -155,6 +157,8 @@ serving_models = sa.Table(
     # The same model compiled to numpy arrays (engine/scorer.py): loads without scikit-learn.
     # NULL when the compiler does not support the model; the pickle serves then.
     sa.Column("scorer", sa.LargeBinary, nullable=True),
+    # What the version was trained on (engine.provenance.Provenance.as_dict()); NULL when unknown.
+    sa.Column("trained_on", sa.JSON, nullable=True),
 )
 
 # ---- The calibration loop (issue 5) ------------------------------------------------------

@@ -30,12 +30,12 @@ def _day_before_posting(dialect: str) -> sa.ColumnElement:
     return sa.literal_column(DAY_FROM_NUMBER_SQL[dialect].replace("day_no", day_number))
 
 
-def _query(dialect: str, cutoff: datetime) -> sa.Select:
+def _query(dialect: str, cutoff: datetime, scraper_source: str | None) -> sa.Select:
     v, t = scraped_videos.c, trending_sounds.c
     join = scraped_videos.outerjoin(
         trending_sounds, sa.and_(t.music_id == v.music_id, t.day == _day_before_posting(dialect))
     )
-    return (
+    statement = (
         sa.select(
             v.video_id, v.author_id, v.posted_at, v.play_count, v.caption, v.hashtags,
             v.music_id, v.music_original, sa.func.coalesce(t.trend_score, 0.0).label("sound_trend_score"),
@@ -45,6 +45,7 @@ def _query(dialect: str, cutoff: datetime) -> sa.Select:
         .where(v.posted_at <= sa.bindparam("cutoff", cutoff, type_=sa.DateTime(timezone=True)))
         .order_by(v.posted_at, v.video_id)
     )
+    return statement if scraper_source is None else statement.where(v.scraper_source == scraper_source)
 
 
 def _nullable_bools(values: list) -> pd.Series:
@@ -53,9 +54,10 @@ def _nullable_bools(values: list) -> pd.Series:
 
 
 def load_labelled_videos(
-    engine: sa.Engine, *, now: datetime | None = None, min_age_hours: float = 24
+    engine: sa.Engine, *, now: datetime | None = None, min_age_hours: float = 24, scraper_source: str | None = None
 ) -> pd.DataFrame:
-    """One row per video posted at least `min_age_hours` before `now`, oldest first.
+    """One row per video posted at least `min_age_hours` before `now`, oldest first; with
+    `scraper_source`, only the videos that source delivered (a model learns one world).
 
     Columns: LABELLED_COLUMNS. `sound_original` is None when the video has no sound, and False
     when it has one whose originality the scraper did not report. `followers` is float (NaN when
@@ -65,7 +67,7 @@ def load_labelled_videos(
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     cutoff = (now - timedelta(hours=min_age_hours)).astimezone(UTC)
-    statement = _query(engine.dialect.name, cutoff)
+    statement = _query(engine.dialect.name, cutoff, scraper_source)
     with engine.connect() as connection:
         result = connection.execute(statement)
         frame = pd.DataFrame(result.all(), columns=list(result.keys()))
@@ -88,3 +90,11 @@ def load_labelled_videos(
     out["followers"] = pd.to_numeric(frame["author_followers"].astype(object), errors="coerce").astype(float)
     out["verified"] = _nullable_bools(frame["author_verified"].tolist())
     return out[list(LABELLED_COLUMNS)]
+
+
+def videos_by_source(engine: sa.Engine) -> dict[str, int]:
+    """Stored videos per scraper source ("unknown" for rows stored before it was recorded)."""
+    v = scraped_videos.c
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(v.scraper_source, sa.func.count()).group_by(v.scraper_source)).all()
+    return {source or "unknown": int(count) for source, count in rows}

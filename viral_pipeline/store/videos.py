@@ -48,41 +48,48 @@ def _upsert_statement(engine: sa.Engine):  # type: ignore[no-untyped-def]
     )
 
 
-def upsert_videos(connection: sa.Connection, records: list[VideoRecord], seen_at: datetime) -> int:
-    """Insert or update one chunk of records. Returns the number of distinct videos written."""
+# Set by the loader for every row of a chunk, after the record's own fields (the table's order).
+_STAMP_COLUMNS = ("first_seen_at", "last_seen_at", "scraper_source")
+
+
+def upsert_videos(
+    connection: sa.Connection, records: list[VideoRecord], seen_at: datetime, scraper_source: str | None = None
+) -> int:
+    """Insert or update one chunk of records, stamped with when and from which scraper source
+    they were seen. Returns the number of distinct videos written."""
     if not records:
         return 0
     # One statement may touch a row only once (PostgreSQL enforces it): keep the last sighting.
     latest = list({r.video_id: r for r in records}.values())
     statement = _upsert_statement(connection.engine)
     if connection.dialect.name == "sqlite":
-        _sqlite_executemany(connection, statement, latest, seen_at)
+        _sqlite_executemany(connection, statement, latest, (seen_at, seen_at, scraper_source))
         return len(latest)
     # A shallow dict per row (dataclasses.asdict deep-copies every field: it cost more than
     # parsing). RETURNING lets SQLAlchemy send pages of multi-row VALUES ("insertmanyvalues");
     # without it SQLAlchemy 2.1 runs an ON CONFLICT DO UPDATE one row per round trip, 2-3x slower.
-    stamps = {"first_seen_at": seen_at, "last_seen_at": seen_at}
+    stamps = dict(zip(_STAMP_COLUMNS, (seen_at, seen_at, scraper_source)))
     rows = [{**{name: getattr(r, name) for name in _RECORD_FIELDS}, **stamps} for r in latest]
     written = connection.execute(statement.returning(scraped_videos.c.video_id), rows).all()
     return len(written)
 
 
 def _sqlite_executemany(
-    connection: sa.Connection, statement: sa.Insert, records: list[VideoRecord], seen_at: datetime
+    connection: sa.Connection, statement: sa.Insert, records: list[VideoRecord], stamp_values: tuple
 ) -> None:
     """The upsert as one DBAPI executemany over plain rows: ~1.7x the rows per second of
     SQLAlchemy's per-row parameter handling. Values pass through the bind processors SQLAlchemy
     itself applies (datetimes to its SQLite text format, JSON to text, booleans to 0/1)."""
     dialect = connection.dialect
-    stamp_names = ["first_seen_at", "last_seen_at"]
-    compiled = statement.compile(dialect=dialect, column_keys=[*_RECORD_FIELDS, *stamp_names])
+    k = len(_STAMP_COLUMNS)
+    compiled = statement.compile(dialect=dialect, column_keys=[*_RECORD_FIELDS, *_STAMP_COLUMNS])
     names = list(compiled.positiontup or ())  # those columns, in the table's order
-    if names[-2:] != stamp_names:
-        raise RuntimeError(f"expected first_seen_at, last_seen_at as the last columns: {names}")
-    record_names = names[:-2]
+    if tuple(names[-k:]) != _STAMP_COLUMNS:
+        raise RuntimeError(f"expected {_STAMP_COLUMNS} as the last columns: {names}")
+    record_names = names[:-k]
     processors = [scraped_videos.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    convert = [(i, p) for i, p in enumerate(processors[:-2]) if p is not None]
-    stamps = [p(seen_at) if p else seen_at for p in processors[-2:]]
+    convert = [(i, p) for i, p in enumerate(processors[:-k]) if p is not None]
+    stamps = [p(v) if p else v for p, v in zip(processors[-k:], stamp_values)]
     values = operator.attrgetter(*record_names)
     rows = []
     for record in records:
@@ -130,7 +137,7 @@ def ingest_items(
 
     def flush() -> None:
         with engine.begin() as connection:
-            result.stored += upsert_videos(connection, good, now)
+            result.stored += upsert_videos(connection, good, now, source)
             record_rejects(connection, bad, source, batch, now)
         good.clear()
         bad.clear()

@@ -116,7 +116,9 @@ def calibration_audit(context: dg.AssetExecutionContext, app_db: AppDatabase,
 
     engine = app_db.engine()
     tier, window = calibration_policy.tier, calibration_policy.audit_window_days
-    pairs = load_calibration_pairs(engine, tier, since=datetime.now(UTC) - timedelta(days=window))
+    recent = load_calibration_pairs(engine, tier, since=datetime.now(UTC) - timedelta(days=window))
+    # A prediction that gave no probability (null, with its reason) has nothing to audit.
+    pairs = [pair for pair in recent if pair.served_probability is not None]
     served = [pair.served_probability for pair in pairs]
     labels = [pair.is_viral for pair in pairs]
     figures: dict[str, float] = {}
@@ -133,6 +135,7 @@ def calibration_audit(context: dg.AssetExecutionContext, app_db: AppDatabase,
         log.info("calibration audited", tier=tier, window_days=window, n=len(pairs), **figures)
     return dg.MaterializeResult(metadata={
         "n_outcomes": len(pairs), "calibrated_predictions": calibrated, "evaluation_tier": tier,
+        "outcomes_without_probability": len(recent) - len(pairs),
         "window_days": window, **{key: round(value, 6) for key, value in figures.items()},
         "serving_version": serving.version if serving else "none",
     })

@@ -5,7 +5,8 @@ import time
 import dagster as dg
 
 from viral_pipeline.defs.ingest.assets import creator_profiles, trending_sounds
-from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy
+from viral_pipeline.defs.predict.resources import ModelServing
+from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, ScraperSource
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 
 log = get_logger(__name__)
@@ -18,30 +19,41 @@ log = get_logger(__name__)
     kinds={"pandas"},
     description="Features known before posting + the top-decile label, split by time with no creator on both sides.",
 )
-def training_set(context: dg.AssetExecutionContext, app_db: AppDatabase, model_policy: ModelPolicy):
+def training_set(
+    context: dg.AssetExecutionContext, app_db: AppDatabase, model_policy: ModelPolicy, scraper: ScraperSource
+):
     from viral_pipeline.ml.dataset import assemble_training_set
     from viral_pipeline.ml.fallback import load_fallback_frame
-    from viral_pipeline.store.training import load_labelled_videos
+    from viral_pipeline.store.training import load_labelled_videos, videos_by_source
 
     started = time.perf_counter()
     with bound_context(run_id=context.run.run_id, asset="training_set"):
-        labelled = load_labelled_videos(app_db.engine())
+        engine = app_db.engine()
+        # Only the configured source's videos: a model learns one world, and serves that one.
+        labelled = load_labelled_videos(engine, scraper_source=scraper.source)
         dataset = assemble_training_set(
             labelled,
             fallback=load_fallback_frame(),
             min_rows=model_policy.training_min_rows,
             quantile=model_policy.viral_quantile,
             window_days=model_policy.label_window_days,
+            scraper_source=scraper.source,
         )
         counts = dataset.class_counts()
-        log.info("training set built", source=dataset.source, rows=len(dataset.frame), **counts)
+        stored = videos_by_source(engine)
+        log.info("training set built", trained_on=dataset.provenance.as_dict(), **counts)
     thresholds = list(dataset.thresholds.values())
     return dg.Output(
         dataset,
         metadata={
             "source": dataset.source,
-            "notes": "; ".join(dataset.notes) or "built from the database",
+            "trained_on": dataset.provenance.describe(),
+            "scraper_source": dataset.provenance.source,
+            "first_posted_day": dataset.provenance.first_posted_day,
+            "last_posted_day": dataset.provenance.last_posted_day,
+            "notes": "; ".join(dataset.notes) or f"built from the database's {scraper.source} videos",
             "labelled_rows_in_database": len(labelled),
+            "stored_videos_by_source": dg.MetadataValue.json(stored),
             "rows": len(dataset.frame),
             "train_rows": len(dataset.split.train),
             "calibration_rows": len(dataset.split.calibration),
@@ -77,15 +89,18 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
         )
         log.info("model trained", model_version=outcome.model_version, mlflow_run_id=outcome.run_id,
                  roc_auc=outcome.metrics["roc_auc"])
-    run_url = f"#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"
     return dg.Output(
         outcome,
         metadata={
             "model_version": dg.MetadataValue.text(outcome.model_version),
             "mlflow_run_id": outcome.run_id,
-            "mlflow_run": dg.MetadataValue.text(f"{mlflow_tracking.tracking_uri} {run_url}"),
+            "mlflow_run": mlflow_tracking.run_link(outcome.experiment_id, outcome.run_id),
+            "trained_on": outcome.trained_on.describe(),
+            "trained_on_source": outcome.trained_on.source,
+            "trained_on_dataset": outcome.trained_on.dataset,
             "decision_threshold": round(outcome.threshold, 4),
             "champion_at_training": outcome.champion_version or "none",
+            "champion_comparison": outcome.champion_note,
             **{key: float(value) for key, value in outcome.metrics.items()},
             "duration_ms": elapsed_ms(started),
         },
@@ -99,10 +114,12 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
     description="Moves the `champion` alias to the newest version, only if accuracy_gate passed for that version.",
 )
 def champion_model(
-    context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking, app_db: AppDatabase
+    context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking, app_db: AppDatabase,
+    model_serving: ModelServing,
 ) -> dg.MaterializeResult:
+    from viral_pipeline.engine.provenance import TAG_PREFIX, provenance_from, serving_decision
     from viral_pipeline.ml.published import publish, published_version
-    from viral_pipeline.ml.tracking import champion_version, gate_verdict, promote
+    from viral_pipeline.ml.tracking import GATE_REASONS_TAG, champion_version, gate_verdict, promote
 
     mlflow_client = mlflow_tracking.client()
     name = mlflow_tracking.model_name
@@ -127,20 +144,32 @@ def champion_model(
             f"version {serving} keeps serving" if serving else "no champion serves yet"
         )
     engine = app_db.engine()
+    serving_tags = mlflow_client.get_model_version(name, serving).tags if serving else {}
+    trained_on = provenance_from(serving_tags, prefix=TAG_PREFIX)
     if serving and published_version(engine, name) != serving:
         # Predict runs read the champion from the app database (see ml/published.py).
         import mlflow.sklearn
 
         model = mlflow.sklearn.load_model(f"models:/{name}@champion")
-        threshold = float(mlflow_client.get_model_version(name, serving).tags.get("decision_threshold", 0.5))
-        publish(engine, name, serving, model, threshold)
+        publish(engine, name, serving, model, float(serving_tags.get("decision_threshold", 0.5)), trained_on)
+    decision = serving_decision(serving, trained_on, model_serving.scraper_source, model_serving.allow_other_source)
+    serves_configured_source = bool(serving) and decision.allowed
     with bound_context(run_id=context.run.run_id, asset="champion_model"):
-        log.info("champion decided", serving=serving, newest=newest, reason=reason)
+        log.info("champion decided", serving=serving, newest=newest, reason=reason,
+                 trained_on=trained_on.as_dict() if trained_on else None, serves=serves_configured_source,
+                 source_note=decision.reason)
+    newest_tags = mlflow_client.get_model_version(name, newest).tags if newest else {}
     return dg.MaterializeResult(
         metadata={
             "serving_version": serving or "none",
+            "serving_trained_on": trained_on.describe() if trained_on else "unknown",
+            "serving_trained_on_source": trained_on.source if trained_on else "unknown",
+            "configured_source": model_serving.scraper_source,
+            "serves_configured_source": serves_configured_source,
+            "source_note": decision.reason or "trained on the configured source",
             "newest_version": newest or "none",
             "newest_gate_verdict": verdict or "none",
+            "newest_gate_failed_checks": newest_tags.get(GATE_REASONS_TAG, "") or "none",
             "promoted": bool(newest and serving == newest and verdict == "passed"),
             "published_version": published_version(engine, name) or "none",
             "reason": reason,

@@ -130,11 +130,17 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
+        decision = model_serving.serving_decision(champion)
+        served = {"model_version": champion.version, "model_source_mismatch": decision.mismatch,
+                  "model_trained_on": champion.trained_on.as_dict() if champion.trained_on else None}
+        if not decision.allowed:
+            # Like a missing champion: the other signals' weights are redistributed.
+            return timer.output(Signal("ml", None, False, decision.reason), **served)
         probability = champion.probability(feature_row(request, trends.extra.get("sound_trend_score", 0.0)))
         score = ml_score(probability, champion.threshold)
-        signal = Signal("ml", score, True, f"p={probability:.3f} (threshold {champion.threshold:.3f})")
-        return timer.output(signal, model_version=champion.version, ml_probability=probability,
-                            compiled_model=champion.compiled)
+        reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
+        signal = Signal("ml", score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason)
+        return timer.output(signal, **served, ml_probability=probability, compiled_model=champion.compiled)
 
 
 @dg.op(out=STAGED, description="Weighted mean of the available signals; unavailable weight is redistributed.")
@@ -148,18 +154,20 @@ def aggregate(signal_weights: SignalWeights, rules: Staged, trends: Staged, ml: 
         return timer.output(combine(signals, signal_weights.as_dict()))
 
 
-@dg.op(out=STAGED, description="Apply the newest stored Platt parameters when they are valid; otherwise stay uncalibrated.")
+@dg.op(out=STAGED, description="A calibrated probability: Platt on outcomes, else the champion's own, else none.")
 def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.defs.predict.platt_cache import current_platt_params
-    from viral_pipeline.engine.platt import calibrate as apply_calibration
+    from viral_pipeline.engine.platt import served_probability
 
     request_id = _request_id(aggregate)
     with StageTimer("calibrate", request_id, app_db, (aggregate,)) as timer:
         params = current_platt_params(app_db.engine(), request_id)
-        probability, is_calibrated = apply_calibration(aggregate.value.raw_probability, params)
-        return timer.output({"viral_probability": probability, "is_calibrated": is_calibrated,
-                             "platt_version": params.version if params else None},
-                            platt_version=params.version if params else "none")
+        ml = aggregate.lineage()["ml"]
+        served = served_probability(aggregate.value.raw_probability, params, ml.extra.get("ml_probability"),
+                                    ml.value.reason)
+        return timer.output({"served": served, "platt_version": params.version if params else None},
+                            platt_version=params.version if params else "none",
+                            probability_source=served.source or "none")
 
 
 @dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
@@ -182,16 +190,23 @@ def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDataba
                 "cost_cents": item.cost_cents,
             }
         calibrated = calibrate.value
+        served = calibrated["served"]
         result = {
-            "viral_probability": round(calibrated["viral_probability"], 6),
+            # A calibrated probability or null (probability_note says why); score is the 0..100
+            # weighted score of the available signals, which is not a probability.
+            "viral_probability": None if served.probability is None else round(served.probability, 6),
+            "probability_source": served.source,
+            "probability_note": served.note,
             "score": round(combined.score, 2),
             "confidence": combined.confidence,
-            "is_calibrated": calibrated["is_calibrated"],
+            "is_calibrated": served.is_calibrated,
             # What platt_calibration fits on: the aggregate before calibration, and which version served.
             "raw_probability": round(combined.raw_probability, 6),
             "platt_version": calibrated["platt_version"],
             "ml_score": signals["ml"]["score"],
             "model_version": ml.extra.get("model_version"),
+            "model_trained_on": ml.extra.get("model_trained_on"),
+            "model_source_mismatch": ml.extra.get("model_source_mismatch", False),
             "signals": signals,
             "notes": list(combined.notes),
             "stages": [s.record() for s in staged],

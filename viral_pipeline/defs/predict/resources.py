@@ -40,9 +40,17 @@ class LlmJudges(dg.ConfigurableResource):
 
 
 class ModelServing(dg.ConfigurableResource):
-    """The published champion (see viral_pipeline.ml.published), loaded once per version per process."""
+    """The published champion (see viral_pipeline.ml.published), loaded once per version per process,
+    and whether a champion trained on another scraper source may serve the configured one."""
 
     model_name: str = "viral_classifier"
+    scraper_source: str = "simulated"
+    allow_other_source: bool = False
+
+    def serving_decision(self, champion):  # type: ignore[no-untyped-def]
+        from viral_pipeline.engine.provenance import serving_decision
+
+        return serving_decision(champion.version, champion.trained_on, self.scraper_source, self.allow_other_source)
 
     def champion(self, engine):  # type: ignore[no-untyped-def]
         from viral_pipeline.ml.published import PublishedChampion
