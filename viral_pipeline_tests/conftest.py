@@ -108,7 +108,8 @@ def shared_apify_dir() -> Path:
     it, and fails under CI.
     """
     if not SHARED_APIFY_DIR.is_dir():
-        _missing(f"{SHARED_MISSING} ({SHARED_APIFY_DIR}; it exists in CI and the team's machines, not in a user's clone)")
+        _missing(f"{SHARED_MISSING} ({SHARED_APIFY_DIR}; it exists in CI and the team's machines, "
+                 "not in a user's clone)")
     return SHARED_APIFY_DIR
 
 
