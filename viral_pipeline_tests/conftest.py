@@ -15,7 +15,13 @@ from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline_tests.postgres_server import PostgresServer, find_binaries
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_APIFY_DIR = REPO_ROOT.parent / "shared" / "data" / "apify"
+# Real Apify payloads live in `shared/data/apify` next to the repository (CI and the team's
+# machines; not a user's clone). VIRAL_SHARED_DIR moves `shared`, e.g. to a missing folder to see
+# what a clone without it runs. Tests reach these files only through the `shared_apify_dir`
+# fixture (test_shared_data_guard.py enforces it), so a missing folder is a clear skip everywhere.
+SHARED_DIR_ENV = "VIRAL_SHARED_DIR"
+SHARED_APIFY_DIR = Path(os.environ.get(SHARED_DIR_ENV) or REPO_ROOT.parent / "shared") / "data" / "apify"
+SHARED_MISSING = "../shared/data/apify is not present"  # how a skip for it begins
 
 # Secrets are never taken from the developer's shell; a test that needs one sets it.
 _SECRET_ENV_VARS = ("APIFY_TOKEN", "SENTRY_DSN", "ADMIN_TOKEN", "APIFY_WEBHOOK_SECRET")
@@ -35,10 +41,14 @@ def _missing(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every test that uses the server is marked, so `-m "not postgres"` leaves them out.
+    # Every test that uses the server or the shared data is marked, so `-m "not postgres"` or
+    # `-m "not shared_data"` leaves them out.
     for item in items:
-        if "postgres_server" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgres_server" in fixtures:
             item.add_marker(pytest.mark.postgres)
+        if "shared_apify_dir" in fixtures:
+            item.add_marker(pytest.mark.shared_data)
 
 
 # ---- PostgreSQL ------------------------------------------------------------------------
@@ -92,9 +102,14 @@ def _dispose_cached_engines(database: str, port: int | None) -> None:
 
 @pytest.fixture(scope="session")
 def shared_apify_dir() -> Path:
-    """`../shared/data/apify`: real Apify payloads, present in CI and on the team's machines."""
+    """`../shared/data/apify`: real Apify payloads, present in CI and on the team's machines.
+
+    The only way a test reaches the shared folder: it skips with a clear reason on a clone without
+    it, and fails under CI.
+    """
     if not SHARED_APIFY_DIR.is_dir():
-        _missing("../shared/data/apify is not present (it exists in CI and the team's machines, not in a user's clone)")
+        _missing(f"{SHARED_MISSING} ({SHARED_APIFY_DIR}; it exists in CI and the team's machines, "
+                 "not in a user's clone)")
     return SHARED_APIFY_DIR
 
 

@@ -6,6 +6,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
 from structlog.testing import capture_logs
@@ -138,9 +139,12 @@ def test_page_erroring_once_is_retried_without_duplicates(apify: FakeApify, clie
     assert _offsets(apify, dataset_id) == [0, 10, 10, 10, 20]
 
 
-def test_429_honours_retry_after_up_to_the_cap(apify: FakeApify) -> None:
+@pytest.mark.parametrize("http_date", [False, True], ids=["seconds", "http-date"])
+def test_429_honours_retry_after_up_to_the_cap(apify: FakeApify, http_date: bool) -> None:
     dataset_id = apify.add_dataset(_items(3))
-    apify.fail_next("/v2/datasets/", 429, retry_after=30)
+    # 30 s either way; Apify may send either form.
+    retry_after = formatdate(time.time() + 30, usegmt=True) if http_date else 30
+    apify.fail_next("/v2/datasets/", 429, retry_after=retry_after)
     with ApifyClient(apify.url, apify.token, ACTOR, backoff_s=0.001, max_backoff_s=0.3) as c, capture_logs() as logs:
         started = time.monotonic()
         got = list(c.iter_dataset_items(dataset_id))
@@ -248,9 +252,12 @@ def test_malformed_dataset_page_raises_apify_error(apify: FakeApify, client: Api
         list(client.iter_dataset_items(dataset_id))
 
 
-def test_retry_after_that_is_not_a_number_falls_back_to_backoff(apify: FakeApify, client: ApifyClient) -> None:
+@pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["unreadable", "past-date"])
+def test_retry_after_unreadable_or_past_leaves_the_backoff(
+    apify: FakeApify, client: ApifyClient, retry_after: str
+) -> None:
     run_id = apify.add_run()
-    apify.fail_next("/v2/actor-runs/", 429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    apify.fail_next("/v2/actor-runs/", 429, retry_after=retry_after)
     apify.fail_next("/v2/actor-runs/", 502, body="")
     with capture_logs() as logs:
         assert client.get_run(run_id)["id"] == run_id

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+from structlog.testing import capture_logs
 
 from viral_pipeline.engine.feature_row import FEATURE_COLUMNS, RAW_COLUMNS, feature_vector
 from viral_pipeline.engine.features import build_features
 from viral_pipeline.engine.model import ModelParams, train_calibrated
 from viral_pipeline.engine.scorer import CompiledScorer
+from viral_pipeline.ml import compiled as compiled_module
 from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
 from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import PublishedChampion, publish
@@ -127,6 +129,27 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
         loaded = PublishedChampion("viral_classifier").get(engine)
         assert loaded.compiled is compiled and loaded.version == calibration
         assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
+
+
+def test_promotion_falls_back_to_the_pickle_when_compilation_fails_unexpectedly(bundled, sqlite_url, monkeypatch):
+    raw, X, _ = bundled
+    model = _model(bundled)  # the gradient-boosting champion, which compiles today
+    # What a scikit-learn release renaming `_predictors` would do to compile_model. It is patched
+    # because the installed release cannot have a fitted model that lacks the field yet predicts.
+    def renamed_private_field(model):
+        raise AttributeError("'HistGradientBoostingClassifier' object has no attribute '_predictors'")
+
+    monkeypatch.setattr(compiled_module, "compile_model", renamed_private_field)
+    engine = ready_engine(sqlite_url)
+    with capture_logs() as logs:
+        publish(engine, "viral_classifier", "8", model, 0.2, BUNDLED)
+    (warning,) = [e for e in logs if e["event"].startswith("champion not compiled")]
+    assert warning["log_level"] == "warning" and warning["error_type"] == "AttributeError"
+    assert "_predictors" in warning["reason"]
+    loaded = PublishedChampion("viral_classifier").get(engine)
+    assert loaded.version == "8" and loaded.compiled is False
+    row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
+    assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
 
 
 LEAN_RUN = r"""

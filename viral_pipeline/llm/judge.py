@@ -19,7 +19,6 @@ before it is kept.
 from __future__ import annotations
 
 import copy
-import email.utils
 import functools
 import json
 import random
@@ -27,7 +26,6 @@ import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import timezone
 from typing import Annotated, Any, ClassVar
 
 import httpx
@@ -44,6 +42,7 @@ from pydantic import (
 
 from viral_pipeline.llm.prices import cost_cents, normalize_model
 from viral_pipeline.observability import get_logger
+from viral_pipeline.retry_after import parse_retry_after
 
 log = get_logger("viral_pipeline.llm")
 
@@ -303,24 +302,6 @@ def token_count(value: Any) -> int:
         return max(0, int(str(value)))
     except ValueError:
         return 0
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After in seconds (a number, or an HTTP date); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
 
 
 class _Retryable(Exception):

@@ -26,12 +26,18 @@ log = get_logger(__name__)
 
 
 def _compiled_bytes(model: Any) -> bytes | None:
-    from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
+    """The compiled scorer's bytes, or None (the pickle serves) when the model cannot be compiled.
+
+    Compilation is an optimisation, so any failure falls back: besides UnsupportedModel, it reads
+    scikit-learn's private fields, which a new release may rename (an AttributeError or worse).
+    """
+    from viral_pipeline.ml.compiled import compile_model
 
     try:
         return compile_model(model).to_bytes()
-    except UnsupportedModel as error:
-        log.warning("champion not compiled; predict runs will unpickle it", reason=str(error))
+    except Exception as error:
+        log.warning("champion not compiled; predict runs will unpickle it",
+                    error_type=type(error).__name__, reason=str(error))
         return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from viral_pipeline.observability import get_logger
+from viral_pipeline.retry_after import parse_retry_after
 
 log = get_logger(__name__)
 
@@ -173,7 +174,7 @@ class ApifyClient:
                 problem = f"HTTP {status_code}: {_error_message(response)}"
                 if status_code != 429 and status_code < 500:
                     raise ApifyError(self._redact(f"{method} {path} failed: {problem}"), status_code)
-                retry_after = _retry_after(response)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), cap_s=self._max_backoff_s)
             if attempt == self._max_retries:
                 message = f"{method} {path} failed after {attempt + 1} attempts: {problem}"
                 raise ApifyError(self._redact(message), status_code)
@@ -214,14 +215,6 @@ def _error_message(response: httpx.Response) -> str:
         return str(response.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return response.text[:200] or response.reason_phrase
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    # Apify sends Retry-After in seconds; an HTTP-date or garbage falls back to our backoff.
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
