@@ -152,12 +152,15 @@ def champion_model(
 
         model = mlflow.sklearn.load_model(f"models:/{name}@champion")
         publish(engine, name, serving, model, float(serving_tags.get("decision_threshold", 0.5)), trained_on)
-    decision = serving_decision(serving, trained_on, model_serving.scraper_source, model_serving.allow_other_source)
-    serves_configured_source = bool(serving) and decision.allowed
+    if serving:
+        decision = serving_decision(serving, trained_on, model_serving.scraper_source, model_serving.allow_other_source)
+        serves_configured_source, source_note = decision.allowed, decision.reason or "trained on the configured source"
+    else:
+        serves_configured_source, source_note = False, "no champion serves yet"
     with bound_context(run_id=context.run.run_id, asset="champion_model"):
         log.info("champion decided", serving=serving, newest=newest, reason=reason,
                  trained_on=trained_on.as_dict() if trained_on else None, serves=serves_configured_source,
-                 source_note=decision.reason)
+                 source_note=source_note)
     newest_tags = mlflow_client.get_model_version(name, newest).tags if newest else {}
     return dg.MaterializeResult(
         metadata={
@@ -166,7 +169,7 @@ def champion_model(
             "serving_trained_on_source": trained_on.source if trained_on else "unknown",
             "configured_source": model_serving.scraper_source,
             "serves_configured_source": serves_configured_source,
-            "source_note": decision.reason or "trained on the configured source",
+            "source_note": source_note,
             "newest_version": newest or "none",
             "newest_gate_verdict": verdict or "none",
             "newest_gate_failed_checks": newest_tags.get(GATE_REASONS_TAG, "") or "none",
