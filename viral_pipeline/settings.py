@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # A champion trained on another scraper source than SCRAPER_SOURCE serves only when allowed.
     serve_model_from_other_source: bool = False
 
-    # LLM judges (issue 4): no key means the signal is unavailable, not an error.
+    # LLM judges: no key means the signal is unavailable, not an error.
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     gemini_model: str = "gemini-2.5-flash"
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     weight_deepseek: float = Field(default=0.15, ge=0)
     predict_max_runs_per_tick: int = Field(default=50, ge=1, le=500)
 
-    # The calibration loop (issue 5).
+    # The calibration loop: outcomes, Platt fits and audits.
     calibration_tier: Literal["24h", "72h", "7d"] = Field(
         default="7d", description="Evaluation tier whose outcomes platt_calibration fits on."
     )

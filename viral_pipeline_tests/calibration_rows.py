@@ -1,5 +1,5 @@
 """Rows for calibration tests: succeeded predictions and their outcomes, written straight to the
-tables (the outcomes API is another part of issue 5; these tests read the table it writes)."""
+tables (the outcomes API writes that table too; these tests read it)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ apify_webhook_events = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# ---- Predictions (issue 4) -------------------------------------------------------------
+# ---- Predictions -----------------------------------------------------------------------
 
 prediction_requests = sa.Table(
     "prediction_requests",
@@ -109,7 +109,7 @@ prediction_requests = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-    # The posted video, once known (issue 5): evaluate_predictions collects its outcomes.
+    # The posted video, once known: evaluate_predictions collects its outcomes.
     sa.Column("video_id", sa.String(32), nullable=True),
     sa.Column("video_url", sa.Text, nullable=True),
 )
@@ -161,7 +161,7 @@ serving_models = sa.Table(
     sa.Column("trained_on", sa.JSON, nullable=True),
 )
 
-# ---- The calibration loop (issue 5) ------------------------------------------------------
+# ---- The calibration loop -------------------------------------------------------------
 
 # What a predicted video did, per evaluation tier. The label uses the training label's
 # definition and threshold, both recorded with it.

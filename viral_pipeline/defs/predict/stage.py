@@ -95,7 +95,7 @@ class StageTimer:
                **metadata: Any) -> dg.Output:
         duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
         cost_cents = round(float(cost_cents), 6)
-        # The one line the audited original got wrong: all four fields together.
+        # Request, stage, duration and cost on one line: a stage's cost is never logged apart from it.
         log.info("stage complete", request_id=self.request_id, stage=self.stage,
                  duration_ms=duration_ms, cost_cents=cost_cents, **metadata)
         staged = Staged(self.stage, self.request_id, value, duration_ms, cost_cents, provider, input_tokens,
