@@ -44,9 +44,28 @@ def test_oversize_body_is_413_before_it_is_read(api_client):
     assert str(MAX_BODY_BYTES) in response.json()["detail"]
 
 
-def test_caller_request_id_is_echoed(api_client):
-    response = api_client.get("/healthz", headers={"x-request-id": "abc-123"})
-    assert response.headers["x-request-id"] == "abc-123"
+def _json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+def test_caller_request_id_is_echoed(api_client, capsys):
+    caller_id = "abc-123." + "x" * 56  # 64 characters: the longest accepted
+    response = api_client.get("/healthz", headers={"x-request-id": caller_id})
+    assert response.headers["x-request-id"] == caller_id
+    requests = [line for line in _json_lines(capsys.readouterr().err) if line.get("event") == "http request"]
+    assert [line["http_request_id"] for line in requests] == [caller_id]
+
+
+def test_unsafe_caller_request_id_is_replaced_not_echoed(api_client, capsys):
+    for unsafe in [b"x" * 65, b"abc\x01def", b"abc\tdef", b"a b", b"id;rm", b"caf\xe9", b""]:
+        response = api_client.get("/healthz", headers={"x-request-id": unsafe})
+        replaced = response.headers["x-request-id"]
+        assert replaced.encode() != unsafe and len(replaced) == 32 and replaced.isalnum()
+        err = capsys.readouterr().err
+        if unsafe:
+            assert unsafe.decode("latin-1") not in err
+        requests = [line for line in _json_lines(err) if line.get("event") == "http request"]
+        assert [line["http_request_id"] for line in requests] == [replaced]
 
 
 def test_openapi_describes_every_endpoint(api_client):
@@ -88,6 +107,6 @@ def test_real_server_logs_json_lines_without_query_strings(tmp_path):
     assert lines, "the server wrote no log lines"
     requests = [line for line in lines if line.get("event") == "http request"]
     assert {(r["path"], r["status"]) for r in requests} >= {("/healthz", 200), ("/api/webhooks/apify", 401)}
-    assert all("request_id" in r and "duration_ms" in r for r in requests)
+    assert all("http_request_id" in r and "duration_ms" in r for r in requests)
     assert "hush" not in stderr  # neither the secret nor the wrong guess reaches a log line
     assert any(line.get("logger", "").startswith("uvicorn") for line in lines)

@@ -1,6 +1,7 @@
 """POST /api/analyze and GET /api/predictions/{id}: validation, storage, 404, long poll, and the
 whole path through a real Dagster instance (sensor tick → predict run → result)."""
 
+import json
 import threading
 import time
 
@@ -66,8 +67,36 @@ def test_wait_is_bounded(api_client):
     assert 0.5 <= time.monotonic() - started < 5
 
 
-def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api_client, tmp_path):
+def _log_lines(text):
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return [line for line in lines if isinstance(line, dict)]
+
+
+def test_analyze_log_line_carries_the_http_and_the_prediction_ids(api_client, capsys):
+    capsys.readouterr()
+    response = api_client.post("/api/analyze", json=REQUEST)
+    stored = _stored_request_ids()
+    lines = _log_lines(capsys.readouterr().err)
+    (queued,) = [line for line in lines if line.get("event") == "prediction queued"]
+    assert [queued["request_id"]] == [response.json()["request_id"]] == stored
+    assert queued["http_request_id"] == response.headers["x-request-id"]
+    (http,) = [line for line in lines if line.get("event") == "http request"]
+    assert http["http_request_id"] == queued["http_request_id"] and http["path"] == "/api/analyze"
+
+
+def _stored_request_ids():
+    with ready_engine(get_settings().database_url).connect() as connection:
+        return list(connection.execute(sa.text("SELECT request_id FROM prediction_requests")).scalars())
+
+
+def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api_client, tmp_path, capsys):
     """POST → sensor tick → predict run (in a real instance) → GET ?wait= returns the result."""
+    capsys.readouterr()
     request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
     defs = load_defs()
 
@@ -93,3 +122,10 @@ def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api
         assert result["duration_ms"] > 0 and result["cost_cents"] == 0.0  # no LLM configured: free
         (run,) = instance.get_runs()
         assert run.tags["request_id"] == request_id and run.is_success
+    # One id follows the prediction from the API's line through every stage line of its run.
+    lines = _log_lines(capsys.readouterr().err)
+    (queued,) = [line for line in lines if line.get("event") == "prediction queued"]
+    assert queued["request_id"] == request_id and queued["http_request_id"]
+    stage_lines = [line for line in lines if line.get("stage") and line.get("request_id")]
+    assert {line["stage"] for line in stage_lines} >= {"normalize", "persist"}
+    assert {line["request_id"] for line in stage_lines} == {request_id}

@@ -196,7 +196,7 @@ def test_an_apify_outage_fails_the_run_marks_the_request_and_reports_it(monkeypa
     assert not result.success
     assert request["status"] == "failed" and "scrape_profile" in request["error"] and "403" in request["error"]
     assert fake_apify.token not in request["error"]
-    assert sentry_events.events()[-1]["tags"]["profile_request_id"] == request["request_id"]
+    assert sentry_events.events()[-1]["tags"]["request_id"] == request["request_id"]
     assert _creators() == []
 
 

@@ -1,7 +1,9 @@
-"""FastAPI application: health, predictions, profiles, admin costs, webhooks; one JSON log line per request, with its request id."""
+"""FastAPI application: health, predictions, profiles, admin costs, webhooks; one JSON log line per
+HTTP request, with its `http_request_id` (the prediction or profile id is logged as `request_id`)."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -23,6 +25,16 @@ log = get_logger("viral_pipeline.api")
 # Bodies this size or larger are refused before they are read in full.
 MAX_BODY_BYTES = 256 * 1024
 
+# A caller's x-request-id is kept only in this shape; anything else is replaced, never echoed or logged.
+_CALLER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def http_request_id(supplied: str | None) -> str:
+    """The caller's x-request-id when it is a short plain token, else a fresh uuid."""
+    if supplied is not None and _CALLER_ID.fullmatch(supplied):
+        return supplied
+    return uuid.uuid4().hex
+
 
 def create_app() -> FastAPI:
     settings = get_settings()
@@ -36,17 +48,17 @@ def create_app() -> FastAPI:
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        http_id = http_request_id(request.headers.get("x-request-id"))
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        with bound_context(request_id=request_id):
+        with bound_context(http_request_id=http_id):
             if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
                 response = JSONResponse(
                     {"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
                 )
             else:
                 response = await call_next(request)
-            response.headers["x-request-id"] = request_id
+            response.headers["x-request-id"] = http_id
             # The path only, never the query string: webhook URLs may carry a token.
             log.info(
                 "http request",

@@ -135,7 +135,7 @@ def record_outcome(body: OutcomeIn, response: Response, settings: Annotated[Sett
         _raise(error)
     if not written.created:
         response.status_code = 200
-    log.info("outcome recorded", prediction_request_id=body.request_id, evaluation_tier=body.evaluation_tier,
+    log.info("outcome recorded", request_id=body.request_id, evaluation_tier=body.evaluation_tier,
              created=written.created, is_viral=written.outcome["is_viral"])
     return written.outcome
 
@@ -155,7 +155,7 @@ def announce_video(request_id: str, body: VideoIn, settings: Annotated[Settings,
     except OutcomeError as error:
         _raise(error)
     posted_at = prediction_posted_at(row["payload"], row["created_at"])
-    log.info("prediction video announced", prediction_request_id=request_id, video_id=video_id)
+    log.info("prediction video announced", request_id=request_id, video_id=video_id)
     return PredictionVideoOut(
         request_id=request_id, status=row["status"], video_id=row["video_id"], video_url=row["video_url"],
         posted_at=posted_at, tiers_due_at={tier: posted_at + age for tier, age in TIER_AGES.items()},

@@ -85,7 +85,7 @@ class PredictionStatus(BaseModel):
              responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}})
 def analyze(body: AnalyzeRequest, request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Queued:
     request_id = create_request(ready_engine(settings.database_url), body.model_dump(mode="json"))
-    log.info("prediction queued", prediction_request_id=request_id)
+    log.info("prediction queued", request_id=request_id)
     return Queued(request_id=request_id, status="queued",
                   status_url=str(request.url_for("prediction_status", request_id=request_id)))
 

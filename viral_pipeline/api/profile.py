@@ -47,7 +47,7 @@ def patch_profile(body: ProfilePatch, request: Request,
                   settings: Annotated[Settings, Depends(get_settings)]) -> ProfileQueued:
     engine = ready_engine(settings.database_url)
     request_id = create_profile_request(engine, body.tiktok_handle, body.model_dump(mode="json"))
-    log.info("profile scrape queued", profile_request_id=request_id, handle=body.tiktok_handle)
+    log.info("profile scrape queued", request_id=request_id, handle=body.tiktok_handle)
     return ProfileQueued(request_id=request_id, handle=body.tiktok_handle, status="queued",
                          status_url=str(request.url_for("profile_request_status", request_id=request_id)))
 

@@ -40,7 +40,7 @@ def request_run_failures(context: dg.RunFailureSensorContext, app_db: AppDatabas
     request_id = run.tags.get(tag)
     if request_id is None:  # launched by hand, not for a request
         return
-    fields = {"run_id": run.run_id, "job": run.job_name, tag: request_id}
+    fields = {"run_id": run.run_id, "job": run.job_name, "request_id": request_id}
     if run.tags.get(WILL_RETRY_TAG) == "true":
         log.info("run failed; a retry will run the request again", **fields)
         return

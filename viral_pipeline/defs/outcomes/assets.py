@@ -67,7 +67,7 @@ def prediction_outcomes(
             found = stats.get(item.video.video_id)
             if found is None:
                 missing += 1
-                log.warning("video not found by the source", prediction_request_id=item.request_id,
+                log.warning("video not found by the source", request_id=item.request_id,
                             video_id=item.video.video_id, evaluation_tier=item.evaluation_tier, source=scraper.source)
                 continue
             try:
@@ -80,7 +80,7 @@ def prediction_outcomes(
             except OutcomeError as error:
                 # No threshold yet (nothing scraped for that window), or the video changed meanwhile.
                 skipped[error.kind] += 1
-                log.warning("outcome not recorded", prediction_request_id=item.request_id,
+                log.warning("outcome not recorded", request_id=item.request_id,
                             evaluation_tier=item.evaluation_tier, reason=str(error), kind=error.kind)
                 continue
             collected[item.evaluation_tier] += 1

@@ -30,7 +30,7 @@ def scrape_profile(context: dg.OpExecutionContext, config: ProfileScrapeConfig, 
 
     started = time.perf_counter()
     engine = app_db.engine()
-    with bound_context(run_id=context.run.run_id, profile_request_id=config.request_id):
+    with bound_context(run_id=context.run.run_id, request_id=config.request_id):
         row = get_profile_request(engine, config.request_id)
         if row is None:
             raise dg.Failure(f"unknown profile request {config.request_id}")
@@ -71,7 +71,7 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
     error = context.op_exception or RuntimeError(f"op {context.op.name} failed")
     if request_id:
         mark_profile_failed(context.resources.app_db.engine(), request_id, f"{context.op.name}: {error}")
-    report_exception(error, profile_request_id=request_id, stage=context.op.name)
+    report_exception(error, request_id=request_id, stage=context.op.name)
 
 
 @dg.job(
