@@ -13,6 +13,7 @@ import httpx
 
 from viral_pipeline.api.app import MAX_BODY_BYTES
 from viral_pipeline.settings import get_settings
+from viral_pipeline_tests.test_predict import REQUEST
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,25 @@ def test_unsafe_caller_request_id_is_replaced_not_echoed(api_client, capsys):
             assert unsafe.decode("latin-1") not in err
         requests = [line for line in _json_lines(err) if line.get("event") == "http request"]
         assert [line["http_request_id"] for line in requests] == [replaced]
+
+
+def test_handlers_take_the_database_from_the_one_dependency(api_client, tmp_path):
+    """Overriding `app_engine` moves every handler to another database: none opens its own."""
+    from viral_pipeline.api.deps import app_engine
+    from viral_pipeline.store.db import ready_engine
+
+    other = ready_engine(f"sqlite:///{tmp_path}/other.db")
+    api_client.app.dependency_overrides[app_engine] = lambda: other
+    try:
+        request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
+        assert api_client.get(f"/api/predictions/{request_id}").json()["status"] == "queued"
+        handle = api_client.patch("/api/profile", json={"tiktok_handle": "some.creator"}).json()
+        assert api_client.get(f"/api/profile/{handle['request_id']}").status_code == 200
+    finally:
+        api_client.app.dependency_overrides.clear()
+    # The configured database never saw them.
+    assert api_client.get(f"/api/predictions/{request_id}").status_code == 404
+    assert api_client.get(f"/api/profile/{handle['request_id']}").status_code == 404
 
 
 def test_openapi_describes_every_endpoint(api_client):

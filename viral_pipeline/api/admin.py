@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.costs import cost_summary
-from viral_pipeline.store.db import ready_engine
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 log = get_logger("viral_pipeline.api.admin")
@@ -86,7 +86,7 @@ def _invalid(field: str, message: str) -> HTTPException:
             responses={401: {"description": "missing or wrong token"}, 503: {"description": "ADMIN_TOKEN not set"},
                        422: {"description": "invalid date range"}})
 async def costs(
-    settings: Annotated[Settings, Depends(get_settings)],
+    engine: DbEngine,
     start: Annotated[date | None, Query(description=f"first UTC day (default: {DEFAULT_RANGE_DAYS - 1} days before end)")] = None,
     end: Annotated[date | None, Query(description="last UTC day, included (default: today)")] = None,
 ) -> dict[str, Any]:
@@ -96,6 +96,6 @@ async def costs(
         raise _invalid("end", "end must not be before start")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise _invalid("end", f"the range spans at most {MAX_RANGE_DAYS} days")
-    summary = await run_in_threadpool(cost_summary, ready_engine(settings.database_url), start, end)
+    summary = await run_in_threadpool(cost_summary, engine, start, end)
     log.info("costs served", start=start.isoformat(), end=end.isoformat(), total_cost_cents=summary.total_cost_cents)
     return summary.as_dict()

@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse
 
 from viral_pipeline.api.outcomes import router as outcomes_router
 from viral_pipeline.api.admin import router as admin_router
+from viral_pipeline.api.deps import app_engine
 from viral_pipeline.api.predictions import router as predictions_router
 from viral_pipeline.api.profile import router as profile_router
 from viral_pipeline.api.webhooks import router as webhooks_router
 from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
 from viral_pipeline.settings import get_settings
-from viral_pipeline.store.db import ready_engine
 
 log = get_logger("viral_pipeline.api")
 
@@ -71,8 +71,9 @@ def create_app() -> FastAPI:
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz() -> JSONResponse:
+        # Not the DbEngine dependency: an unreachable database is this endpoint's answer (503), not an error.
         try:
-            with ready_engine(settings.database_url).connect() as connection:
+            with app_engine(settings).connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as error:
             report_exception(error, where="healthz")

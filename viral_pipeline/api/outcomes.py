@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.engine.outcomes import TIER_AGES, prediction_posted_at, video_id_from_url
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
-from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import OutcomeError, outcomes_of, set_prediction_video, upsert_outcome
 
 router = APIRouter(prefix="/api", tags=["outcomes"])
@@ -121,9 +121,9 @@ _ERRORS = {404: {"description": "unknown request id"}, 422: {"description": "inv
                409: {"description": "prediction not succeeded, another video bound, or no viral threshold yet"},
                **_ERRORS},
 )
-def record_outcome(body: OutcomeIn, response: Response, settings: Annotated[Settings, Depends(get_settings)]) -> Any:
+def record_outcome(body: OutcomeIn, response: Response, engine: DbEngine,
+                   settings: Annotated[Settings, Depends(get_settings)]) -> Any:
     video_id = body.resolved_video_id()
-    engine = ready_engine(settings.database_url)
     try:
         written = upsert_outcome(
             engine, request_id=body.request_id, evaluation_tier=body.evaluation_tier, views=body.views,
@@ -145,13 +145,13 @@ def record_outcome(body: OutcomeIn, response: Response, settings: Annotated[Sett
     summary="Announce the posted video of a prediction, so evaluate_predictions collects its outcomes",
     responses={409: {"description": "outcomes are already stored for another video"}, **_ERRORS},
 )
-def announce_video(request_id: str, body: VideoIn, settings: Annotated[Settings, Depends(get_settings)]) -> Any:
+def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
     video_id = body.resolved_video_id()
     if video_id is None:
         raise RequestValidationError([{"type": "missing", "loc": ("body", "video_id"),
                                        "msg": "video_id or video_url is required", "input": None}])
     try:
-        row = set_prediction_video(ready_engine(settings.database_url), request_id, video_id, body.video_url)
+        row = set_prediction_video(engine, request_id, video_id, body.video_url)
     except OutcomeError as error:
         _raise(error)
     posted_at = prediction_posted_at(row["payload"], row["created_at"])
@@ -166,10 +166,9 @@ def announce_video(request_id: str, body: VideoIn, settings: Annotated[Settings,
     "/predictions/{request_id}/outcomes", response_model=list[OutcomeOut],
     summary="The outcomes recorded for a prediction, by tier", responses={404: _ERRORS[404]},
 )
-def list_outcomes(request_id: str, settings: Annotated[Settings, Depends(get_settings)]) -> Any:
+def list_outcomes(request_id: str, engine: DbEngine) -> Any:
     from viral_pipeline.store.predictions import get_request
 
-    engine = ready_engine(settings.database_url)
     if get_request(engine, request_id) is None:
         raise HTTPException(404, f"no prediction request {request_id}")
     return outcomes_of(engine, request_id)

@@ -10,14 +10,13 @@ import asyncio
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.engine.request import AnalyzeRequest
 from viral_pipeline.observability import get_logger
-from viral_pipeline.settings import Settings, get_settings
-from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import FAILED, SUCCEEDED, create_request, get_request
 
 router = APIRouter(prefix="/api", tags=["predictions"])
@@ -83,8 +82,8 @@ class PredictionStatus(BaseModel):
 
 @router.post("/analyze", status_code=202, response_model=Queued, summary="Queue a prediction request",
              responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}})
-def analyze(body: AnalyzeRequest, request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Queued:
-    request_id = create_request(ready_engine(settings.database_url), body.model_dump(mode="json"))
+def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine) -> Queued:
+    request_id = create_request(engine, body.model_dump(mode="json"))
     log.info("prediction queued", request_id=request_id)
     return Queued(request_id=request_id, status="queued",
                   status_url=str(request.url_for("prediction_status", request_id=request_id)))
@@ -99,10 +98,9 @@ def _status(row: dict[str, Any]) -> PredictionStatus:
             summary="A prediction's status and result", responses={404: {"description": "unknown request id"}})
 async def prediction_status(
     request_id: str,
-    settings: Annotated[Settings, Depends(get_settings)],
+    engine: DbEngine,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for the run to end")] = 0,
 ) -> PredictionStatus:
-    engine = ready_engine(settings.database_url)
     deadline = time.monotonic() + wait
     while True:
         row = await run_in_threadpool(get_request, engine, request_id)

@@ -7,16 +7,15 @@ The API only stores the handle: the `profile_requests` sensor turns the row into
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
+from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.engine.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
-from viral_pipeline.settings import Settings, get_settings
-from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.profiles import create_profile_request, get_profile_request
 
 router = APIRouter(prefix="/api", tags=["profiles"])
@@ -43,9 +42,7 @@ class ProfileRequestStatus(BaseModel):
 
 @router.patch("/profile", status_code=202, response_model=ProfileQueued, summary="Queue a creator profile scrape",
               responses={422: {"description": "invalid field"}})
-def patch_profile(body: ProfilePatch, request: Request,
-                  settings: Annotated[Settings, Depends(get_settings)]) -> ProfileQueued:
-    engine = ready_engine(settings.database_url)
+def patch_profile(body: ProfilePatch, request: Request, engine: DbEngine) -> ProfileQueued:
     request_id = create_profile_request(engine, body.tiktok_handle, body.model_dump(mode="json"))
     log.info("profile scrape queued", request_id=request_id, handle=body.tiktok_handle)
     return ProfileQueued(request_id=request_id, handle=body.tiktok_handle, status="queued",
@@ -54,9 +51,8 @@ def patch_profile(body: ProfilePatch, request: Request,
 
 @router.get("/profile/{request_id}", response_model=ProfileRequestStatus, name="profile_request_status",
             summary="A profile scrape's status", responses={404: {"description": "unknown request id"}})
-def profile_request_status(request_id: str,
-                           settings: Annotated[Settings, Depends(get_settings)]) -> ProfileRequestStatus:
-    row = get_profile_request(ready_engine(settings.database_url), request_id)
+def profile_request_status(request_id: str, engine: DbEngine) -> ProfileRequestStatus:
+    row = get_profile_request(engine, request_id)
     if row is None:
         raise HTTPException(404, f"no profile request {request_id}")
     return ProfileRequestStatus(request_id=row["request_id"], handle=row["handle"], status=row["status"],

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.observability import get_logger, report_exception
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.sources.apify import ApifyClient, ApifyError
-from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.webhook_events import record_webhook_event
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -67,7 +67,7 @@ def require_webhook_secret(
     responses={401: {"description": "missing or wrong secret"}, 502: {"description": "Apify API unreachable"}},
 )
 def apify_webhook(
-    payload: ApifyWebhookPayload, settings: Annotated[Settings, Depends(get_settings)]
+    payload: ApifyWebhookPayload, engine: DbEngine, settings: Annotated[Settings, Depends(get_settings)]
 ) -> WebhookAccepted:
     run_id = payload.eventData.actorRunId
     token = settings.apify_token.get_secret_value() if settings.apify_token else None
@@ -86,7 +86,7 @@ def apify_webhook(
         raise HTTPException(502, f"could not re-read Apify run {run_id}: {error}") from None
     status = str(run.get("status", "UNKNOWN"))
     new = record_webhook_event(
-        ready_engine(settings.database_url),
+        engine,
         apify_run_id=run_id,
         dataset_id=run.get("defaultDatasetId"),
         event_type=payload.eventType,
