@@ -1,15 +1,17 @@
-"""Builders for outcome tests: succeeded predictions and scraped days, written through the store."""
+"""Builders for prediction and outcome tests: predictions run through the sensor and the predict
+job, succeeded predictions and scraped days written through the store."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+import dagster as dg
 import sqlalchemy as sa
 
 from viral_pipeline.engine.provenance import Provenance
 from viral_pipeline.engine.simulated import generate_day
-from viral_pipeline.store.predictions import create_request, mark_running, mark_succeeded
+from viral_pipeline.store.predictions import create_request, get_request, mark_running, mark_succeeded
 from viral_pipeline.store.videos import ingest_items
 
 # What a model trained on the bundled simulated set records; it serves the simulated source.
@@ -25,6 +27,29 @@ PAYLOAD: dict[str, Any] = {
     "creator": {"handle": "chef", "followers": 25000, "verified": False},
     "hook": None,
 }
+
+
+def run_predictions(defs, instance, engine: sa.Engine, payloads: list[dict[str, Any]]) -> list[tuple[dict, Any]]:
+    """Queue the requests, tick the `prediction_requests` sensor (it caps runs per tick), run each
+    predict run in-process; (stored result, run) per request, in order."""
+    from viral_pipeline.defs.predict.sensors import prediction_requests
+
+    ids = [create_request(engine, payload) for payload in payloads]
+    resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
+    requests, cursor = [], None
+    while len(requests) < len(ids):
+        tick = prediction_requests.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                                         resources=resources))
+        assert tick.run_requests, "the sensor stopped before every request had a run"
+        requests, cursor = requests + list(tick.run_requests), tick.cursor
+    assert [r.run_key for r in requests] == ids
+    runs = []
+    for run_request in requests:
+        run = defs.resolve_job_def("predict").execute_in_process(
+            run_config=run_request.run_config, instance=instance, tags=run_request.tags)
+        assert run.success
+        runs.append(run)
+    return [(get_request(engine, request_id)["result"], run) for request_id, run in zip(ids, runs)]
 
 
 def succeeded_prediction(engine: sa.Engine, payload: dict[str, Any] | None = None, *, score: float = 0.3) -> str:

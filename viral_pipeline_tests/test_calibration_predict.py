@@ -11,16 +11,15 @@ import pytest
 import sqlalchemy as sa
 
 from viral_pipeline.defs.predict import platt_cache
-from viral_pipeline.defs.predict.sensors import prediction_requests
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.engine.calibration import apply_platt
 from viral_pipeline.engine.platt import PlattParams
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.calibration import latest_platt, save_platt_params
 from viral_pipeline.store.db import ready_engine
-from viral_pipeline.store.predictions import create_request, get_request
 from viral_pipeline.store.schema import platt_calibrations
 from viral_pipeline_tests.calibration_rows import insert_outcome
+from viral_pipeline_tests.prediction_builders import run_predictions
 
 REQUEST = {
     "caption": "Wait for the end: the 10-minute pasta that broke my kitchen #food #recipe #fyp",
@@ -37,21 +36,8 @@ def _engine():
 
 
 def _predict(defs, instance, payloads):
-    """Queue the requests, tick the sensor (it caps runs per tick) and run each predict run in-process."""
-    ids = [create_request(_engine(), payload) for payload in payloads]
-    resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
-    requests, cursor = [], None
-    while len(requests) < len(ids):
-        tick = prediction_requests.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                                         resources=resources))
-        assert tick.run_requests, "the sensor stopped before every request had a run"
-        requests, cursor = requests + list(tick.run_requests), tick.cursor
-    assert [r.run_key for r in requests] == ids
-    for run_request in requests:
-        result = defs.resolve_job_def("predict").execute_in_process(
-            run_config=run_request.run_config, instance=instance, tags=run_request.tags)
-        assert result.success
-    return [get_request(_engine(), request_id)["result"] for request_id in ids]
+    """The stored result of each request, run through the sensor and the predict job."""
+    return [result for result, _ in run_predictions(defs, instance, _engine(), payloads)]
 
 
 def _params(version, a=-8.0, b=3.0, at=None):

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from viral_pipeline.definitions import defs as load_defs
-from viral_pipeline.defs.predict.sensors import prediction_requests
 from viral_pipeline.engine.provenance import (
     TAG_PREFIX,
     Provenance,
@@ -26,9 +25,8 @@ from viral_pipeline.engine.provenance import (
 from viral_pipeline.engine.simulated import generate_day
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
-from viral_pipeline.store.predictions import create_request, get_request
 from viral_pipeline.store.training import videos_by_source
-from viral_pipeline_tests.prediction_builders import BUNDLED, PAYLOAD
+from viral_pipeline_tests.prediction_builders import BUNDLED, PAYLOAD, run_predictions
 
 APIFY = Provenance(dataset="database", source="apify", first_posted_day="2026-10-01",
                    last_posted_day="2026-10-12", rows=5_900)
@@ -85,14 +83,8 @@ def _retrain(defs, instance):
 
 
 def _predict(defs, instance) -> tuple[dict, dg.ExecuteInProcessResult]:
-    engine = ready_engine(get_settings().database_url)
-    request_id = create_request(engine, PAYLOAD)
-    resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
-    (run_request, *_) = prediction_requests.evaluate_tick(
-        dg.build_sensor_context(instance=instance, resources=resources)).run_requests
-    run = defs.resolve_job_def("predict").execute_in_process(
-        run_config=run_request.run_config, instance=instance, tags=run_request.tags)
-    return get_request(engine, request_id)["result"], run
+    ((result, run),) = run_predictions(defs, instance, ready_engine(get_settings().database_url), [PAYLOAD])
+    return result, run
 
 
 def _ml_output_metadata(run: dg.ExecuteInProcessResult) -> dict:

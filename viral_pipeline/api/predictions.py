@@ -15,6 +15,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.engine.platt import ProbabilitySource
+from viral_pipeline.engine.provenance import Provenance
 from viral_pipeline.engine.request import AnalyzeRequest
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.predictions import FAILED, SUCCEEDED, create_request, get_request
@@ -40,18 +42,10 @@ class SignalOut(BaseModel):
     cost_cents: float
 
 
-class TrainedOn(BaseModel):
-    dataset: Literal["bundled", "database"]
-    source: str
-    first_posted_day: str
-    last_posted_day: str
-    rows: int
-
-
 class PredictionResult(BaseModel):
     # A calibrated probability, or null with probability_note saying why (older results: the raw score).
     viral_probability: float | None
-    probability_source: Literal["outcome_calibration", "champion_model"] | None = None
+    probability_source: ProbabilitySource | None = None
     probability_note: str | None = None
     # The 0..100 weighted score of the available signals: a ranking, not a probability.
     score: float
@@ -64,7 +58,7 @@ class PredictionResult(BaseModel):
     model_version: str | None
     # What the champion was trained on (null: no champion, or published before this was recorded),
     # and whether it was trained on another scraper source than the configured one.
-    model_trained_on: TrainedOn | None = None
+    model_trained_on: Provenance | None = None
     model_source_mismatch: bool = False
     signals: dict[str, SignalOut]
     notes: list[str]

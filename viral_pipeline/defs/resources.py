@@ -148,14 +148,9 @@ class ModelPolicy(dg.ConfigurableResource):
     gate_min_balanced_accuracy: float = GateThresholds.min_balanced_accuracy
 
     def gate_thresholds(self) -> GateThresholds:
-        return GateThresholds(
-            min_roc_auc=self.gate_min_roc_auc,
-            min_roc_auc_ci_low=self.gate_min_roc_auc_ci_low,
-            min_pr_auc_lift=self.gate_min_pr_auc_lift,
-            max_ece=self.gate_max_ece,
-            min_accuracy=self.gate_min_accuracy,
-            min_balanced_accuracy=self.gate_min_balanced_accuracy,
-        )
+        """The gate's thresholds: each `gate_<name>` field sets GateThresholds' `<name>`."""
+        return GateThresholds(**{name.removeprefix("gate_"): getattr(self, name)
+                                 for name in type(self).model_fields if name.startswith("gate_")})
 
 
 def _env_or(name: str, default: Any) -> Any:
@@ -204,17 +199,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui,
         ),
-        "model_policy": ModelPolicy(
-            viral_quantile=settings.viral_quantile,
-            label_window_days=settings.label_window_days,
-            training_min_rows=settings.training_min_rows,
-            gate_min_roc_auc=settings.gate_min_roc_auc,
-            gate_min_roc_auc_ci_low=settings.gate_min_roc_auc_ci_low,
-            gate_min_pr_auc_lift=settings.gate_min_pr_auc_lift,
-            gate_max_ece=settings.gate_max_ece,
-            gate_min_accuracy=settings.gate_min_accuracy,
-            gate_min_balanced_accuracy=settings.gate_min_balanced_accuracy,
-        ),
+        # Every field of ModelPolicy is the setting of the same name.
+        "model_policy": ModelPolicy(**{name: getattr(settings, name) for name in ModelPolicy.model_fields}),
         "calibration_policy": CalibrationPolicy(
             tier=settings.calibration_tier,
             min_outcomes=settings.calibration_min_outcomes,

@@ -62,6 +62,11 @@ def provenance_from(data: Mapping[str, Any] | None, *, prefix: str = "") -> Prov
         return None
 
 
+def learned_source(trained_on: Provenance | None, source: str) -> bool:
+    """Was this version trained on `source`'s videos? False when its source was never recorded."""
+    return trained_on is not None and trained_on.source == source
+
+
 @dataclass(frozen=True)
 class ServingDecision:
     """May this champion serve the configured source? `mismatch` is True when its training
@@ -75,7 +80,7 @@ class ServingDecision:
 def serving_decision(
     version: str, trained_on: Provenance | None, configured_source: str, allow_other_source: bool
 ) -> ServingDecision:
-    if trained_on is not None and trained_on.source == configured_source:
+    if learned_source(trained_on, configured_source):
         return ServingDecision(True, False, None)
     learned = trained_on.describe() if trained_on else "data whose source was not recorded"
     source = trained_on.source if trained_on else UNKNOWN

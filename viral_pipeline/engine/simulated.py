@@ -131,7 +131,8 @@ class World:
 
     def handle(self, c: int) -> str:
         """The creator's unique handle: two words and its index (so a handle finds its creator)."""
-        return self.author(c)["name"]
+        a, b = self.picks[c, :2].tolist()
+        return f"{_FIRST[a % len(_FIRST)]}{'._'[b % 2]}{_SECOND[b % len(_SECOND)]}{c}"
 
     def creator_of_handle(self, handle: str) -> int | None:
         """The index of the creator with this handle (any case), None when nobody has it."""
@@ -148,9 +149,9 @@ class World:
         fans = display_round(np.exp(self.ln_followers[creators]))
         hearts = display_round(fans * (2 + self.picks[creators, 2] % 30)).tolist()
         out = []
-        for c, f, heart, (a, b, num, nick), verified in zip(
+        for c, f, heart, (_, _, num, nick), verified in zip(
                 creators.tolist(), fans.tolist(), hearts, self.picks[creators].tolist(), self.verified[creators].tolist()):
-            handle = f"{_FIRST[a % len(_FIRST)]}{'._'[b % 2]}{_SECOND[b % len(_SECOND)]}{c}"
+            handle = self.handle(c)
             out.append({
                 "id": str(self.author_id[c]), "name": handle, "profileUrl": f"https://www.tiktok.com/@{handle}",
                 "nickName": f"{_NAMES[nick % len(_NAMES)]} {_SECOND[(nick // 20) % len(_SECOND)].title()}",

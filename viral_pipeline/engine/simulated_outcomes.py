@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from viral_pipeline.engine.outcomes import VideoStats
+from viral_pipeline.engine.profiles import handle_key
 from viral_pipeline.engine.request import merge_hashtags
 from viral_pipeline.engine.simulated import (
     CREATOR_QUALITY_SD, FOLLOWERS_MEDIAN, WORLD_SEED, expected_ln_plays, luck, p_above, sound_trend, world)
@@ -67,7 +68,7 @@ def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *
 def creator_quality(payload: dict[str, Any], *, world_seed: int = WORLD_SEED) -> float | None:
     """The hidden effect of the request's creator when the handle names a creator of the simulated
     world; None when it is unknown (then the prior applies)."""
-    handle = str((payload.get("creator") or {}).get("handle") or "").lstrip("@")
+    handle = handle_key(str((payload.get("creator") or {}).get("handle") or ""))
     w = world(world_seed)
     c = w.creator_of_handle(handle) if handle else None
     return None if c is None else float(w.quality[c])

@@ -26,7 +26,7 @@ from viral_pipeline.engine.model import (
     feature_importances,
     train_calibrated,
 )
-from viral_pipeline.engine.provenance import TAG_PREFIX, Provenance, provenance_from
+from viral_pipeline.engine.provenance import TAG_PREFIX, Provenance, learned_source, provenance_from
 from viral_pipeline.ml import plots
 from viral_pipeline.ml.dataset import LABEL, TrainingSet
 from viral_pipeline.ml.tracking import champion_version, client, ensure_experiment
@@ -107,7 +107,7 @@ def train_and_log(
     champion_metrics, champion_note = None, "no champion yet"
     if champion is not None:
         champion_trained_on = provenance_from(champion.tags, prefix=TAG_PREFIX)
-        if champion_trained_on is None or champion_trained_on.source != trained_on.source:
+        if not learned_source(champion_trained_on, trained_on.source):
             # Its figures on this data say nothing about a regression: it learned another world.
             learned = champion_trained_on.describe() if champion_trained_on else "data of an unrecorded source"
             champion_note = (f"champion v{champion.version} was trained on {learned}: counts as no champion "
@@ -159,4 +159,3 @@ def train_and_log(
         trained_on=trained_on,
         champion_note=champion_note,
     )
-

@@ -117,9 +117,9 @@ def champion_model(
     context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking, app_db: AppDatabase,
     model_serving: ModelServing,
 ) -> dg.MaterializeResult:
-    from viral_pipeline.engine.provenance import TAG_PREFIX, provenance_from, serving_decision
+    from viral_pipeline.engine.provenance import TAG_PREFIX, provenance_from
     from viral_pipeline.ml.published import publish, published_version
-    from viral_pipeline.ml.tracking import GATE_REASONS_TAG, champion_version, gate_verdict, promote
+    from viral_pipeline.ml.tracking import GATE_REASONS_TAG, GATE_TAG, champion_version, promote
 
     mlflow_client = mlflow_tracking.client()
     name = mlflow_tracking.model_name
@@ -129,7 +129,9 @@ def champion_model(
     # The registry answers versions as int or str depending on the call: compare strings.
     current = str(champion.version) if champion else None
     newest = str(versions[0].version) if versions else None
-    verdict = gate_verdict(mlflow_client, name, newest) if newest else None
+    # Both registry answers carry their version's tags (verdict, threshold, provenance): no re-reads.
+    newest_tags = versions[0].tags if versions else {}
+    verdict = newest_tags.get(GATE_TAG)
     if newest is None:
         serving, reason = None, "no model version registered yet"
     elif current == newest:
@@ -144,7 +146,7 @@ def champion_model(
             f"version {serving} keeps serving" if serving else "no champion serves yet"
         )
     engine = app_db.engine()
-    serving_tags = mlflow_client.get_model_version(name, serving).tags if serving else {}
+    serving_tags = newest_tags if serving == newest else (champion.tags if champion else {})
     trained_on = provenance_from(serving_tags, prefix=TAG_PREFIX)
     if serving and published_version(engine, name) != serving:
         # Predict runs read the champion from the app database (see ml/published.py).
@@ -153,7 +155,7 @@ def champion_model(
         model = mlflow.sklearn.load_model(f"models:/{name}@champion")
         publish(engine, name, serving, model, float(serving_tags.get("decision_threshold", 0.5)), trained_on)
     if serving:
-        decision = serving_decision(serving, trained_on, model_serving.scraper_source, model_serving.allow_other_source)
+        decision = model_serving.serving_decision(serving, trained_on)
         serves_configured_source, source_note = decision.allowed, decision.reason or "trained on the configured source"
     else:
         serves_configured_source, source_note = False, "no champion serves yet"
@@ -161,7 +163,6 @@ def champion_model(
         log.info("champion decided", serving=serving, newest=newest, reason=reason,
                  trained_on=trained_on.as_dict() if trained_on else None, serves=serves_configured_source,
                  source_note=source_note)
-    newest_tags = mlflow_client.get_model_version(name, newest).tags if newest else {}
     return dg.MaterializeResult(
         metadata={
             "serving_version": serving or "none",

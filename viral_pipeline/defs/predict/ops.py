@@ -130,7 +130,7 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
-        decision = model_serving.serving_decision(champion)
+        decision = model_serving.serving_decision(champion.version, champion.trained_on)
         served = {"model_version": champion.version, "model_source_mismatch": decision.mismatch,
                   "model_trained_on": champion.trained_on.as_dict() if champion.trained_on else None}
         if not decision.allowed:

@@ -47,10 +47,11 @@ class ModelServing(dg.ConfigurableResource):
     scraper_source: str = "simulated"
     allow_other_source: bool = False
 
-    def serving_decision(self, champion):  # type: ignore[no-untyped-def]
+    def serving_decision(self, version: str, trained_on):  # type: ignore[no-untyped-def]
+        """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
         from viral_pipeline.engine.provenance import serving_decision
 
-        return serving_decision(champion.version, champion.trained_on, self.scraper_source, self.allow_other_source)
+        return serving_decision(version, trained_on, self.scraper_source, self.allow_other_source)
 
     def champion(self, engine):  # type: ignore[no-untyped-def]
         from viral_pipeline.ml.published import PublishedChampion
