@@ -17,7 +17,7 @@ after Platt scaling, on held-out simulated videos.
    model with the same predictions at that n (ece_noise_floor with y_prob):
    - served before any Platt fit: what a user gets while no outcome-fitted Platt parameters
      exist, i.e. `viral_probability` as production computes it, by calling
-     `served_probability(raw, None, model_probability, None)` (viral_pipeline.engine.platt) for
+     `served_probability(raw, None, model_probability, None)` (viral_pipeline.engine.calibration.platt) for
      each video; with a champion serving this is the champion's own probability
      (probability_source "champion_model"). For contrast, the raw aggregate probability (score /
      100), which is what `viral_probability` was before (the old behaviour);
@@ -51,19 +51,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from viral_pipeline.engine.aggregate import Signal, aggregate, ml_score  # noqa: E402
-from viral_pipeline.engine.calibration import (  # noqa: E402
-    apply_platt, ece_noise_floor, expected_calibration_error, fit_platt)
-from viral_pipeline.engine.features import build_features  # noqa: E402
-from viral_pipeline.engine.items import VideoRecord, parse_item  # noqa: E402
-from viral_pipeline.engine.labels import label_top_decile, window_key  # noqa: E402
-from viral_pipeline.engine.model import choose_threshold, train_calibrated  # noqa: E402
-from viral_pipeline.engine.platt import served_probability  # noqa: E402
-from viral_pipeline.engine.platt_fit import N_BINS  # noqa: E402
-from viral_pipeline.engine.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
-from viral_pipeline.engine.rules import score_rules  # noqa: E402
-from viral_pipeline.engine.simulated import generate_day, iter_days  # noqa: E402
-from viral_pipeline.engine.trends_match import score_trends, sound_trend_score  # noqa: E402
+from viral_pipeline.engine.calibration.maths import (  # noqa: E402
+    apply_platt,
+    ece_noise_floor,
+    expected_calibration_error,
+    fit_platt,
+)
+from viral_pipeline.engine.calibration.platt import served_probability  # noqa: E402
+from viral_pipeline.engine.calibration.platt_fit import N_BINS  # noqa: E402
+from viral_pipeline.engine.inputs.items import VideoRecord, parse_item  # noqa: E402
+from viral_pipeline.engine.inputs.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
+from viral_pipeline.engine.model.classifier import choose_threshold, train_calibrated  # noqa: E402
+from viral_pipeline.engine.model.features import build_features  # noqa: E402
+from viral_pipeline.engine.model.labels import label_top_decile, window_key  # noqa: E402
+from viral_pipeline.engine.signals.aggregate import Signal, aggregate, ml_score  # noqa: E402
+from viral_pipeline.engine.signals.rules import score_rules  # noqa: E402
+from viral_pipeline.engine.signals.trends_match import score_trends, sound_trend_score  # noqa: E402
+from viral_pipeline.engine.world.simulated import generate_day, iter_days  # noqa: E402
 from viral_pipeline.ml.dataset import assemble_training_set  # noqa: E402
 from viral_pipeline.ml.fallback import load_fallback_frame  # noqa: E402
 from viral_pipeline.settings import Settings  # noqa: E402
@@ -74,10 +78,15 @@ from viral_pipeline.store.trends import compute_trending_sounds  # noqa: E402
 from viral_pipeline.store.videos import ingest_items  # noqa: E402
 
 TARGET_ECE = 0.02  # after Platt
-SERVED_TARGET_ECE = 0.02  # served before any Platt fit: max(this, SERVED_FLOOR_FACTOR x noise floor)
+SERVED_TARGET_ECE = (
+    0.02  # served before any Platt fit: max(this, SERVED_FLOOR_FACTOR x noise floor)
+)
 SERVED_FLOOR_FACTOR = 1.5
 START = date(2025, 3, 3)
-NO_KEY = {name: Signal.unavailable(name, f"{name.upper()}_API_KEY not set") for name in ("gemini", "deepseek")}
+NO_KEY = {
+    name: Signal.unavailable(name, f"{name.upper()}_API_KEY not set")
+    for name in ("gemini", "deepseek")
+}
 
 
 def train(engine, start: date, days: int, per_day: int):  # type: ignore[no-untyped-def]
@@ -87,7 +96,9 @@ def train(engine, start: date, days: int, per_day: int):  # type: ignore[no-unty
         ingest_items(engine, day.items, source="bench", batch=f"sim-{day.day}", now=end)
     compute_trending_sounds(engine)
     labelled = load_labelled_videos(engine, now=end + timedelta(days=1))
-    ts = assemble_training_set(labelled, fallback=load_fallback_frame(), min_rows=500, quantile=0.9, window_days=1)
+    ts = assemble_training_set(
+        labelled, fallback=load_fallback_frame(), min_rows=500, quantile=0.9, window_days=1
+    )
     model = train_calibrated(*ts.part("train"), *ts.part("calibration"))
     X_calib, y_calib = ts.part("calibration")
     return model, choose_threshold(y_calib, model.predict_proba(X_calib)[:, 1])
@@ -97,30 +108,44 @@ def as_request(record: VideoRecord) -> AnalyzeRequest:
     """What a creator would have posted to /api/analyze before publishing this video."""
     sound = None
     if record.music_name or record.music_id:
-        sound = {"name": (record.music_name or "")[:200] or None, "author": (record.music_author or "")[:200] or None,
-                 "id": record.music_id, "original": record.music_original}
-    return AnalyzeRequest.model_validate({
-        "caption": record.caption[:2200] if record.caption.strip() else "(no caption)",
-        "hashtags": [tag for tag in record.hashtags if tag.strip() and " " not in tag][:30],
-        "sound": sound,
-        "duration_s": min(600, record.duration_s),
-        "posted_at": record.posted_at,
-        "creator": {"handle": record.author_handle[:64], "followers": record.author_followers,
-                    "verified": record.author_verified},
-    })
+        sound = {
+            "name": (record.music_name or "")[:200] or None,
+            "author": (record.music_author or "")[:200] or None,
+            "id": record.music_id,
+            "original": record.music_original,
+        }
+    return AnalyzeRequest.model_validate(
+        {
+            "caption": record.caption[:2200] if record.caption.strip() else "(no caption)",
+            "hashtags": [tag for tag in record.hashtags if tag.strip() and " " not in tag][:30],
+            "sound": sound,
+            "duration_s": min(600, record.duration_s),
+            "posted_at": record.posted_at,
+            "creator": {
+                "handle": record.author_handle[:64],
+                "followers": record.author_followers,
+                "verified": record.author_verified,
+            },
+        }
+    )
 
 
 def videos_of(day: date, n: int) -> list[VideoRecord]:
     """The day's first n valid videos (malformed items and slideshows dropped, as the API would)."""
     now = datetime.combine(day + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
-    records = [r for r in (parse_item(item, now=now) for item in generate_day(day, int(n * 1.15)).items)
-               if isinstance(r, VideoRecord) and not r.is_slideshow and r.duration_s >= 1]
+    records = [
+        r
+        for r in (parse_item(item, now=now) for item in generate_day(day, int(n * 1.15)).items)
+        if isinstance(r, VideoRecord) and not r.is_slideshow and r.duration_s >= 1
+    ]
     if len(records) < n:
         raise SystemExit(f"only {len(records)} valid videos on {day}; lower --videos")
     return records[:n]
 
 
-def score_batch(engine, model, threshold: float, records: list[VideoRecord], weights: dict[str, float]):  # type: ignore[no-untyped-def]
+def score_batch(
+    engine, model, threshold: float, records: list[VideoRecord], weights: dict[str, float]
+):  # type: ignore[no-untyped-def]
     """Raw aggregate probabilities, the model's probabilities (what the `ml` op passes on as
     ml_probability) and the day's top-decile labels of the records."""
     requests = [normalize(as_request(r), now=r.posted_at) for r in records]
@@ -130,8 +155,12 @@ def score_batch(engine, model, threshold: float, records: list[VideoRecord], wei
     probabilities = model.predict_proba(build_features(pd.DataFrame(rows)))[:, 1]
     raw = np.empty(len(requests))
     for k, (req, trend, p) in enumerate(zip(requests, trends, probabilities)):
-        signals = {"rules": score_rules(req), "trends": trend, "ml": Signal("ml", ml_score(float(p), threshold), True),
-                   **NO_KEY}
+        signals = {
+            "rules": score_rules(req),
+            "trends": trend,
+            "ml": Signal("ml", ml_score(float(p), threshold), True),
+            **NO_KEY,
+        }
         raw[k] = aggregate(signals, weights).raw_probability
     plays = pd.Series([r.play_count for r in records], dtype=float)
     posted = pd.Series(pd.to_datetime([r.posted_at for r in records], utc=True))
@@ -146,25 +175,35 @@ def served_target(floor: float) -> float:
 
 def served_before_platt(raw: np.ndarray, model_probability: np.ndarray) -> np.ndarray:
     """viral_probability as production serves it while no outcome-fitted Platt parameters exist."""
-    served = [served_probability(float(r), None, float(p), None) for r, p in zip(raw, model_probability)]
+    served = [
+        served_probability(float(r), None, float(p), None) for r, p in zip(raw, model_probability)
+    ]
     sources = {s.source for s in served}
     if sources != {"champion_model"} or any(s.probability is None for s in served):
-        raise SystemExit(f"served_probability without Platt parameters gave sources {sources}, expected champion_model")
+        raise SystemExit(
+            f"served_probability without Platt parameters gave sources {sources}, expected champion_model"
+        )
     return np.array([s.probability for s in served], dtype=float)
 
 
 def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
-    raw, model_probability, labels = score_batch(engine, model, threshold, videos_of(day, n), weights)
+    raw, model_probability, labels = score_batch(
+        engine, model, threshold, videos_of(day, n), weights
+    )
     scored_s = time.perf_counter() - started
     order = np.random.default_rng(seed).permutation(raw.size)
-    fit_idx, held = order[: raw.size // 2], order[raw.size // 2:]
+    fit_idx, held = order[: raw.size // 2], order[raw.size // 2 :]
     a, b = fit_platt(raw[fit_idx], labels[fit_idx])
     after = apply_platt(raw[held], a, b)
     served = served_before_platt(raw[held], model_probability[held])
     y = labels[held]
     figures = {
-        "n_fit": float(fit_idx.size), "n_held": float(held.size), "base_rate": float(labels.mean()), "a": a, "b": b,
+        "n_fit": float(fit_idx.size),
+        "n_held": float(held.size),
+        "base_rate": float(labels.mean()),
+        "a": a,
+        "b": b,
         "before": expected_calibration_error(y, raw[held], N_BINS, "uniform"),
         "after": expected_calibration_error(y, after, N_BINS, "uniform"),
         "before_mass": expected_calibration_error(y, raw[held], N_BINS, "quantile"),
@@ -175,22 +214,33 @@ def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) 
         "served_mass": expected_calibration_error(y, served, N_BINS, "quantile"),
         "served_floor": ece_noise_floor(held.size, N_BINS, y_prob=served),
         "served_floor_mass": ece_noise_floor(held.size, N_BINS, y_prob=served, strategy="quantile"),
-        "served_mean": float(served.mean()), "held_rate": float(y.mean()),
-        "raw_min": float(raw.min()), "raw_max": float(raw.max()), "scored_s": scored_s,
+        "served_mean": float(served.mean()),
+        "held_rate": float(y.mean()),
+        "raw_min": float(raw.min()),
+        "raw_max": float(raw.max()),
+        "scored_s": scored_s,
     }
     target = served_target(figures["served_floor"])
-    print(f"  {day}: n {raw.size} (fit {fit_idx.size}, held out {held.size}), base rate {figures['base_rate']:.3f}, "
-          f"raw probability {figures['raw_min']:.3f}..{figures['raw_max']:.3f}; a {a:.3f}, b {b:.3f}; scored in "
-          f"{scored_s:.1f} s")
-    print(f"    served before any Platt fit (champion_model): ECE equal-width {figures['served']:.4f} (noise floor "
-          f"{figures['served_floor']:.4f}), equal-mass {figures['served_mass']:.4f} (floor "
-          f"{figures['served_floor_mass']:.4f}); mean {figures['served_mean']:.3f} vs rate {figures['held_rate']:.3f} | "
-          f"old raw aggregate: ECE equal-width {figures['before']:.4f}, equal-mass {figures['before_mass']:.4f}")
-    print(f"    after Platt: ECE equal-width {figures['after']:.4f} (noise floor {figures['floor']:.4f}), equal-mass "
-          f"{figures['after_mass']:.4f} (floor {figures['floor_mass']:.4f})")
-    print(f"    verdict: served before Platt {figures['served']:.4f} <= {target:.4f} "
-          f"{'PASS' if figures['served'] <= target else 'FAIL'}; after Platt {figures['after']:.4f} <= {TARGET_ECE} "
-          f"{'PASS' if figures['after'] <= TARGET_ECE else 'FAIL'}")
+    print(
+        f"  {day}: n {raw.size} (fit {fit_idx.size}, held out {held.size}), base rate {figures['base_rate']:.3f}, "
+        f"raw probability {figures['raw_min']:.3f}..{figures['raw_max']:.3f}; a {a:.3f}, b {b:.3f}; scored in "
+        f"{scored_s:.1f} s"
+    )
+    print(
+        f"    served before any Platt fit (champion_model): ECE equal-width {figures['served']:.4f} (noise floor "
+        f"{figures['served_floor']:.4f}), equal-mass {figures['served_mass']:.4f} (floor "
+        f"{figures['served_floor_mass']:.4f}); mean {figures['served_mean']:.3f} vs rate {figures['held_rate']:.3f} | "
+        f"old raw aggregate: ECE equal-width {figures['before']:.4f}, equal-mass {figures['before_mass']:.4f}"
+    )
+    print(
+        f"    after Platt: ECE equal-width {figures['after']:.4f} (noise floor {figures['floor']:.4f}), equal-mass "
+        f"{figures['after_mass']:.4f} (floor {figures['floor_mass']:.4f})"
+    )
+    print(
+        f"    verdict: served before Platt {figures['served']:.4f} <= {target:.4f} "
+        f"{'PASS' if figures['served'] <= target else 'FAIL'}; after Platt {figures['after']:.4f} <= {TARGET_ECE} "
+        f"{'PASS' if figures['after'] <= TARGET_ECE else 'FAIL'}"
+    )
     return figures
 
 
@@ -198,10 +248,20 @@ def commit() -> str:
     """The checked-out commit (the simulator's world can change between commits), with '+dirty' if edited."""
     root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "viral_pipeline"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "log", "-1", "--format=%h"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "viral_pipeline"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if dirty else head
@@ -213,26 +273,46 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-days", type=int, default=20)
     parser.add_argument("--videos-per-day", type=int, default=2000, help="training days' size")
-    parser.add_argument("--start", type=date.fromisoformat, default=START,
-                        help="first training day; scoring days follow the training days (vary it between runs)")
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=START,
+        help="first training day; scoring days follow the training days (vary it between runs)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
-    print(f"load average at start: {os.getloadavg()[0]:.2f}; commit {commit()} (the simulated world measured)")
+    print(
+        f"load average at start: {os.getloadavg()[0]:.2f}; commit {commit()} (the simulated world measured)"
+    )
     weights = Settings().signal_weights
     with tempfile.TemporaryDirectory(prefix="bench_calibration_") as folder:
         engine = ready_engine(f"sqlite:///{folder}/bench.db")
         try:
             began = time.perf_counter()
             model, threshold = train(engine, args.start, args.train_days, args.videos_per_day)
-            print(f"trained on {args.train_days} days x {args.videos_per_day} videos from {args.start} in "
-                  f"{time.perf_counter() - began:.0f} s (decision threshold {threshold:.3f}); weights {weights}")
-            print(f"== {args.repeats} scoring days x {args.videos} videos, Platt fit on half, ECE on the other half; "
-                  f"targets (median, equal-width): served before any Platt fit <= max({SERVED_TARGET_ECE}, "
-                  f"{SERVED_FLOOR_FACTOR} x noise floor), after Platt <= {TARGET_ECE}")
+            print(
+                f"trained on {args.train_days} days x {args.videos_per_day} videos from {args.start} in "
+                f"{time.perf_counter() - began:.0f} s (decision threshold {threshold:.3f}); weights {weights}"
+            )
+            print(
+                f"== {args.repeats} scoring days x {args.videos} videos, Platt fit on half, ECE on the other half; "
+                f"targets (median, equal-width): served before any Platt fit <= max({SERVED_TARGET_ECE}, "
+                f"{SERVED_FLOOR_FACTOR} x noise floor), after Platt <= {TARGET_ECE}"
+            )
             first = args.start + timedelta(days=args.train_days)
-            runs = [one_repeat(engine, model, threshold, first + timedelta(days=k), args.videos, weights, seed=k)
-                    for k in range(args.repeats)]
+            runs = [
+                one_repeat(
+                    engine,
+                    model,
+                    threshold,
+                    first + timedelta(days=k),
+                    args.videos,
+                    weights,
+                    seed=k,
+                )
+                for k in range(args.repeats)
+            ]
         finally:
             engine.dispose()
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
@@ -241,18 +321,27 @@ def main() -> None:
     target = served_target(median["served_floor"])
     served_pass = median["served"] <= target
     print(f"\nmedian over {len(runs)} days, held-out n {int(median['n_held'])}:")
-    print(f"served before any Platt fit (served_probability -> champion_model): ECE equal-width {median['served']:.4f} "
-          f"(range {min(serveds):.4f}..{max(serveds):.4f}; noise floor {median['served_floor']:.4f}) | equal-mass "
-          f"{median['served_mass']:.4f} (floor {median['served_floor_mass']:.4f}) | old raw aggregate: equal-width "
-          f"{median['before']:.4f}, equal-mass {median['before_mass']:.4f}")
-    print(f"VERDICT served before any Platt fit: median ECE {median['served']:.4f} <= max({SERVED_TARGET_ECE}, "
-          f"{SERVED_FLOOR_FACTOR} x {median['served_floor']:.4f}) = {target:.4f} -> {'PASS' if served_pass else 'FAIL'}")
-    print(f"after Platt: ECE equal-width before {median['before']:.4f} -> after {median['after']:.4f} "
-          f"(range {min(afters):.4f}..{max(afters):.4f}; noise floor {median['floor']:.4f} at n {int(median['n_held'])}) | "
-          f"equal-mass before {median['before_mass']:.4f} -> after {median['after_mass']:.4f} (floor "
-          f"{median['floor_mass']:.4f})")
-    print(f"VERDICT after Platt: median ECE {median['after']:.4f} <= {TARGET_ECE} -> "
-          f"{'PASS' if median['after'] <= TARGET_ECE else 'FAIL'}")
+    print(
+        f"served before any Platt fit (served_probability -> champion_model): ECE equal-width {median['served']:.4f} "
+        f"(range {min(serveds):.4f}..{max(serveds):.4f}; noise floor {median['served_floor']:.4f}) | equal-mass "
+        f"{median['served_mass']:.4f} (floor {median['served_floor_mass']:.4f}) | old raw aggregate: equal-width "
+        f"{median['before']:.4f}, equal-mass {median['before_mass']:.4f}"
+    )
+    print(
+        f"VERDICT served before any Platt fit: median ECE {median['served']:.4f} <= max({SERVED_TARGET_ECE}, "
+        f"{SERVED_FLOOR_FACTOR} x {median['served_floor']:.4f}) = {target:.4f} -> {'PASS' if served_pass else 'FAIL'}"
+    )
+    print(
+        f"after Platt: ECE equal-width before {median['before']:.4f} -> after {median['after']:.4f} "
+        f"(range {min(afters):.4f}..{max(afters):.4f}; "
+        f"noise floor {median['floor']:.4f} at n {int(median['n_held'])}) | "
+        f"equal-mass before {median['before_mass']:.4f} -> after {median['after_mass']:.4f} (floor "
+        f"{median['floor_mass']:.4f})"
+    )
+    print(
+        f"VERDICT after Platt: median ECE {median['after']:.4f} <= {TARGET_ECE} -> "
+        f"{'PASS' if median['after'] <= TARGET_ECE else 'FAIL'}"
+    )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

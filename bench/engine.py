@@ -10,7 +10,7 @@ always go through the fuzzy matcher: every such query is distinct); 0..8 hashtag
 misspelt ("fypシ") or unknown.
 
 - batch: all `--requests` requests scored by one `score_batch` call (the batch path:
-  `viral_pipeline.engine.batch`), `--repeats` times, each time against a newly built snapshot,
+  `viral_pipeline.engine.signals.batch`), `--repeats` times, each time against a newly built snapshot,
   so no memo carries over from an earlier repeat (building the snapshot is not timed);
 - one at a time: the same requests through the per-request functions in a loop, right after
   each batch repeat, for the batch's speed-up under the same load;
@@ -37,12 +37,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from viral_pipeline.engine.aggregate import Signal, aggregate  # noqa: E402
-from viral_pipeline.engine.batch import aggregate_many, calibrate_many, score_batch  # noqa: E402
-from viral_pipeline.engine.platt import PlattParams, calibrate  # noqa: E402
-from viral_pipeline.engine.request import AnalyzeRequest, normalize  # noqa: E402
-from viral_pipeline.engine.rules import score_rules  # noqa: E402
-from viral_pipeline.engine.trends_match import (  # noqa: E402
+from viral_pipeline.engine.calibration.platt import PlattParams, calibrate  # noqa: E402
+from viral_pipeline.engine.inputs.request import AnalyzeRequest, normalize  # noqa: E402
+from viral_pipeline.engine.signals.aggregate import Signal, aggregate  # noqa: E402
+from viral_pipeline.engine.signals.batch import aggregate_many, calibrate_many, score_batch  # noqa: E402
+from viral_pipeline.engine.signals.rules import score_rules  # noqa: E402
+from viral_pipeline.engine.signals.trends_match import (  # noqa: E402
     TrendingSound,
     TrendSnapshot,
     score_trends,
@@ -51,7 +51,9 @@ from viral_pipeline.engine.trends_match import (  # noqa: E402
 
 TARGET_RPS, TARGET_P95_MS = 20_000, 5.0
 WEIGHTS = {"rules": 0.15, "trends": 0.15, "ml": 0.40, "gemini": 0.15, "deepseek": 0.15}
-PARAMS = PlattParams(a=-6.0, b=3.2, version="bench", fitted_at=datetime(2026, 11, 1, tzinfo=UTC), n_outcomes=5000)
+PARAMS = PlattParams(
+    a=-6.0, b=3.2, version="bench", fitted_at=datetime(2026, 11, 1, tzinfo=UTC), n_outcomes=5000
+)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 _SONG_WORDS = (
     "love baby night dance party girl boy fire rain heart city lights river echo fever summer golden wild "
@@ -88,21 +90,25 @@ class World:
 
     def title(self, rng: random.Random) -> str:
         """1-4 words, 60% of them common song words, so unrelated titles often share a word."""
-        words = [rng.choice(_SONG_WORDS) if rng.random() < 0.6 else rng.choice(self.vocab)
-                 for _ in range(rng.choice((1, 1, 2, 2, 3, 3, 4)))]
+        words = [
+            rng.choice(_SONG_WORDS) if rng.random() < 0.6 else rng.choice(self.vocab)
+            for _ in range(rng.choice((1, 1, 2, 2, 3, 3, 4)))
+        ]
         return " ".join(words).title()
 
     def snapshot(self) -> TrendSnapshot:
-        return TrendSnapshot(day=NOW.date(), sounds=tuple(self.sounds), hashtags=dict(self.hashtags))
+        return TrendSnapshot(
+            day=NOW.date(), sounds=tuple(self.sounds), hashtags=dict(self.hashtags)
+        )
 
 
 def _typo(rng: random.Random, text: str) -> str:
     i = rng.randrange(len(text))
     kind = rng.randrange(3)
     if kind == 0:
-        return text[:i] + text[i + 1:]  # a letter dropped
+        return text[:i] + text[i + 1 :]  # a letter dropped
     if kind == 1:
-        return text[:i] + rng.choice(string.ascii_lowercase) + text[i + 1:]  # a letter changed
+        return text[:i] + rng.choice(string.ascii_lowercase) + text[i + 1 :]  # a letter changed
     return text[:i] + text[i] + text[i:]  # a letter doubled
 
 
@@ -110,7 +116,7 @@ def make_requests(world: World, n: int, seed: int) -> list[AnalyzeRequest]:
     rng = random.Random(seed)
     tags = list(world.hashtags)
     out = []
-    for k in range(n):
+    for _ in range(n):
         roll = rng.random()
         sound: dict | None
         if roll < 0.30:
@@ -124,8 +130,14 @@ def make_requests(world: World, n: int, seed: int) -> list[AnalyzeRequest]:
             s = rng.choice(world.sounds)
             sound = {"name": _typo(rng, s.name), "author": s.author if rng.random() < 0.5 else None}
         else:
-            sound = {"name": world.title(rng), "author": f"{_word(rng).title()} {_word(rng).title()}"}
-        picked = [tags[min(int(rng.paretovariate(0.6)) - 1, len(tags) - 1)] for _ in range(rng.randint(0, 8))]
+            sound = {
+                "name": world.title(rng),
+                "author": f"{_word(rng).title()} {_word(rng).title()}",
+            }
+        picked = [
+            tags[min(int(rng.paretovariate(0.6)) - 1, len(tags) - 1)]
+            for _ in range(rng.randint(0, 8))
+        ]
         picked = [t + "シ" if rng.random() < 0.05 else t for t in picked]
         if rng.random() < 0.3:
             picked.append("x" + _word(rng))  # a tag that is not trending
@@ -136,8 +148,11 @@ def make_requests(world: World, n: int, seed: int) -> list[AnalyzeRequest]:
             "sound": sound,
             "duration_s": max(1, min(600, int(rng.lognormvariate(3.0, 0.8)))),
             "posted_at": (NOW - timedelta(minutes=rng.randrange(7 * 24 * 60))).isoformat(),
-            "creator": {"handle": "@" + _word(rng), "followers": int(rng.lognormvariate(8, 2.5)),
-                        "verified": rng.random() < 0.05},
+            "creator": {
+                "handle": "@" + _word(rng),
+                "followers": int(rng.lognormvariate(8, 2.5)),
+                "verified": rng.random() < 0.05,
+            },
         }
         out.append(AnalyzeRequest.model_validate(body))
     return out
@@ -145,7 +160,10 @@ def make_requests(world: World, n: int, seed: int) -> list[AnalyzeRequest]:
 
 # Stand-ins for the signals other ops compute (the champion model, the LLM judges).
 ML, DEEPSEEK = Signal("ml", 32.0, True), Signal("deepseek", 58.0, True)
-GEMINI_UP, GEMINI_DOWN = Signal("gemini", 64.0, True), Signal.unavailable("gemini", "circuit breaker open")
+GEMINI_UP, GEMINI_DOWN = (
+    Signal("gemini", 64.0, True),
+    Signal.unavailable("gemini", "circuit breaker open"),
+)
 
 
 def other_signals(k: int) -> dict[str, Signal]:
@@ -242,8 +260,10 @@ def main() -> int:
     world = World(args.sounds, args.hashtags)
     started = time.perf_counter()
     batch_requests = make_requests(world, args.requests, seed=1)
-    print(f"engine bench: {args.sounds:,} trending sounds, {len(world.hashtags):,} hashtags; "
-          f"{args.requests:,} requests built and validated in {time.perf_counter() - started:.1f} s (not timed)")
+    print(
+        f"engine bench: {args.sounds:,} trending sounds, {len(world.hashtags):,} hashtags; "
+        f"{args.requests:,} requests built and validated in {time.perf_counter() - started:.1f} s (not timed)"
+    )
 
     rates, cpu_rates, builds, speedups = [], [], [], []
     for r in range(args.repeats):
@@ -253,14 +273,21 @@ def main() -> int:
         cpu_rates.append(cpu_rate)
         builds.append(built)
         speedups.append(rate / one_rate)
-        print(f"  batch repeat {r + 1}: {rate:,.0f} requests/s ({cpu_rate:,.0f} per CPU second); "
-              f"one at a time {one_rate:,.0f} requests/s (batch x{rate / one_rate:.2f})")
+        print(
+            f"  batch repeat {r + 1}: {rate:,.0f} requests/s ({cpu_rate:,.0f} per CPU second); "
+            f"one at a time {one_rate:,.0f} requests/s (batch x{rate / one_rate:.2f})"
+        )
     rate, cpu_rate = statistics.median(rates), statistics.median(cpu_rates)
-    print(f"batch: median {rate:,.0f} requests/s (min {min(rates):,.0f}, max {max(rates):,.0f}); "
-          f"median {cpu_rate:,.0f} per CPU second; {statistics.median(speedups):.2f}x one at a time; "
-          f"snapshot build {statistics.median(builds) * 1000:.0f} ms (once per snapshot, not timed)")
+    print(
+        f"batch: median {rate:,.0f} requests/s (min {min(rates):,.0f}, max {max(rates):,.0f}); "
+        f"median {cpu_rate:,.0f} per CPU second; {statistics.median(speedups):.2f}x one at a time; "
+        f"snapshot build {statistics.median(builds) * 1000:.0f} ms (once per snapshot, not timed)"
+    )
     costs = stage_costs(world, batch_requests)
-    print("  CPU us per request by stage of the batch: " + ", ".join(f"{stage} {us:.1f}" for stage, us in costs.items()))
+    print(
+        "  CPU us per request by stage of the batch: "
+        + ", ".join(f"{stage} {us:.1f}" for stage, us in costs.items())
+    )
 
     p50s, p95s, maxes = [], [], []
     for r in range(args.repeats):
@@ -269,13 +296,17 @@ def main() -> int:
         p95s.append(_quantile(times, 0.95))
         maxes.append(max(times))
     p50, p95 = statistics.median(p50s), statistics.median(p95s)
-    print(f"single: median p50 {p50:.3f} ms, p95 {p95:.3f} ms, max {statistics.median(maxes):.2f} ms "
-          f"({args.single:,} distinct requests x {args.repeats}, cold memo)")
+    print(
+        f"single: median p50 {p50:.3f} ms, p95 {p95:.3f} ms, max {statistics.median(maxes):.2f} ms "
+        f"({args.single:,} distinct requests x {args.repeats}, cold memo)"
+    )
     print(f"load average at end: {_load()}")
 
     ok_batch, ok_single = rate >= TARGET_RPS, p95 < TARGET_P95_MS
-    print(f"  {'PASS' if ok_batch else 'FAIL'} batch (target >= {TARGET_RPS:,} requests/s by the wall clock; "
-          f"{'met' if cpu_rate >= TARGET_RPS else 'not met'} per CPU second)")
+    print(
+        f"  {'PASS' if ok_batch else 'FAIL'} batch (target >= {TARGET_RPS:,} requests/s by the wall clock; "
+        f"{'met' if cpu_rate >= TARGET_RPS else 'not met'} per CPU second)"
+    )
     print(f"  {'PASS' if ok_single else 'FAIL'} single (target p95 < {TARGET_P95_MS:g} ms)")
     return 0 if ok_batch and ok_single else 1
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from viral_pipeline.engine.items import parse_item  # noqa: E402
-from viral_pipeline.engine.simulated import iter_days  # noqa: E402
+from viral_pipeline.engine.inputs.items import parse_item  # noqa: E402
+from viral_pipeline.engine.world.simulated import iter_days  # noqa: E402
 from viral_pipeline.store.db import create_db_engine, migrate  # noqa: E402
 from viral_pipeline.store.videos import ingest_items  # noqa: E402
 
@@ -58,18 +58,34 @@ def timed(action: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def report(label: str, n: int, runs: list[tuple[float, float]], target: float | None = None) -> None:
+def report(
+    label: str, n: int, runs: list[tuple[float, float]], target: float | None = None
+) -> None:
     """Median and range of wall-clock items/s; per CPU-second too, which a busy machine disturbs
     less (this process only: the PostgreSQL server's CPU is not in it)."""
     rates = sorted(n / wall for wall, _ in runs)
     median, per_cpu = statistics.median(rates), statistics.median(n / cpu for _, cpu in runs)
-    verdict = "" if target is None else f"  {'PASS' if median >= target else 'FAIL'} (target >= {target:,.0f}/s)"
-    print(f"{label:<28} median {median:>7,.0f} items/s  range {rates[0]:>7,.0f} .. {rates[-1]:>7,.0f}"
-          f"  [{per_cpu:>7,.0f}/CPU-s]  ({n:,} items x {len(runs)}){verdict}", flush=True)
+    verdict = (
+        ""
+        if target is None
+        else f"  {'PASS' if median >= target else 'FAIL'} (target >= {target:,.0f}/s)"
+    )
+    print(
+        f"{label:<28} median {median:>7,.0f} items/s  range {rates[0]:>7,.0f} .. {rates[-1]:>7,.0f}"
+        f"  [{per_cpu:>7,.0f}/CPU-s]  ({n:,} items x {len(runs)}){verdict}",
+        flush=True,
+    )
 
 
-def bench_database(label: str, new_url: Callable[[int], str], drop: Callable[[str], None],
-                   items: list[dict], now: datetime, repeats: int, target: float | None) -> None:
+def bench_database(
+    label: str,
+    new_url: Callable[[int], str],
+    drop: Callable[[str], None],
+    items: list[dict],
+    now: datetime,
+    repeats: int,
+    target: float | None,
+) -> None:
     """Per repeat: a fresh database, an insert pass, then an update pass of the same items."""
     inserts, updates = [], []
     for run in range(repeats):
@@ -77,7 +93,10 @@ def bench_database(label: str, new_url: Callable[[int], str], drop: Callable[[st
         engine = create_db_engine(url)
         try:
             migrate(engine)
-            load = lambda: ingest_items(engine, items, source="bench", batch=f"run-{run}", now=now)  # noqa: E731
+
+            def load(engine=engine, batch=f"run-{run}"):
+                return ingest_items(engine, items, source="bench", batch=batch, now=now)
+
             inserts.append(timed(load))
             updates.append(timed(load))
         finally:
@@ -89,6 +108,7 @@ def bench_database(label: str, new_url: Callable[[int], str], drop: Callable[[st
 
 def bench_sqlite(items: list[dict], now: datetime, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="vp-bench-") as tmp:
+
         def new_url(run: int) -> str:
             return f"sqlite:///{tmp}/run{run}.db"
 
@@ -109,9 +129,15 @@ def bench_postgres(items: list[dict], now: datetime, repeats: int) -> None:
     server = PostgresServer(binaries)
     try:
         server.start()
-        bench_database("postgresql", lambda run: server.create_database(f"bench_ingest_{run}"),
-                       lambda url: server.drop_database(make_url(url).database or ""),
-                       items, now, repeats, None)
+        bench_database(
+            "postgresql",
+            lambda run: server.create_database(f"bench_ingest_{run}"),
+            lambda url: server.drop_database(make_url(url).database or ""),
+            items,
+            now,
+            repeats,
+            None,
+        )
     finally:
         server.stop()
 
@@ -127,12 +153,22 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     started = time.perf_counter()
-    print("load average at start: {:.1f} {:.1f} {:.1f} ({} CPUs)".format(*os.getloadavg(), os.cpu_count()))
+    print(
+        "load average at start: {:.1f} {:.1f} {:.1f} ({} CPUs)".format(
+            *os.getloadavg(), os.cpu_count()
+        )
+    )
     items, now = generate(args.items)
-    print(f"generated {len(items):,} items over {DAYS} days in {time.perf_counter() - started:.1f} s "
-          f"(not timed below)", flush=True)
-    report("parse only", len(items), [timed(lambda: [parse_item(i, now=now) for i in items])
-                                      for _ in range(args.repeats)])
+    print(
+        f"generated {len(items):,} items over {DAYS} days in {time.perf_counter() - started:.1f} s "
+        f"(not timed below)",
+        flush=True,
+    )
+    report(
+        "parse only",
+        len(items),
+        [timed(lambda: [parse_item(i, now=now) for i in items]) for _ in range(args.repeats)],
+    )
     bench_sqlite(items, now, args.repeats)
     if args.skip_postgres:
         print("postgresql: skipped (--skip-postgres)")

@@ -31,8 +31,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUEST = {"caption": "The 10-minute pasta that broke my kitchen #food #recipe #fyp", "duration_s": 24,
-           "creator": {"handle": "chef", "followers": 25000}, "hook": "I tried the viral pasta"}
+REQUEST = {
+    "caption": "The 10-minute pasta that broke my kitchen #food #recipe #fyp",
+    "duration_s": 24,
+    "creator": {"handle": "chef", "followers": 25000},
+    "hook": "I tried the viral pasta",
+}
 
 
 def free_port() -> int:
@@ -50,26 +54,37 @@ class Floor:
     def __init__(self, db: Path) -> None:
         self.db = db
         with sqlite3.connect(db) as con:
-            con.execute("CREATE TABLE IF NOT EXISTS latency_probes (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                        "probe_id TEXT UNIQUE, status TEXT, created_at REAL, finished_at REAL)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS latency_probes (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "probe_id TEXT UNIQUE, status TEXT, created_at REAL, finished_at REAL)"
+            )
 
     def submit(self) -> str:
         probe_id = uuid.uuid4().hex
         with sqlite3.connect(self.db, timeout=30) as con:
-            con.execute("INSERT INTO latency_probes (probe_id, status, created_at) VALUES (?, 'queued', ?)",
-                        (probe_id, time.time()))
+            con.execute(
+                "INSERT INTO latency_probes (probe_id, status, created_at) VALUES (?, 'queued', ?)",
+                (probe_id, time.time()),
+            )
         return probe_id
 
     def done(self, probe_id: str) -> bool:
         with sqlite3.connect(self.db, timeout=30) as con:
-            row = con.execute("SELECT status FROM latency_probes WHERE probe_id = ?", (probe_id,)).fetchone()
+            row = con.execute(
+                "SELECT status FROM latency_probes WHERE probe_id = ?", (probe_id,)
+            ).fetchone()
         return bool(row and row[0] == "done")
 
     def finished(self, probe_ids: list[str]) -> set[str]:
         with sqlite3.connect(self.db, timeout=30) as con:
             marks = ",".join("?" * len(probe_ids))
-            return {row[0] for row in con.execute(
-                f"SELECT probe_id FROM latency_probes WHERE status = 'done' AND probe_id IN ({marks})", probe_ids)}
+            return {
+                row[0]
+                for row in con.execute(
+                    f"SELECT probe_id FROM latency_probes WHERE status = 'done' AND probe_id IN ({marks})",
+                    probe_ids,
+                )
+            }
 
 
 class Real:
@@ -90,8 +105,10 @@ class Real:
         # 100 HTTP polls every 0.2 s would load the API (and the 2 CPUs) the runs compete for.
         with sqlite3.connect(self.db, timeout=30) as con:
             marks = ",".join("?" * len(request_ids))
-            rows = con.execute(f"SELECT request_id, status FROM prediction_requests WHERE request_id IN ({marks})",
-                               request_ids).fetchall()
+            rows = con.execute(
+                f"SELECT request_id, status FROM prediction_requests WHERE request_id IN ({marks})",
+                request_ids,
+            ).fetchall()
         failed = [rid for rid, status in rows if status == "failed"]
         if failed:
             raise RuntimeError(f"requests failed: {failed}")
@@ -142,7 +159,10 @@ def duplicates(home: Path, tag: str, keys: list[str]) -> int:
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:
-        return sum(max(0, len(instance.get_runs(filters=dg.RunsFilter(tags={tag: key}))) - 1) for key in keys)
+        return sum(
+            max(0, len(instance.get_runs(filters=dg.RunsFilter(tags={tag: key}))) - 1)
+            for key in keys
+        )
 
 
 def breakdown(home: Path, tag: str, keys: list[str], submitted_at: dict[str, float]) -> str:
@@ -181,22 +201,58 @@ def main() -> int:
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     (tmp / "workspace.yaml").write_text(
         f"load_from:\n  - python_file:\n      relative_path: {ROOT / 'bench' / 'latency_location.py'}\n"
-        f"      attribute: defs\n      location_name: viral_pipeline\n      working_directory: {ROOT}\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db", "SIMULATED_VIDEOS_PER_DAY": "300",
-           "LOG_LEVEL": "WARNING", "DAGSTER_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(ROOT)}
+        f"      attribute: defs\n      location_name: viral_pipeline\n      working_directory: {ROOT}\n"
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
+        "SIMULATED_VIDEOS_PER_DAY": "300",
+        "LOG_LEVEL": "WARNING",
+        "DAGSTER_DISABLE_TELEMETRY": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYTHONPATH": str(ROOT),
+    }
     procs = []
     try:
         print("bootstrap (data assets + a champion)...", flush=True)
-        subprocess.run([sys.executable, "-m", "viral_pipeline.bootstrap", "--days", "1"], env=env, cwd=ROOT,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "viral_pipeline.bootstrap", "--days", "1"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=600,
+        )
         port = free_port()
         log = open(tmp / "servers.log", "w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "viral_pipeline.api", "--port", str(port)],
-                                      env=env, cwd=ROOT, stdout=log, stderr=log))
-        procs.append(subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "--log-format", "json", "-w",
-                                       str(tmp / "workspace.yaml")], env=env, cwd=ROOT, stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "viral_pipeline.api", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "dagster-daemon"),
+                    "run",
+                    "--log-format",
+                    "json",
+                    "-w",
+                    str(tmp / "workspace.yaml"),
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        )
         api = f"http://127.0.0.1:{port}"
         for _ in range(120):
             try:
@@ -217,18 +273,31 @@ def main() -> int:
                 tag = "probe_id" if name == "floor" else "request_id"
                 dup = duplicates(home, tag, keys)
                 results[(name, mode)] = lat
-                print(f"{name:5s} {mode:10s} n={n:3d} p50 {pct(lat, .5):6.2f} s  p95 {pct(lat, .95):6.2f} s  "
-                      f"all done in {time.monotonic() - began:6.1f} s  lost {lost}  duplicated {dup}", flush=True)
+                print(
+                    f"{name:5s} {mode:10s} n={n:3d} p50 {pct(lat, 0.5):6.2f} s  p95 {pct(lat, 0.95):6.2f} s  "
+                    f"all done in {time.monotonic() - began:6.1f} s  lost {lost}  duplicated {dup}",
+                    flush=True,
+                )
                 print(f"      medians: {breakdown(home, tag, keys, path.submitted_at)}", flush=True)
                 failures += lost + dup
-        ratio = pct(results[("real", "sequential")], .5) / pct(results[("floor", "sequential")], .5)
-        burst_ratio = (pct(results[("real", "burst")], .5) / pct(results[("floor", "burst")], .5)
-                       if ("real", "burst") in results else float("nan"))
+        ratio = pct(results[("real", "sequential")], 0.5) / pct(
+            results[("floor", "sequential")], 0.5
+        )
+        burst_ratio = (
+            pct(results[("real", "burst")], 0.5) / pct(results[("floor", "burst")], 0.5)
+            if ("real", "burst") in results
+            else float("nan")
+        )
         print(f"p50 ratio real/floor: sequential {ratio:.2f}, burst {burst_ratio:.2f}")
-        print(f"median of sequential floor latencies {statistics.median(results[('floor', 'sequential')]):.2f} s")
+        print(
+            f"median of sequential floor latencies {statistics.median(results[('floor', 'sequential')]):.2f} s"
+        )
         # Each verdict on its own line: the burst ratio moves most between runs (it follows how
         # long each run holds one of the 4 run slots), so quote the median of several runs.
-        verdicts = {"sequential p50 ratio <= 1.3": ratio <= 1.3, "none lost, none duplicated": not failures}
+        verdicts = {
+            "sequential p50 ratio <= 1.3": ratio <= 1.3,
+            "none lost, none duplicated": not failures,
+        }
         if ("real", "burst") in results:
             verdicts["burst p50 ratio <= 1.3"] = burst_ratio <= 1.3
         for name, ok in verdicts.items():

@@ -48,7 +48,7 @@ TARGET_S, TARGET_SIZE, TARGET_RSS_MIB = 60.0, 1_000_000, 2048
 def fill(url: str, size: int) -> None:
     """Migrate and load `size` simulated items over DAYS past days; print the load time."""
     # Imported here, not at the top: the computing child process need not carry numpy & co.
-    from viral_pipeline.engine.simulated import iter_days
+    from viral_pipeline.engine.world.simulated import iter_days
     from viral_pipeline.store.videos import ingest_items
 
     engine = create_db_engine(url)
@@ -58,10 +58,15 @@ def fill(url: str, size: int) -> None:
         start = (now - timedelta(days=DAYS + 1)).date()
         started, stored = time.perf_counter(), 0
         for day in iter_days(start, DAYS, -(-size // DAYS)):  # one day in memory at a time
-            stored += ingest_items(engine, day.items, source="bench", batch=str(day.day), now=now).stored
+            stored += ingest_items(
+                engine, day.items, source="bench", batch=str(day.day), now=now
+            ).stored
         seconds = time.perf_counter() - started
-        print(f"  load sqlite {size:,} items ({stored:,} videos stored): {seconds:.0f} s "
-              f"(generate + parse + upsert, {size / seconds:,.0f} items/s; not the measured step)", flush=True)
+        print(
+            f"  load sqlite {size:,} items ({stored:,} videos stored): {seconds:.0f} s "
+            f"(generate + parse + upsert, {size / seconds:,.0f} items/s; not the measured step)",
+            flush=True,
+        )
     finally:
         engine.dispose()
 
@@ -87,15 +92,23 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> None:
                 buffer = io.StringIO()
                 csv.writer(buffer).writerows(batch)
                 buffer.seek(0)
-                cursor.copy_expert(f"COPY scraped_videos ({columns}) FROM STDIN "
-                                   f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))", buffer)
-            cursor.execute("ANALYZE scraped_videos")  # planner statistics, as autovacuum would gather
+                cursor.copy_expert(
+                    f"COPY scraped_videos ({columns}) FROM STDIN "
+                    f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
+                    buffer,
+                )
+            cursor.execute(
+                "ANALYZE scraped_videos"
+            )  # planner statistics, as autovacuum would gather
             raw.commit()
         finally:
             raw.close()
         count = source.execute("SELECT COUNT(*) FROM scraped_videos").fetchone()[0]
-        print(f"  load postgresql: {count:,} videos copied from the SQLite file in "
-              f"{time.perf_counter() - started:.0f} s (COPY; not the measured step)", flush=True)
+        print(
+            f"  load postgresql: {count:,} videos copied from the SQLite file in "
+            f"{time.perf_counter() - started:.0f} s (COPY; not the measured step)",
+            flush=True,
+        )
     finally:
         source.close()
         engine.dispose()
@@ -125,18 +138,34 @@ def compute_once(url: str) -> None:
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak, server_peak = peak_rss_kib(), None
     with engine.connect() as connection:  # the pool hands back the same connection: same backend
-        if backend_pid is not None and connection.execute(sa.text("SELECT pg_backend_pid()")).scalar() == backend_pid:
+        if (
+            backend_pid is not None
+            and connection.execute(sa.text("SELECT pg_backend_pid()")).scalar() == backend_pid
+        ):
             server_peak = peak_rss_kib(backend_pid) / 1024
     engine.dispose()
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "baseline_mib": baseline / 1024,
-                      "peak_mib": peak / 1024, "server_peak_mib": server_peak, "work_mem": work_mem}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "cpu": cpu,
+                "baseline_mib": baseline / 1024,
+                "peak_mib": peak / 1024,
+                "server_peak_mib": server_peak,
+                "work_mem": work_mem,
+            }
+        )
+    )
 
 
 def measure(label: str, url: str, size: int, repeats: int) -> float:
     """`repeats` recomputes, each in a fresh process; prints the figures, returns the median s."""
     runs = []
     for _ in range(repeats):
-        child = subprocess.run([sys.executable, __file__, "--compute", url], capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--compute", url], capture_output=True, text=True
+        )
         if child.returncode != 0:
             raise RuntimeError(f"the computing process failed:\n{child.stderr}")
         runs.append(json.loads(child.stdout))
@@ -147,14 +176,21 @@ def measure(label: str, url: str, size: int, repeats: int) -> float:
     verdict = ""
     if size == TARGET_SIZE:  # on PostgreSQL the memory that counts is the server backend's
         ok = median <= TARGET_S and max(peak, server_peak) < TARGET_RSS_MIB
-        verdict = f"  {'PASS' if ok else 'FAIL'} (target <= {TARGET_S:.0f} s, < {TARGET_RSS_MIB} MiB)"
-    print(f"{label:<11} {size:>9,} videos: {runs[0]['rows']:,} rows, median {median:.1f} s (range "
-          f"{seconds[0]:.1f} .. {seconds[-1]:.1f}, n={repeats}; CPU {cpu:.1f} s in this process), "
-          f"peak RSS {peak:.0f} MiB (baseline {runs[0]['baseline_mib']:.0f} MiB before computing){verdict}",
-          flush=True)
+        verdict = (
+            f"  {'PASS' if ok else 'FAIL'} (target <= {TARGET_S:.0f} s, < {TARGET_RSS_MIB} MiB)"
+        )
+    print(
+        f"{label:<11} {size:>9,} videos: {runs[0]['rows']:,} rows, median {median:.1f} s (range "
+        f"{seconds[0]:.1f} .. {seconds[-1]:.1f}, n={repeats}; CPU {cpu:.1f} s in this process), "
+        f"peak RSS {peak:.0f} MiB (baseline {runs[0]['baseline_mib']:.0f} MiB before computing){verdict}",
+        flush=True,
+    )
     if server_peak:
-        print(f"{'':<11} server backend peak RSS (VmHWM) {server_peak:.0f} MiB incl. shared buffers "
-              f"touched; work_mem {runs[0]['work_mem']} per sort/hash, larger sorts spill to disk", flush=True)
+        print(
+            f"{'':<11} server backend peak RSS (VmHWM) {server_peak:.0f} MiB incl. shared buffers "
+            f"touched; work_mem {runs[0]['work_mem']} per sort/hash, larger sorts spill to disk",
+            flush=True,
+        )
     return median
 
 
@@ -162,15 +198,21 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     medians: dict[int, float] = {}
     for size in args.sizes:
         path = workdir / f"trends_{size}.db"
-        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # left by an earlier --keep run
+        for stale in (
+            path,
+            Path(f"{path}-wal"),
+            Path(f"{path}-shm"),
+        ):  # left by an earlier --keep run
             stale.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
         fill(url, size)
         medians[size] = measure("sqlite", url, size, args.repeats)
     if len(medians) > 1:
         small, large = min(medians), max(medians)
-        print(f"growth: {large:,} / {small:,} videos = {large / small:.0f}x data, "
-              f"{medians[large] / medians[small]:.1f}x time (sqlite medians)")
+        print(
+            f"growth: {large:,} / {small:,} videos = {large / small:.0f}x data, "
+            f"{medians[large] / medians[small]:.1f}x time (sqlite medians)"
+        )
     if args.skip_postgres:
         print("postgresql: skipped (--skip-postgres)")
         return
@@ -192,9 +234,13 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100_000, 1_000_000]
+    )
     parser.add_argument("--repeats", type=int, default=3, help="SQLite recomputes per size")
-    parser.add_argument("--pg-repeats", type=int, default=1, help="PostgreSQL recomputes (largest size)")
+    parser.add_argument(
+        "--pg-repeats", type=int, default=1, help="PostgreSQL recomputes (largest size)"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the SQLite files in this directory")
     parser.add_argument("--compute", metavar="URL", help=argparse.SUPPRESS)  # the child process
@@ -206,7 +252,11 @@ def main() -> int:
     # A plain `kill` unwinds like Ctrl-C, so temp files go and the PostgreSQL server stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
-    print("load average at start: {:.1f} {:.1f} {:.1f} ({} CPUs)".format(*os.getloadavg(), os.cpu_count()))
+    print(
+        "load average at start: {:.1f} {:.1f} {:.1f} ({} CPUs)".format(
+            *os.getloadavg(), os.cpu_count()
+        )
+    )
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="vp-bench-trends-"))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent set-up for the test command: a Python 3.11 virtualenv in .venv with the project
-# installed editable (re-installed only when pyproject.toml changes), and PostgreSQL's server
-# binaries, which the test session uses to start a throwaway server.
+# Idempotent set-up for the test command: a Python 3.11 virtualenv in .venv with the locked
+# dependencies and the project installed editable (re-installed only when uv.lock or
+# pyproject.toml change), and PostgreSQL's server binaries, which the test session uses to start
+# a throwaway server.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,8 +44,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
-# The stamp covers pyproject.toml and where the repo lives (an editable install points there).
-WANT="$( (cat pyproject.toml; echo "$ROOT") | sha256sum | cut -d' ' -f1)"
+# Installs come from uv.lock: every machine gets the versions CI tested, and nothing is resolved
+# at install time. uv itself comes from PyPI at the version the lock names (pip reads the
+# machine's pip configuration; uv goes to PyPI). To change a dependency: edit pyproject.toml,
+# run `.venv/bin/uv lock`, commit both.
+# The stamp covers the lock, pyproject.toml and where the repo lives (an editable install
+# points there).
+WANT="$( (cat pyproject.toml uv.lock; echo "$ROOT") | sha256sum | cut -d' ' -f1)"
 HAVE="$(cat "$STAMP" 2>/dev/null || true)"
 installed_here() {
     # -I: do not let the current directory stand in for the installed package.
@@ -54,9 +60,20 @@ sys.exit(0 if pathlib.Path(viral_pipeline.__file__).resolve().is_relative_to(pat
 ' "$ROOT") >/dev/null 2>&1
 }
 if [ "$WANT" != "$HAVE" ] || ! installed_here; then
-    echo "bootstrap: installing the project and its dev dependencies into $VENV"
+    echo "bootstrap: installing the locked dependencies (uv.lock) and the project into $VENV"
     rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    UV_VERSION="$(awk '/^name = "uv"$/ { found = 1; next } found && /^version = / { gsub(/"/, "", $3); print $3; exit }' uv.lock)"
+    if [ -z "$UV_VERSION" ]; then
+        echo "bootstrap: ERROR: uv.lock names no uv version (is uv still a dev dependency?)" >&2
+        exit 1
+    fi
+    if [ "$("$VENV/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+    fi
+    # --locked: refuse to install when pyproject.toml changed and uv.lock was not updated.
+    # --inexact: keep pip, which the venv was made with.
+    UV_PROJECT_ENVIRONMENT="$VENV" UV_PYTHON_DOWNLOADS=never \
+        "$VENV/bin/uv" sync --locked --inexact --extra dev --python "$VENV/bin/python" --quiet
     echo "$WANT" > "$STAMP"
 else
     echo "bootstrap: $VENV is up to date"

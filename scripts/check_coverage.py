@@ -20,7 +20,9 @@ def check(report: dict, total_floor: float, file_floor: float) -> list[str]:
     """Return the failures (empty when every floor holds)."""
     failures: list[str] = []
     if not report.get("meta", {}).get("branch_coverage"):
-        failures.append("the report was made without branch coverage (run pytest with --cov-branch)")
+        failures.append(
+            "the report was made without branch coverage (run pytest with --cov-branch)"
+        )
     files = report.get("files") or {}
     if not files:
         failures.append("the report measured no files")
@@ -45,10 +47,18 @@ def check(report: dict, total_floor: float, file_floor: float) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path, help="coverage.json written by coverage.py / pytest-cov")
-    parser.add_argument("--total", type=float, default=90.0, help="floor for the whole package (percent)")
-    parser.add_argument("--per-file", type=float, default=80.0, help="floor for each file (percent)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "report", type=Path, help="coverage.json written by coverage.py / pytest-cov"
+    )
+    parser.add_argument(
+        "--total", type=float, default=90.0, help="floor for the whole package (percent)"
+    )
+    parser.add_argument(
+        "--per-file", type=float, default=80.0, help="floor for each file (percent)"
+    )
     args = parser.parse_args(argv)
 
     try:

@@ -40,9 +40,14 @@ def _read(fd: int, timeout: float) -> bytes:
 
 
 def _predict(api_port: int) -> dict:
-    body = json.dumps({"caption": "Smoke test #fyp", "duration_s": 20, "hook": "Wait for it"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{api_port}/api/analyze", data=body,
-                                     headers={"content-type": "application/json"})
+    body = json.dumps(
+        {"caption": "Smoke test #fyp", "duration_s": 20, "hook": "Wait for it"}
+    ).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{api_port}/api/analyze",
+        data=body,
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         request_id = json.load(answer)["request_id"]
     url = f"http://127.0.0.1:{api_port}/api/predictions/{request_id}?wait=30"  # the API's longest wait
@@ -62,8 +67,11 @@ def _is_json_object(line: str) -> bool:
 
 
 def _left_over() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", f"{ROOT}/.venv/bin|-m dagster dev|mlflow ui"],
-                           capture_output=True, text=True).stdout
+    found = subprocess.run(
+        ["pgrep", "-af", f"{ROOT}/.venv/bin|-m dagster dev|mlflow ui"],
+        capture_output=True,
+        text=True,
+    ).stdout
     return [line for line in found.splitlines() if "smoke_run.py" not in line]
 
 
@@ -80,8 +88,11 @@ def main() -> int:
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             signal.signal(number, signal.SIG_DFL)
         os.chdir(ROOT)
-        os.environ.update(DAGSTER_PORT=str(args.dagster_port), API_PORT=str(args.api_port),
-                          MLFLOW_PORT=str(args.mlflow_port))
+        os.environ.update(
+            DAGSTER_PORT=str(args.dagster_port),
+            API_PORT=str(args.api_port),
+            MLFLOW_PORT=str(args.mlflow_port),
+        )
         os.environ.setdefault("BOOTSTRAP_DAYS", "1")
         os.execvp("bash", ["bash", "scripts/run.sh"])
 
@@ -94,8 +105,10 @@ def main() -> int:
         if results["started"]:
             prediction = _predict(args.api_port)
             results["prediction succeeded"] = prediction["status"] == "succeeded"
-            sys.stdout.write(f"smoke: prediction {prediction['status']}: "
-                             f"{json.dumps(prediction.get('result'))[:200]}\n")
+            sys.stdout.write(
+                f"smoke: prediction {prediction['status']}: "
+                f"{json.dumps(prediction.get('result'))[:200]}\n"
+            )
     except OSError as error:  # the API did not answer as it should: still stop everything
         sys.stdout.write(f"smoke: prediction request failed: {error}\n")
     finally:
@@ -108,12 +121,18 @@ def main() -> int:
     left = _left_over()
     results["everything stopped"] = not left
     for name in ("api.log", "dagster.log"):
-        lines = [line for line in (ROOT / ".run" / name).read_text(errors="replace").splitlines() if line.strip()]
+        lines = [
+            line
+            for line in (ROOT / ".run" / name).read_text(errors="replace").splitlines()
+            if line.strip()
+        ]
         not_json = [line for line in lines if not _is_json_object(line)]
         results[f".run/{name}: {len(lines)} lines, all JSON"] = bool(lines) and not not_json
         for line in not_json[:3]:
             sys.stdout.write(f"smoke: not JSON in .run/{name}: {line[:160]}\n")
-    sys.stdout.write(f"smoke: run.sh exited {stopped_after:.1f} s after Ctrl-C; left running: {left or 'nothing'}\n")
+    sys.stdout.write(
+        f"smoke: run.sh exited {stopped_after:.1f} s after Ctrl-C; left running: {left or 'nothing'}\n"
+    )
     for step, ok in results.items():
         sys.stdout.write(f"  {'PASS' if ok else 'FAIL'} {step}\n")
     return 0 if all(results.values()) else 1

@@ -29,18 +29,26 @@ def bootstrap(days: int, instance: dg.DagsterInstance, *, train_model: bool = Tr
     today = datetime.now(UTC).date()
     partitions = [(today - timedelta(days=offset)).isoformat() for offset in reversed(range(days))]
     for partition in partitions:
-        result = defs.resolve_job_def("scrape_job").execute_in_process(partition_key=partition, instance=instance)
+        result = defs.resolve_job_def("scrape_job").execute_in_process(
+            partition_key=partition, instance=instance
+        )
         log.info("bootstrap partition", partition=partition, success=result.success)
-    jobs = ["creator_profiles_job", "trending_sounds_job"] + (["retrain_ml_job"] if train_model else [])
+    jobs = ["creator_profiles_job", "trending_sounds_job"] + (
+        ["retrain_ml_job"] if train_model else []
+    )
     for job in jobs:
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, raise_on_error=False
+        )
         log.info("bootstrap job", job=job, success=result.success)
     return partitions
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=3, help="daily partitions to scrape, ending today")
+    parser.add_argument(
+        "--days", type=int, default=3, help="daily partitions to scrape, ending today"
+    )
     parser.add_argument("--no-model", action="store_true", help="skip training the first model")
     args = parser.parse_args(argv)
     bootstrap(args.days, dg.DagsterInstance.get(), train_model=not args.no_model)

@@ -20,7 +20,9 @@ class DagsterRecordFormatter(JsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         meta: dict[str, Any] = getattr(record, "dagster_meta", None) or {}
-        flat = logging.makeLogRecord({k: v for k, v in record.__dict__.items() if k != "dagster_meta"})
+        flat = logging.makeLogRecord(
+            {k: v for k, v in record.__dict__.items() if k != "dagster_meta"}
+        )
         flat.msg = meta.get("orig_message") or record.getMessage()
         flat.args = ()
         for key in ("run_id", "job_name", "step_key"):

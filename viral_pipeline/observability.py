@@ -141,4 +141,6 @@ def report_exception(error: BaseException, **context: Any) -> None:
         for key, value in context.items():
             scope.set_tag(key, str(value))
         sentry_sdk.capture_exception(error)
-    get_logger("viral_pipeline").error("caught exception", error=str(error), error_type=type(error).__name__, **context)
+    get_logger("viral_pipeline").error(
+        "caught exception", error=str(error), error_type=type(error).__name__, **context
+    )

@@ -13,13 +13,15 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from datetime import timezone
+from datetime import UTC
 
 MAX_RETRY_AFTER_S = 86_400.0  # a day: the default cap, far beyond any client's own limit
 _SECONDS = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 
 
-def parse_retry_after(value: str | None, now: float | None = None, cap_s: float = MAX_RETRY_AFTER_S) -> float | None:
+def parse_retry_after(
+    value: str | None, now: float | None = None, cap_s: float = MAX_RETRY_AFTER_S
+) -> float | None:
     """The wait a Retry-After value asks for, in seconds within [0, cap_s]; None when absent or unreadable.
 
     `now` (epoch seconds, default the clock) is what an HTTP date is measured from.
@@ -42,5 +44,5 @@ def _seconds_until(http_date: str, now: float) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" means UTC with no zone named
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when.timestamp() - now

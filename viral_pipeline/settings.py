@@ -6,7 +6,7 @@ source. An invalid value stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ScraperSource(str, Enum):
+class ScraperSource(StrEnum):
     simulated = "simulated"
     apify = "apify"
 
@@ -28,7 +28,9 @@ class SettingsError(RuntimeError):
 
 class Settings(BaseSettings):
     # Empty values (`APIFY_TOKEN=` copied from .env.example) mean "not set", not "set to empty".
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     database_url: str = Field(
         default=f"sqlite:///{PROJECT_ROOT / 'data' / 'viral_pipeline.db'}",
@@ -47,13 +49,15 @@ class Settings(BaseSettings):
         description="Address of the MLflow UI, for links from Dagster; default: the tracking URI when it is http(s).",
     )
     mlflow_experiment: str = "viral_classifier"
-    model_name: str = Field(default="viral_classifier", description="Registered model name in MLflow.")
+    model_name: str = Field(
+        default="viral_classifier", description="Registered model name in MLflow."
+    )
 
     # The label: viral = plays strictly above this quantile of its window (Klug et al. 2021: top 10%).
     viral_quantile: float = Field(default=0.9, gt=0.5, lt=1.0)
     label_window_days: int = Field(default=1, ge=1, le=365)
     training_min_rows: int = Field(default=500, ge=1)
-    # accuracy_gate (engine/gate.py says why each default): evidence that a model is informative
+    # accuracy_gate (engine/model/gate.py says why each default): evidence that a model is informative
     # and calibrated on held-out data of the configured source. Accuracy is reported, not blocking.
     gate_min_roc_auc: float = Field(default=0.55, ge=0, le=1)
     gate_min_roc_auc_ci_low: float = Field(default=0.5, ge=0, le=1)
@@ -71,7 +75,9 @@ class Settings(BaseSettings):
     deepseek_api_key: SecretStr | None = None
     deepseek_base_url: str = "https://api.deepseek.com"
     deepseek_model: str = "deepseek-chat"
-    llm_timeout_s: float = Field(default=20.0, gt=0, le=120, description="Budget of one judge call, retry included.")
+    llm_timeout_s: float = Field(
+        default=20.0, gt=0, le=120, description="Budget of one judge call, retry included."
+    )
     breaker_failure_threshold: int = Field(default=3, ge=1, le=100)
     breaker_open_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Signal weights (normalised; an unavailable signal's weight is spread over the others).
@@ -97,7 +103,9 @@ class Settings(BaseSettings):
     apify_api_url: str = "https://api.apify.com"
     apify_actor_id: str = "clockworks~tiktok-scraper"
     apify_webhook_secret: SecretStr | None = None
-    apify_hashtags: str = Field(default="fyp,viral,trending", description="Comma-separated hashtags to scrape.")
+    apify_hashtags: str = Field(
+        default="fyp,viral,trending", description="Comma-separated hashtags to scrape."
+    )
     apify_results_per_hashtag: int = Field(default=100, ge=1, le=10_000)
     apify_timeout_s: float = Field(default=30.0, gt=0, le=300)
     apify_max_wait_s: float = Field(default=900.0, gt=0, le=86_400)
@@ -144,7 +152,9 @@ class Settings(BaseSettings):
         if self.mlflow_artifact_root:
             return self.mlflow_artifact_root
         if self.mlflow_tracking_uri.startswith("sqlite:///"):
-            return str(Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent / "artifacts")
+            return str(
+                Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+            )
         return None
 
     @property
@@ -161,7 +171,9 @@ class Settings(BaseSettings):
         return [tag.strip().lstrip("#") for tag in self.apify_hashtags.split(",") if tag.strip()]
 
 
-_SECRET_FIELDS = {name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)}
+_SECRET_FIELDS = {
+    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+}
 
 
 def load_settings() -> Settings:

@@ -14,27 +14,56 @@ from viral_pipeline.store.schema import outcomes, prediction_requests
 LABEL_DEFINITION = "plays strictly above the 90th percentile of the posting day (UTC)"
 
 
-def insert_prediction(engine: sa.Engine, raw: float | None, *, served: float | None = None, model_version="1",
-                      platt_version=None, created_at: datetime | None = None, status="succeeded") -> str:
+def insert_prediction(
+    engine: sa.Engine,
+    raw: float | None,
+    *,
+    served: float | None = None,
+    model_version="1",
+    platt_version=None,
+    created_at: datetime | None = None,
+    status="succeeded",
+) -> str:
     request_id = str(uuid.uuid4())
-    result = {"viral_probability": served if served is not None else raw, "model_version": model_version,
-              "platt_version": platt_version, "is_calibrated": platt_version is not None}
+    result = {
+        "viral_probability": served if served is not None else raw,
+        "model_version": model_version,
+        "platt_version": platt_version,
+        "is_calibrated": platt_version is not None,
+    }
     if raw is not None:
         result["raw_probability"] = raw
     with engine.begin() as connection:
-        connection.execute(sa.insert(prediction_requests).values(
-            request_id=request_id, payload={}, status=status, result=result if status == "succeeded" else None,
-            created_at=created_at or datetime.now(UTC)))
+        connection.execute(
+            sa.insert(prediction_requests).values(
+                request_id=request_id,
+                payload={},
+                status=status,
+                result=result if status == "succeeded" else None,
+                created_at=created_at or datetime.now(UTC),
+            )
+        )
     return request_id
 
 
-def insert_outcome(engine: sa.Engine, request_id: str, is_viral: bool, *, tier: str = "7d", views: int = 1000) -> None:
+def insert_outcome(
+    engine: sa.Engine, request_id: str, is_viral: bool, *, tier: str = "7d", views: int = 1000
+) -> None:
     now = datetime.now(UTC)
     with engine.begin() as connection:
-        connection.execute(sa.insert(outcomes).values(
-            request_id=request_id, evaluation_tier=tier, views=views, is_viral=bool(is_viral),
-            viral_threshold_views=250_000.0, label_definition=LABEL_DEFINITION, source="api",
-            observed_at=now, updated_at=now))
+        connection.execute(
+            sa.insert(outcomes).values(
+                request_id=request_id,
+                evaluation_tier=tier,
+                views=views,
+                is_viral=bool(is_viral),
+                viral_threshold_views=250_000.0,
+                label_definition=LABEL_DEFINITION,
+                source="api",
+                observed_at=now,
+                updated_at=now,
+            )
+        )
 
 
 def miscalibrated_pairs(n: int, seed: int = 0, *, slope: float = -12.0, intercept: float = 3.0):

@@ -14,13 +14,18 @@ from sqlalchemy.engine import make_url
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline_tests.postgres_server import PostgresServer, find_binaries
 
+# The fake Gemini and DeepSeek servers' fixtures (`fake_gemini`, `fake_deepseek`), for every test.
+pytest_plugins = ["viral_pipeline_tests.fakes.llm_servers"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Real Apify payloads live in `shared/data/apify` next to the repository (CI and the team's
 # machines; not a user's clone). VIRAL_SHARED_DIR moves `shared`, e.g. to a missing folder to see
 # what a clone without it runs. Tests reach these files only through the `shared_apify_dir`
 # fixture (test_shared_data_guard.py enforces it), so a missing folder is a clear skip everywhere.
 SHARED_DIR_ENV = "VIRAL_SHARED_DIR"
-SHARED_APIFY_DIR = Path(os.environ.get(SHARED_DIR_ENV) or REPO_ROOT.parent / "shared") / "data" / "apify"
+SHARED_APIFY_DIR = (
+    Path(os.environ.get(SHARED_DIR_ENV) or REPO_ROOT.parent / "shared") / "data" / "apify"
+)
 SHARED_MISSING = "../shared/data/apify is not present"  # how a skip for it begins
 
 # Secrets are never taken from the developer's shell; a test that needs one sets it.
@@ -59,7 +64,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL cluster for the whole session (stopped and removed at the end)."""
     binaries = find_binaries()
     if binaries is None:
-        _missing("PostgreSQL server binaries (pg_ctl/initdb) not found: install with apt-get install postgresql")
+        _missing(
+            "PostgreSQL server binaries (pg_ctl/initdb) not found: install with apt-get install postgresql"
+        )
     server = PostgresServer(binaries).start()
     try:
         yield server
@@ -108,8 +115,10 @@ def shared_apify_dir() -> Path:
     it, and fails under CI.
     """
     if not SHARED_APIFY_DIR.is_dir():
-        _missing(f"{SHARED_MISSING} ({SHARED_APIFY_DIR}; it exists in CI and the team's machines, "
-                 "not in a user's clone)")
+        _missing(
+            f"{SHARED_MISSING} ({SHARED_APIFY_DIR}; it exists in CI and the team's machines, "
+            "not in a user's clone)"
+        )
     return SHARED_APIFY_DIR
 
 
@@ -122,7 +131,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> Iterator[None]:
+def _isolated_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> Iterator[None]:
     """Each test sees defaults plus a private database, MLflow store and DAGSTER_HOME.
 
     Every variable Settings reads is removed from the environment first (so nothing leaks in
@@ -149,6 +160,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_u
 # ---- More fixtures ---------------------------------------------------------------------
 
 from viral_pipeline_tests.fakes.sentry import sentry_events  # noqa: E402,F401  (a fixture)
+
 # The lead adds the domain fixtures (sample videos, Dagster instances, API clients...) here.
 
 

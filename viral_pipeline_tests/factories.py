@@ -30,7 +30,12 @@ def make_item(
         "createTime": int(posted.replace(tzinfo=posted.tzinfo or UTC).timestamp()),
         "createTimeISO": posted.isoformat(),
         "authorMeta": author,
-        "musicMeta": {"musicId": music_id, "musicName": music_name, "musicAuthor": "x", "musicOriginal": False},
+        "musicMeta": {
+            "musicId": music_id,
+            "musicName": music_name,
+            "musicAuthor": "x",
+            "musicOriginal": False,
+        },
         "videoMeta": {"height": 1024, "width": 576, "duration": 15},
         "isSlideshow": False,
         "playCount": plays,

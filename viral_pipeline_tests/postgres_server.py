@@ -143,8 +143,17 @@ class PostgresServer:
         if self._running:
             try:
                 self._run(
-                    [str(self.binaries.pg_ctl), "-D", str(self.data_dir), "-m", "fast", "-w",
-                     "-t", str(STOP_TIMEOUT_S), "stop"],
+                    [
+                        str(self.binaries.pg_ctl),
+                        "-D",
+                        str(self.data_dir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        str(STOP_TIMEOUT_S),
+                        "stop",
+                    ],
                     timeout=STOP_TIMEOUT_S + 10,
                 )
             except PostgresServerError:
@@ -173,7 +182,7 @@ class PostgresServer:
         name = name or f"test_{uuid.uuid4().hex[:16]}"
         if not _DB_NAME.match(name):
             raise ValueError(f"invalid database name {name!r}: use lowercase letters, digits and _")
-        self._admin_execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        self._admin_execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -240,7 +249,9 @@ class PostgresServer:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise PostgresServerError(f"timed out after {timeout} s: {' '.join(command)}") from error
+            raise PostgresServerError(
+                f"timed out after {timeout} s: {' '.join(command)}"
+            ) from error
         if result.returncode != 0:
             raise PostgresServerError(
                 f"{' '.join(command)} exited {result.returncode}\n"
@@ -251,8 +262,18 @@ class PostgresServer:
 
     def _initdb(self) -> None:
         self._run(
-            [str(self.binaries.initdb), "-D", str(self.data_dir), "-U", SUPERUSER, "-E", "UTF8",
-             "--no-locale", "--auth=trust", "--no-sync"],
+            [
+                str(self.binaries.initdb),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth=trust",
+                "--no-sync",
+            ],
             timeout=INITDB_TIMEOUT_S,
         )
 
@@ -266,8 +287,19 @@ class PostgresServer:
             )
             try:
                 self._run(
-                    [str(self.binaries.pg_ctl), "-D", str(self.data_dir), "-l", str(self.log_file),
-                     "-w", "-t", str(START_TIMEOUT_S), "-o", options, "start"],
+                    [
+                        str(self.binaries.pg_ctl),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(self.log_file),
+                        "-w",
+                        "-t",
+                        str(START_TIMEOUT_S),
+                        "-o",
+                        options,
+                        "start",
+                    ],
                     timeout=START_TIMEOUT_S + 10,
                 )
             except PostgresServerError:

@@ -9,14 +9,24 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from viral_pipeline.engine.provenance import Provenance
-from viral_pipeline.engine.simulated import generate_day
-from viral_pipeline.store.predictions import create_request, get_request, mark_running, mark_succeeded
+from viral_pipeline.engine.model.provenance import Provenance
+from viral_pipeline.engine.world.simulated import generate_day
+from viral_pipeline.store.predictions import (
+    create_request,
+    get_request,
+    mark_running,
+    mark_succeeded,
+)
 from viral_pipeline.store.videos import ingest_items
 
 # What a model trained on the bundled simulated set records; it serves the simulated source.
-BUNDLED = Provenance(dataset="bundled", source="simulated", first_posted_day="2026-01-01",
-                     last_posted_day="2026-01-30", rows=14_768)
+BUNDLED = Provenance(
+    dataset="bundled",
+    source="simulated",
+    first_posted_day="2026-01-01",
+    last_posted_day="2026-01-30",
+    rows=14_768,
+)
 
 PAYLOAD: dict[str, Any] = {
     "caption": "The 10-minute pasta #food #recipe",
@@ -29,7 +39,9 @@ PAYLOAD: dict[str, Any] = {
 }
 
 
-def run_predictions(defs, instance, engine: sa.Engine, payloads: list[dict[str, Any]]) -> list[tuple[dict, Any]]:
+def run_predictions(
+    defs, instance, engine: sa.Engine, payloads: list[dict[str, Any]]
+) -> list[tuple[dict, Any]]:
     """Queue the requests, tick the `prediction_requests` sensor (it caps runs per tick), run each
     predict run in-process; (stored result, run) per request, in order."""
     from viral_pipeline.defs.predict.sensors import prediction_requests
@@ -38,25 +50,31 @@ def run_predictions(defs, instance, engine: sa.Engine, payloads: list[dict[str, 
     resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
     requests, cursor = [], None
     while len(requests) < len(ids):
-        tick = prediction_requests.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                                         resources=resources))
+        tick = prediction_requests.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        )
         assert tick.run_requests, "the sensor stopped before every request had a run"
         requests, cursor = requests + list(tick.run_requests), tick.cursor
     assert [r.run_key for r in requests] == ids
     runs = []
     for run_request in requests:
         run = defs.resolve_job_def("predict").execute_in_process(
-            run_config=run_request.run_config, instance=instance, tags=run_request.tags)
+            run_config=run_request.run_config, instance=instance, tags=run_request.tags
+        )
         assert run.success
         runs.append(run)
     return [(get_request(engine, request_id)["result"], run) for request_id, run in zip(ids, runs)]
 
 
-def succeeded_prediction(engine: sa.Engine, payload: dict[str, Any] | None = None, *, score: float = 0.3) -> str:
+def succeeded_prediction(
+    engine: sa.Engine, payload: dict[str, Any] | None = None, *, score: float = 0.3
+) -> str:
     """A prediction request that went queued → running → succeeded, as the predict job leaves it."""
     request_id = create_request(engine, dict(payload or PAYLOAD))
     mark_running(engine, request_id, "test-run")
-    mark_succeeded(engine, request_id, {"viral_probability": score, "score": score, "is_calibrated": False})
+    mark_succeeded(
+        engine, request_id, {"viral_probability": score, "score": score, "is_calibrated": False}
+    )
     return request_id
 
 

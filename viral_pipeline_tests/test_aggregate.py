@@ -6,16 +6,26 @@ import math
 
 import pytest
 
-from viral_pipeline.engine.aggregate import SIGNALS, Aggregate, Signal, aggregate, normalise_weights
+from viral_pipeline.engine.signals.aggregate import (
+    SIGNALS,
+    Aggregate,
+    Signal,
+    aggregate,
+    normalise_weights,
+)
 
 WEIGHTS = {"rules": 0.15, "trends": 0.15, "ml": 0.40, "gemini": 0.15, "deepseek": 0.15}
 
 
-def _signals(scores: dict[str, float] | None = None, down: dict[str, str] | None = None) -> dict[str, Signal]:
+def _signals(
+    scores: dict[str, float] | None = None, down: dict[str, str] | None = None
+) -> dict[str, Signal]:
     scores = scores or dict.fromkeys(SIGNALS, 50.0)
     down = down or {}
     return {
-        name: Signal.unavailable(name, down[name]) if name in down else Signal(name, scores[name], True)
+        name: Signal.unavailable(name, down[name])
+        if name in down
+        else Signal(name, scores[name], True)
         for name in SIGNALS
     }
 
@@ -33,8 +43,13 @@ def test_all_available_uses_the_configured_weights():
 def test_weights_are_normalised():
     doubled = {name: 2 * w for name, w in WEIGHTS.items()}
     assert aggregate(_signals(), doubled).weights_used == pytest.approx(WEIGHTS)
-    assert normalise_weights({"ml": 3.0, "rules": 1.0}) == {"rules": 0.25, "trends": 0.0, "ml": 0.75,
-                                                            "gemini": 0.0, "deepseek": 0.0}
+    assert normalise_weights({"ml": 3.0, "rules": 1.0}) == {
+        "rules": 0.25,
+        "trends": 0.0,
+        "ml": 0.75,
+        "gemini": 0.0,
+        "deepseek": 0.0,
+    }
 
 
 def test_ml_down_is_spread_proportionally_over_the_others():
@@ -52,7 +67,9 @@ def test_ml_down_is_spread_proportionally_over_the_others():
 def test_one_llm_down_hands_its_weight_to_the_other_llm():
     result = aggregate(_signals(down={"gemini": "GEMINI_API_KEY not set"}), WEIGHTS)
     assert result.weights_used == pytest.approx({**WEIGHTS, "gemini": 0.0, "deepseek": 0.30})
-    assert result.notes[0] == "gemini unavailable (GEMINI_API_KEY not set): its 0.15 went to deepseek"
+    assert (
+        result.notes[0] == "gemini unavailable (GEMINI_API_KEY not set): its 0.15 went to deepseek"
+    )
     assert result.redistributed and result.confidence == "MEDIUM"
     other = aggregate(_signals(down={"deepseek": "circuit breaker open"}), WEIGHTS)
     assert other.weights_used["gemini"] == pytest.approx(0.30)
@@ -70,20 +87,31 @@ def test_one_llm_and_ml_down():
 
 
 def test_both_llms_down_is_low_confidence():
-    result = aggregate(_signals(down={"gemini": "GEMINI_API_KEY not set", "deepseek": "DEEPSEEK_API_KEY not set"}),
-                       WEIGHTS)
+    result = aggregate(
+        _signals(down={"gemini": "GEMINI_API_KEY not set", "deepseek": "DEEPSEEK_API_KEY not set"}),
+        WEIGHTS,
+    )
     assert result.confidence == "LOW"
     assert result.weights_used["rules"] == pytest.approx(0.15 / 0.7)
     assert result.weights_used["ml"] == pytest.approx(0.40 / 0.7)
     assert "confidence LOW: both LLM judges are unavailable" in result.notes
-    assert any(note.startswith("deepseek unavailable (DEEPSEEK_API_KEY not set): its 0.15") for note in result.notes)
+    assert any(
+        note.startswith("deepseek unavailable (DEEPSEEK_API_KEY not set): its 0.15")
+        for note in result.notes
+    )
 
 
 def test_fewer_than_three_signals_is_low():
-    result = aggregate(_signals(down={"rules": "x", "trends": "no trending_sounds yet", "ml": "no champion model"}),
-                       WEIGHTS)
+    result = aggregate(
+        _signals(
+            down={"rules": "x", "trends": "no trending_sounds yet", "ml": "no champion model"}
+        ),
+        WEIGHTS,
+    )
     assert result.confidence == "LOW"
-    assert result.weights_used == pytest.approx({"rules": 0, "trends": 0, "ml": 0, "gemini": 0.5, "deepseek": 0.5})
+    assert result.weights_used == pytest.approx(
+        {"rules": 0, "trends": 0, "ml": 0, "gemini": 0.5, "deepseek": 0.5}
+    )
     assert "confidence LOW: only 2 of 5 signals are available" in result.notes
 
 
@@ -103,7 +131,9 @@ def test_spread_decides_high_medium_low():
     apart = {"rules": 90, "trends": 20, "ml": 50, "gemini": 60, "deepseek": 40}  # pstdev ~ 23
     medium = aggregate(_signals(apart), WEIGHTS)
     assert medium.confidence == "MEDIUM"
-    assert any(note.startswith("confidence MEDIUM: the signals spread 23.") for note in medium.notes)
+    assert any(
+        note.startswith("confidence MEDIUM: the signals spread 23.") for note in medium.notes
+    )
     far = {"rules": 100, "trends": 0, "ml": 100, "gemini": 0, "deepseek": 50}  # pstdev ~ 44.7
     low = aggregate(_signals(far), WEIGHTS)
     assert low.confidence == "LOW" and any("disagree" in note for note in low.notes)
@@ -121,14 +151,18 @@ def test_an_unavailable_zero_weight_signal_redistributes_nothing():
     assert not result.redistributed
     assert "trends unavailable (no trending_sounds yet)" in result.notes
     down_without_reason = {**_signals(), "gemini": Signal("gemini", None, False)}
-    assert "gemini unavailable: its 0.15 went to deepseek" in aggregate(down_without_reason, WEIGHTS).notes
+    assert (
+        "gemini unavailable: its 0.15 went to deepseek"
+        in aggregate(down_without_reason, WEIGHTS).notes
+    )
 
 
 def test_available_signals_with_zero_weight_share_equally():
     weights = {"ml": 1.0}
     result = aggregate(_signals(down={"ml": "no champion model"}), weights)
-    assert result.weights_used == pytest.approx({"rules": 0.25, "trends": 0.25, "ml": 0, "gemini": 0.25,
-                                                 "deepseek": 0.25})
+    assert result.weights_used == pytest.approx(
+        {"rules": 0.25, "trends": 0.25, "ml": 0, "gemini": 0.25, "deepseek": 0.25}
+    )
 
 
 def test_no_signal_available_raises():

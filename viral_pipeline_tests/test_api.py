@@ -39,8 +39,11 @@ def test_healthz_is_503_when_the_database_is_unreachable(monkeypatch, tmp_path):
 
 
 def test_oversize_body_is_413_before_it_is_read(api_client):
-    response = api_client.post("/api/webhooks/apify", content=b"x" * (MAX_BODY_BYTES + 1),
-                               headers={"content-type": "application/json"})
+    response = api_client.post(
+        "/api/webhooks/apify",
+        content=b"x" * (MAX_BODY_BYTES + 1),
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413
     assert str(MAX_BODY_BYTES) in response.json()["detail"]
 
@@ -53,7 +56,9 @@ def test_caller_request_id_is_echoed(api_client, capsys):
     caller_id = "abc-123." + "x" * 56  # 64 characters: the longest accepted
     response = api_client.get("/healthz", headers={"x-request-id": caller_id})
     assert response.headers["x-request-id"] == caller_id
-    requests = [line for line in _json_lines(capsys.readouterr().err) if line.get("event") == "http request"]
+    requests = [
+        line for line in _json_lines(capsys.readouterr().err) if line.get("event") == "http request"
+    ]
     assert [line["http_request_id"] for line in requests] == [caller_id]
 
 
@@ -103,10 +108,17 @@ def _free_port():
 def test_real_server_logs_json_lines_without_query_strings(tmp_path):
     """`python -m viral_pipeline.api` under uvicorn: every line on stderr is a JSON object."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/api.db", "APIFY_WEBHOOK_SECRET": "hush"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/api.db",
+        "APIFY_WEBHOOK_SECRET": "hush",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "viral_pipeline.api", "--port", str(port)],
-        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -117,7 +129,9 @@ def test_real_server_logs_json_lines_without_query_strings(tmp_path):
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "API did not start within 30 s"
                 time.sleep(0.2)
-        rejected = httpx.post(f"http://127.0.0.1:{port}/api/webhooks/apify?token=wrong-hush", json={}, timeout=5)
+        rejected = httpx.post(
+            f"http://127.0.0.1:{port}/api/webhooks/apify?token=wrong-hush", json={}, timeout=5
+        )
         assert rejected.status_code == 401
     finally:
         # Ctrl-C, as a user stops it: uvicorn shuts down cleanly and the interpreter exits normally.
@@ -126,7 +140,10 @@ def test_real_server_logs_json_lines_without_query_strings(tmp_path):
     lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
     assert lines, "the server wrote no log lines"
     requests = [line for line in lines if line.get("event") == "http request"]
-    assert {(r["path"], r["status"]) for r in requests} >= {("/healthz", 200), ("/api/webhooks/apify", 401)}
+    assert {(r["path"], r["status"]) for r in requests} >= {
+        ("/healthz", 200),
+        ("/api/webhooks/apify", 401),
+    }
     assert all("http_request_id" in r and "duration_ms" in r for r in requests)
     assert "hush" not in stderr  # neither the secret nor the wrong guess reaches a log line
     assert any(line.get("logger", "").startswith("uvicorn") for line in lines)

@@ -36,7 +36,9 @@ def apify() -> Iterator[FakeApify]:
 
 @pytest.fixture
 def client(apify: FakeApify) -> Iterator[ApifyClient]:
-    with ApifyClient(apify.url, apify.token, ACTOR, timeout_s=2.0, max_retries=3, backoff_s=0.01) as c:
+    with ApifyClient(
+        apify.url, apify.token, ACTOR, timeout_s=2.0, max_retries=3, backoff_s=0.01
+    ) as c:
         yield c
 
 
@@ -52,7 +54,9 @@ def test_build_actor_input_asks_for_metadata_only() -> None:
     assert len([k for k in actor_input if k.startswith("shouldDownload")]) == 4
 
 
-def test_successful_run_end_to_end_pages_the_whole_dataset(apify: FakeApify, client: ApifyClient) -> None:
+def test_successful_run_end_to_end_pages_the_whole_dataset(
+    apify: FakeApify, client: ApifyClient
+) -> None:
     expected = _items(25)
     apify.next_run(dataset_items=expected, finishes_after_polls=2)
     actor_input = build_actor_input(["fyp"], 25)
@@ -75,14 +79,18 @@ def test_successful_run_end_to_end_pages_the_whole_dataset(apify: FakeApify, cli
     assert all(apify.token not in str(r.query) for r in apify.requests)
 
 
-def test_dataset_that_is_an_exact_multiple_of_the_page_stops_on_total(apify: FakeApify, client: ApifyClient) -> None:
+def test_dataset_that_is_an_exact_multiple_of_the_page_stops_on_total(
+    apify: FakeApify, client: ApifyClient
+) -> None:
     dataset_id = apify.add_dataset(_items(20))
     assert len(list(client.iter_dataset_items(dataset_id, page_size=10))) == 20
     # X-Apify-Pagination-Total says we are done: no third, empty page is requested.
     assert _offsets(apify, dataset_id) == [0, 10]
 
 
-def test_empty_items_dropped_by_clean_do_not_shift_the_offsets(apify: FakeApify, client: ApifyClient) -> None:
+def test_empty_items_dropped_by_clean_do_not_shift_the_offsets(
+    apify: FakeApify, client: ApifyClient
+) -> None:
     raw = _items(10)
     raw[2] = {}
     raw[7] = {}
@@ -114,7 +122,9 @@ def test_timed_out_run_is_a_failure_too(apify: FakeApify, client: ApifyClient) -
     assert caught.value.status == "TIMED-OUT"
 
 
-def test_run_that_never_finishes_times_out_within_the_deadline(apify: FakeApify, client: ApifyClient) -> None:
+def test_run_that_never_finishes_times_out_within_the_deadline(
+    apify: FakeApify, client: ApifyClient
+) -> None:
     run_id = apify.add_run(finishes_after_polls=None)
     started = time.monotonic()
     with pytest.raises(ApifyRunTimeout) as caught:
@@ -127,7 +137,9 @@ def test_run_that_never_finishes_times_out_within_the_deadline(apify: FakeApify,
     assert {r.query.get("waitForFinish") for r in polls} == {"1", None}
 
 
-def test_page_erroring_once_is_retried_without_duplicates(apify: FakeApify, client: ApifyClient) -> None:
+def test_page_erroring_once_is_retried_without_duplicates(
+    apify: FakeApify, client: ApifyClient
+) -> None:
     expected = _items(25)
     dataset_id = apify.add_dataset(expected)
     items = client.iter_dataset_items(dataset_id, page_size=10)
@@ -145,7 +157,10 @@ def test_429_honours_retry_after_up_to_the_cap(apify: FakeApify, http_date: bool
     # 30 s either way; Apify may send either form.
     retry_after = formatdate(time.time() + 30, usegmt=True) if http_date else 30
     apify.fail_next("/v2/datasets/", 429, retry_after=retry_after)
-    with ApifyClient(apify.url, apify.token, ACTOR, backoff_s=0.001, max_backoff_s=0.3) as c, capture_logs() as logs:
+    with (
+        ApifyClient(apify.url, apify.token, ACTOR, backoff_s=0.001, max_backoff_s=0.3) as c,
+        capture_logs() as logs,
+    ):
         started = time.monotonic()
         got = list(c.iter_dataset_items(dataset_id))
         elapsed = time.monotonic() - started
@@ -181,7 +196,9 @@ def test_unknown_dataset_is_a_404(apify: FakeApify, client: ApifyClient) -> None
     assert len(apify.requests) == 1
 
 
-def test_wrong_token_is_a_401_and_never_leaks(apify: FakeApify, caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_token_is_a_401_and_never_leaks(
+    apify: FakeApify, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = "apify_api_WRONG-secret-token-value"
     caplog.set_level(logging.DEBUG)
     apify.fail_next("/v2/acts/", 503)  # one retry first, so there is a log line to inspect
@@ -216,7 +233,14 @@ def test_nothing_listening_fails_after_retries() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # The socket is closed: connections to that port are refused.
-    with ApifyClient(f"http://127.0.0.1:{port}", "apify_api_token", ACTOR, timeout_s=0.2, max_retries=2, backoff_s=0.01) as c:
+    with ApifyClient(
+        f"http://127.0.0.1:{port}",
+        "apify_api_token",
+        ACTOR,
+        timeout_s=0.2,
+        max_retries=2,
+        backoff_s=0.01,
+    ) as c:
         with capture_logs() as logs, pytest.raises(ApifyError) as caught:
             c.get_run("run1")
     assert caught.value.status_code is None
@@ -227,7 +251,10 @@ def test_nothing_listening_fails_after_retries() -> None:
 def test_a_stalled_response_times_out_and_is_retried(apify: FakeApify) -> None:
     run_id = apify.add_run()
     apify.stall_next("/v2/actor-runs/", 1.0)
-    with ApifyClient(apify.url, apify.token, ACTOR, timeout_s=0.2, backoff_s=0.01) as c, capture_logs() as logs:
+    with (
+        ApifyClient(apify.url, apify.token, ACTOR, timeout_s=0.2, backoff_s=0.01) as c,
+        capture_logs() as logs,
+    ):
         started = time.monotonic()
         run = c.get_run(run_id)
     assert run["status"] == "SUCCEEDED"
@@ -236,7 +263,9 @@ def test_a_stalled_response_times_out_and_is_retried(apify: FakeApify) -> None:
 
 
 @pytest.mark.parametrize("body", ['{"data": []}', "not json", '{"items": []}', "[1, 2]"])
-def test_malformed_run_answer_raises_apify_error(apify: FakeApify, client: ApifyClient, body: str) -> None:
+def test_malformed_run_answer_raises_apify_error(
+    apify: FakeApify, client: ApifyClient, body: str
+) -> None:
     run_id = apify.add_run()
     apify.fail_next("/v2/actor-runs/", 200, body=body)
     with pytest.raises(ApifyError, match="unexpected Apify response"):
@@ -245,14 +274,18 @@ def test_malformed_run_answer_raises_apify_error(apify: FakeApify, client: Apify
 
 
 @pytest.mark.parametrize("body", ["not json", '{"data": []}', "[1, 2]", '[{"id": "1"}, "x"]'])
-def test_malformed_dataset_page_raises_apify_error(apify: FakeApify, client: ApifyClient, body: str) -> None:
+def test_malformed_dataset_page_raises_apify_error(
+    apify: FakeApify, client: ApifyClient, body: str
+) -> None:
     dataset_id = apify.add_dataset(_items(1))
     apify.fail_next("/v2/datasets/", 200, body=body)
     with pytest.raises(ApifyError, match="offset 0"):
         list(client.iter_dataset_items(dataset_id))
 
 
-@pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["unreadable", "past-date"])
+@pytest.mark.parametrize(
+    "retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["unreadable", "past-date"]
+)
 def test_retry_after_unreadable_or_past_leaves_the_backoff(
     apify: FakeApify, client: ApifyClient, retry_after: str
 ) -> None:

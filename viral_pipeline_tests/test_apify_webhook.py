@@ -38,7 +38,9 @@ def _events():
         return connection.execute(sa.select(apify_webhook_events)).fetchall()
 
 
-@pytest.mark.parametrize("auth", [{}, {"headers": {"X-Webhook-Secret": "wrong"}}, {"params": {"token": "nope"}}])
+@pytest.mark.parametrize(
+    "auth", [{}, {"headers": {"X-Webhook-Secret": "wrong"}}, {"params": {"token": "nope"}}]
+)
 def test_missing_or_wrong_secret_is_401_and_records_nothing(fake_apify, api_client, auth):
     run_id = fake_apify.add_run("SUCCEEDED", dataset_items=[])
     response = api_client.post("/api/webhooks/apify", json=_payload(run_id), **auth)
@@ -55,24 +57,35 @@ def test_without_a_configured_secret_the_webhook_is_disabled(monkeypatch, fake_a
 
     from viral_pipeline.api import create_app
 
-    response = TestClient(create_app()).post("/api/webhooks/apify", json=_payload("r1"), params={"token": ""})
+    response = TestClient(create_app()).post(
+        "/api/webhooks/apify", json=_payload("r1"), params={"token": ""}
+    )
     assert response.status_code == 503
     assert "APIFY_WEBHOOK_SECRET" in response.json()["detail"]
 
 
 def test_malformed_payload_is_422_naming_the_field(fake_apify, api_client):
-    response = api_client.post("/api/webhooks/apify", json={"eventType": "ACTOR.RUN.SUCCEEDED"},
-                               headers={"X-Webhook-Secret": SECRET})
+    response = api_client.post(
+        "/api/webhooks/apify",
+        json={"eventType": "ACTOR.RUN.SUCCEEDED"},
+        headers={"X-Webhook-Secret": SECRET},
+    )
     assert response.status_code == 422
     assert "eventData" in response.text
 
 
 def test_status_is_re_read_from_the_api_not_taken_from_the_payload(fake_apify, api_client):
     run_id = fake_apify.add_run("FAILED")
-    response = api_client.post("/api/webhooks/apify", json=_payload(run_id), params={"token": SECRET})
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), params={"token": SECRET}
+    )
     assert response.status_code == 200
-    assert response.json() == {"apify_run_id": run_id, "run_status": "FAILED", "duplicate": False,
-                               "will_ingest": False}
+    assert response.json() == {
+        "apify_run_id": run_id,
+        "run_status": "FAILED",
+        "duplicate": False,
+        "will_ingest": False,
+    }
     assert len(fake_apify.requests_to(f"/v2/actor-runs/{run_id}")) == 1
 
 
@@ -80,20 +93,34 @@ def test_unreachable_apify_api_is_502_and_records_nothing(monkeypatch, api_clien
     monkeypatch.setenv("APIFY_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.setenv("APIFY_TIMEOUT_S", "0.5")
     get_settings.cache_clear()
-    response = api_client.post("/api/webhooks/apify", json=_payload("run-x"), headers={"X-Webhook-Secret": SECRET})
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload("run-x"), headers={"X-Webhook-Secret": SECRET}
+    )
     assert response.status_code == 502
     assert "run-x" in response.json()["detail"]
     assert _events() == []
 
 
 def test_repeated_delivery_ingests_the_dataset_exactly_once(fake_apify, api_client):
-    dataset = [make_item(f"75000000000000000{i:02d}", posted=datetime(2026, 11, 28, 10, tzinfo=UTC))
-               for i in range(12)]
-    dataset.append({"url": "https://www.tiktok.com/@gone", "input": "gone", "error": "This profile/hashtag does not exist."})
+    dataset = [
+        make_item(f"75000000000000000{i:02d}", posted=datetime(2026, 11, 28, 10, tzinfo=UTC))
+        for i in range(12)
+    ]
+    dataset.append(
+        {
+            "url": "https://www.tiktok.com/@gone",
+            "input": "gone",
+            "error": "This profile/hashtag does not exist.",
+        }
+    )
     run_id = fake_apify.add_run("SUCCEEDED", dataset_items=dataset)
 
-    first = api_client.post("/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET})
-    second = api_client.post("/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET})
+    first = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+    )
+    second = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+    )
     assert first.json()["will_ingest"] is True and first.json()["duplicate"] is False
     assert second.json()["duplicate"] is True and second.json()["will_ingest"] is False
     (event,) = _events()
@@ -101,19 +128,29 @@ def test_repeated_delivery_ingests_the_dataset_exactly_once(fake_apify, api_clie
 
     defs = load_defs()
     instance = dg.DagsterInstance.ephemeral()
-    context = dg.build_sensor_context(instance=instance, resources={"app_db": defs.resources["app_db"]})
+    context = dg.build_sensor_context(
+        instance=instance, resources={"app_db": defs.resources["app_db"]}
+    )
     result = apify_webhook_runs(context)
     assert [r.run_key for r in result.run_requests] == [run_id]
     request = result.run_requests[0]
-    assert request.run_config["ops"]["scraped_videos"]["config"]["apify_dataset_id"] == event.dataset_id
+    assert (
+        request.run_config["ops"]["scraped_videos"]["config"]["apify_dataset_id"]
+        == event.dataset_id
+    )
 
     # The next tick starts from the cursor: nothing new, nothing requested.
-    again = apify_webhook_runs(dg.build_sensor_context(instance=instance, cursor=result.cursor,
-                                                       resources={"app_db": defs.resources["app_db"]}))
+    again = apify_webhook_runs(
+        dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"app_db": defs.resources["app_db"]}
+        )
+    )
     assert again.run_requests == []
 
     run = defs.resolve_job_def("scrape_job").execute_in_process(
-        run_config=request.run_config, partition_key=request.partition_key, instance=instance,
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        instance=instance,
         tags=request.tags,
     )
     assert run.success
@@ -122,17 +159,23 @@ def test_repeated_delivery_ingests_the_dataset_exactly_once(fake_apify, api_clie
     assert materialization.metadata["rows_rejected"].value == 1
     assert materialization.metadata["source"].value == "apify"
     with ready_engine(get_settings().database_url).connect() as connection:
-        assert connection.execute(sa.select(sa.func.count()).select_from(scraped_videos)).scalar() == 12
+        assert (
+            connection.execute(sa.select(sa.func.count()).select_from(scraped_videos)).scalar()
+            == 12
+        )
 
 
 def test_sensor_skips_runs_that_did_not_succeed_but_moves_its_cursor(fake_apify, api_client):
     failed = fake_apify.add_run("FAILED")
     ok = fake_apify.add_run("SUCCEEDED", dataset_items=[])
     for run_id in (failed, ok):
-        api_client.post("/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET})
+        api_client.post(
+            "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+        )
     defs = load_defs()
-    context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
-                                      resources={"app_db": defs.resources["app_db"]})
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources={"app_db": defs.resources["app_db"]}
+    )
     result = apify_webhook_runs(context)
     assert [r.run_key for r in result.run_requests] == [ok]
     assert result.cursor == str(max(e.id for e in _events()))

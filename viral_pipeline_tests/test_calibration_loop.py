@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from viral_pipeline.definitions import defs as load_defs
-from viral_pipeline.engine.calibration import apply_platt
-from viral_pipeline.engine.platt import parse_platt_params
-from viral_pipeline.engine.platt_fit import (
+from viral_pipeline.engine.calibration.maths import apply_platt
+from viral_pipeline.engine.calibration.platt import parse_platt_params
+from viral_pipeline.engine.calibration.platt_fit import (
     MIN_ECE_THRESHOLD,
     calibration_verdict,
     fit_calibration,
@@ -21,7 +21,12 @@ from viral_pipeline.ml.tracking import client
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.calibration import audits, latest_platt, load_calibration_pairs
 from viral_pipeline.store.db import ready_engine
-from viral_pipeline_tests.calibration_rows import insert_outcome, insert_pairs, insert_prediction, miscalibrated_pairs
+from viral_pipeline_tests.calibration_rows import (
+    insert_outcome,
+    insert_pairs,
+    insert_prediction,
+    miscalibrated_pairs,
+)
 
 
 @pytest.fixture
@@ -34,12 +39,18 @@ def db(monkeypatch, any_db_url):
 def _run(instance=None, selection=None):
     defs = load_defs()
     job = defs.resolve_job_def("calibration_job")
-    return job.execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                                  asset_selection=selection)
+    return job.execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=selection,
+    )
 
 
 def _meta(result, node):
-    return {key: value.value for key, value in result.asset_materializations_for_node(node)[0].metadata.items()}
+    return {
+        key: value.value
+        for key, value in result.asset_materializations_for_node(node)[0].metadata.items()
+    }
 
 
 # ---- the engine rule -------------------------------------------------------------------
@@ -68,7 +79,9 @@ def test_too_few_pairs_to_cross_fit_are_refused_and_versions_sort_by_time():
     with pytest.raises(ValueError, match="at least 10 pairs"):
         fit_calibration([0.1] * 9, [0] * 9)
     early, late = datetime(2026, 1, 2, 5, tzinfo=UTC), datetime(2026, 1, 2, 5, 0, 0, 1, tzinfo=UTC)
-    assert platt_version("7d", early) < platt_version("7d", late) == "platt-7d-20260102T050000000001Z"
+    assert (
+        platt_version("7d", early) < platt_version("7d", late) == "platt-7d-20260102T050000000001Z"
+    )
 
 
 # ---- the store -------------------------------------------------------------------------
@@ -83,8 +96,17 @@ def test_pairs_join_outcomes_of_the_tier_with_succeeded_predictions(db):
     older = insert_prediction(db, None)  # a result from before raw_probability was recorded
     insert_outcome(db, older, True)
     (pair,) = load_calibration_pairs(db, "7d")
-    assert (pair.request_id, pair.raw_probability, pair.served_probability, pair.is_viral) == (kept, 0.42, 0.12, True)
-    assert pair.model_version == "3" and pair.platt_version == "v1" and pair.created_at.tzinfo is not None
+    assert (pair.request_id, pair.raw_probability, pair.served_probability, pair.is_viral) == (
+        kept,
+        0.42,
+        0.12,
+        True,
+    )
+    assert (
+        pair.model_version == "3"
+        and pair.platt_version == "v1"
+        and pair.created_at.tzinfo is not None
+    )
     assert [p.is_viral for p in load_calibration_pairs(db, "24h")] == [False]
     assert load_calibration_pairs(db, "7d", since=datetime.now(UTC) + timedelta(hours=1)) == []
 
@@ -107,9 +129,16 @@ def test_fewer_than_50_outcomes_fit_nothing_and_50_fit(db, n, fitted):
         assert check.passed and check.metadata["fitted"].value is False
         return
     stored = latest_platt(db)
-    assert serving["published"] is True and stored.version == meta["version"] == serving["serving_version"]
+    assert (
+        serving["published"] is True
+        and stored.version == meta["version"] == serving["serving_version"]
+    )
     params = parse_platt_params(stored.params)
-    assert params.n_outcomes == 50 and params.a == pytest.approx(meta["a"]) and params.ece_after == meta["ece_after"]
+    assert (
+        params.n_outcomes == 50
+        and params.a == pytest.approx(meta["a"])
+        and params.ece_after == meta["ece_after"]
+    )
 
 
 # ---- calibration_improves --------------------------------------------------------------
@@ -124,14 +153,22 @@ def test_a_passing_fit_serves_and_is_logged_to_mlflow(db):
     assert check.metadata["ece_after"].value <= check.metadata["ece_threshold"].value
     meta = _meta(result, "platt_calibration")
     assert meta["model_version"] == "7" and meta["a"] < 0
-    for key in ("ece_before", "ece_after", "ece_before_equal_mass", "ece_after_equal_mass", "noise_floor"):
+    for key in (
+        "ece_before",
+        "ece_after",
+        "ece_before_equal_mass",
+        "ece_after_equal_mass",
+        "noise_floor",
+    ):
         assert 0 <= meta[key] <= 1, key
     assert latest_platt(db).version == meta["version"]
 
     mlflow_client = client(get_settings().mlflow_tracking_uri)
     run = mlflow_client.get_run(meta["mlflow_run_id"])
     assert mlflow_client.get_experiment(run.info.experiment_id).name == EXPERIMENT
-    assert run.data.tags[VERDICT_TAG] == "passed" and run.data.metrics["ece_after"] == pytest.approx(meta["ece_after"])
+    assert run.data.tags[VERDICT_TAG] == "passed" and run.data.metrics[
+        "ece_after"
+    ] == pytest.approx(meta["ece_after"])
     pictures = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "plots")}
     assert pictures == {"plots/reliability_before.png", "plots/reliability_after.png"}
     assert meta["reliability_diagram"].endswith("plots/reliability_after.png")
@@ -171,18 +208,24 @@ def test_calibration_audit_records_recent_served_ece_with_its_noise_floor(db):
     # What each prediction served differs from its raw score: the audit must measure the served one.
     served = apply_platt(raw, -8.0, 3.0)
     for r, p, y in zip(raw, served, labels):
-        insert_outcome(db, insert_prediction(db, float(r), served=float(p), platt_version="v-old"), bool(y))
+        insert_outcome(
+            db, insert_prediction(db, float(r), served=float(p), platt_version="v-old"), bool(y)
+        )
     old = insert_prediction(db, 0.9, created_at=datetime.now(UTC) - timedelta(days=45))
     insert_outcome(db, old, False)  # outside the 30-day window
     result = _run(selection=[dg.AssetKey("calibration_audit")])
     assert result.success
     (row,) = audits(db)
     assert row["n_outcomes"] == 120 and row["window_days"] == 30 and row["evaluation_tier"] == "7d"
-    from viral_pipeline.engine.calibration import expected_calibration_error
+    from viral_pipeline.engine.calibration.maths import expected_calibration_error
 
     assert row["ece"] == pytest.approx(expected_calibration_error(labels, served, 10))
     assert abs(row["ece"] - expected_calibration_error(labels, raw, 10)) > 0.01
-    assert row["noise_floor"] > 0 and row["ece_equal_mass"] is not None and row["platt_version"] is None
+    assert (
+        row["noise_floor"] > 0
+        and row["ece_equal_mass"] is not None
+        and row["platt_version"] is None
+    )
     meta = _meta(result, "calibration_audit")
     assert meta["n_outcomes"] == 120 and meta["calibrated_predictions"] == 120
     assert meta["ece"] == pytest.approx(row["ece"], abs=1e-6)
@@ -208,4 +251,7 @@ def test_the_daily_schedule_runs_the_calibration_job_and_is_running_by_default()
     assert request.run_key == when.isoformat()
     job = defs.resolve_job_def("calibration_job")
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == {
-        "calibration_audit", "platt_calibration", "serving_calibration"}
+        "calibration_audit",
+        "platt_calibration",
+        "serving_calibration",
+    }

@@ -8,7 +8,7 @@ from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
-from viral_pipeline.engine.calibration import (
+from viral_pipeline.engine.calibration.maths import (
     apply_platt,
     ece_from_table,
     ece_noise_floor,
@@ -25,7 +25,9 @@ def test_perfectly_calibrated_bins_give_zero():
     p = np.r_[np.full(20, 0.25), np.full(10, 0.7), np.full(4, 0.0)]
     y = np.r_[np.ones(5), np.zeros(15), np.ones(7), np.zeros(3), np.zeros(4)]
     assert expected_calibration_error(y, p, n_bins=10) == pytest.approx(0.0, abs=1e-12)
-    assert expected_calibration_error(y, p, n_bins=10, strategy="quantile") == pytest.approx(0.0, abs=1e-12)
+    assert expected_calibration_error(y, p, n_bins=10, strategy="quantile") == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
 def test_overconfident_predictions_give_the_gap():
@@ -58,7 +60,9 @@ def test_equal_mass_bins_on_a_known_split():
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
     table = reliability_table(y, p, n_bins=2, strategy="quantile")
     assert table == [(pytest.approx(0.3), pytest.approx(0.2), 5), (pytest.approx(0.8), 1.0, 5)]
-    assert expected_calibration_error(y, p, n_bins=2, strategy="quantile") == pytest.approx(0.5 * 0.1 + 0.5 * 0.2)
+    assert expected_calibration_error(y, p, n_bins=2, strategy="quantile") == pytest.approx(
+        0.5 * 0.1 + 0.5 * 0.2
+    )
     # Equal-width bins of the same data split at 0.5 instead: [0.1..0.4] and [0.5..1.0].
     uniform = reliability_table(y, p, n_bins=2)
     assert [count for *_, count in uniform] == [4, 6]
@@ -150,7 +154,9 @@ def _scores(n: int, scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return scale * (rng.normal(size=n) + 1.5 * y - 0.5), y
 
 
-@pytest.mark.parametrize(("n", "scale", "seed"), [(400, 1.0, 0), (2_000, 3.0, 1), (300, 60.0, 2), (40, 1.0, 3)])
+@pytest.mark.parametrize(
+    ("n", "scale", "seed"), [(400, 1.0, 0), (2_000, 3.0, 1), (300, 60.0, 2), (40, 1.0, 3)]
+)
 def test_platt_matches_scikit_learns_sigmoid_calibration(n, scale, seed):
     s, y = _scores(n, scale, seed)
     a, b = fit_platt(s, y)
@@ -165,7 +171,9 @@ def test_platt_matches_calibrated_classifier_cv_on_a_frozen_model():
     X = rng.normal(size=(1_500, 3))
     y = (rng.random(1_500) < 1 / (1 + np.exp(-(X[:, 0] - 2.2)))).astype(int)
     base = LogisticRegression(class_weight="balanced").fit(X[:1_000], y[:1_000])
-    calibrated = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid").fit(X[1_000:], y[1_000:])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid").fit(
+        X[1_000:], y[1_000:]
+    )
     a, b = fit_platt(base.decision_function(X[1_000:]), y[1_000:])
     theirs = calibrated.predict_proba(X)[:, 1]
     ours = apply_platt(base.decision_function(X), a, b)

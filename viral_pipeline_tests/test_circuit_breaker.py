@@ -10,21 +10,30 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from viral_pipeline.llm import BreakerOpen, CircuitBreaker, JudgeFailed, JudgeUnavailable, Permit, call_with_breaker
+from viral_pipeline.llm import (
+    BreakerOpen,
+    CircuitBreaker,
+    JudgeFailed,
+    JudgeUnavailable,
+    Permit,
+    call_with_breaker,
+)
 from viral_pipeline.store import db
 from viral_pipeline.store.db import create_db_engine, ready_engine
 from viral_pipeline.store.schema import llm_circuit_breakers
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """One migrated database per backend for the whole module (migrating one per test would
     cost more than the tests); each test keeps to its own `provider` row."""
     if request.param == "sqlite":
@@ -58,7 +67,7 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -130,7 +139,12 @@ def test_probe_success_closes(engine: sa.Engine, provider: str) -> None:
 
     breaker.record_success(probe)
     row = stored(engine, provider)
-    assert (row.state, row.consecutive_failures, row.open_until, row.probe_token) == ("closed", 0, None, None)
+    assert (row.state, row.consecutive_failures, row.open_until, row.probe_token) == (
+        "closed",
+        0,
+        None,
+        None,
+    )
     assert not breaker.acquire().probe
 
 
@@ -151,9 +165,13 @@ def test_probe_failure_reopens(engine: sa.Engine, provider: str) -> None:
     assert breaker.acquire().probe  # and the cycle goes on
 
 
-def test_a_stale_probe_expires_and_its_late_result_is_ignored(engine: sa.Engine, provider: str) -> None:
+def test_a_stale_probe_expires_and_its_late_result_is_ignored(
+    engine: sa.Engine, provider: str
+) -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(engine, provider, failure_threshold=1, open_seconds=10, probe_timeout_s=120, clock=clock)
+    breaker = CircuitBreaker(
+        engine, provider, failure_threshold=1, open_seconds=10, probe_timeout_s=120, clock=clock
+    )
     trip(breaker)
     clock.advance(10)
     lost = breaker.acquire()
@@ -172,7 +190,9 @@ def test_a_stale_probe_expires_and_its_late_result_is_ignored(engine: sa.Engine,
     assert stored(engine, provider).state == "closed"
 
 
-def test_late_results_of_normal_calls_do_not_move_an_open_breaker(engine: sa.Engine, provider: str) -> None:
+def test_late_results_of_normal_calls_do_not_move_an_open_breaker(
+    engine: sa.Engine, provider: str
+) -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(engine, provider, failure_threshold=2, open_seconds=60, clock=clock)
     early = breaker.acquire()  # a slow call that started while the breaker was closed
@@ -209,7 +229,9 @@ def test_state_lives_in_the_database_not_in_the_instance(engine: sa.Engine, prov
     assert not CircuitBreaker(engine, provider + "-other").acquire().probe
 
 
-def test_exactly_one_probe_among_20_racing_threads(engine: sa.Engine, provider: str, db_url: str) -> None:
+def test_exactly_one_probe_among_20_racing_threads(
+    engine: sa.Engine, provider: str, db_url: str
+) -> None:
     breaker = CircuitBreaker(engine, provider, failure_threshold=2, open_seconds=0.2)
     trip(breaker)
     with pytest.raises(BreakerOpen):
@@ -253,7 +275,10 @@ def spawned_pool() -> Iterator[tuple[ProcessPoolExecutor, Any]]:
     is paid once. Each task still builds its own engine from the URL, like a Dagster run would.
     """
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(max_workers=PROCESSES, mp_context=context) as pool:
+    with (
+        context.Manager() as manager,
+        ProcessPoolExecutor(max_workers=PROCESSES, mp_context=context) as pool,
+    ):
         yield pool, manager
 
 
@@ -287,7 +312,9 @@ def test_exactly_one_probe_among_racing_processes(
     trip(breaker)  # open, and already due for a probe
 
     barrier = manager.Barrier(PROCESSES)  # every task waits for all: each runs in its own process
-    futures = [pool.submit(_race_in_process, db_url, provider, barrier, attempts) for _ in range(PROCESSES)]
+    futures = [
+        pool.submit(_race_in_process, db_url, provider, barrier, attempts) for _ in range(PROCESSES)
+    ]
     answers = [future.result(timeout=120) for future in futures]
 
     assert len({pid for pid, _ in answers}) == PROCESSES
@@ -356,11 +383,13 @@ def test_open_without_a_deadline_is_due_for_a_probe(engine: sa.Engine, provider:
 @SQLITE_ONLY
 def test_a_naive_clock_is_taken_as_utc(engine: sa.Engine, provider: str) -> None:
     naive = datetime(2026, 1, 5, 12, 0)
-    breaker = CircuitBreaker(engine, provider, failure_threshold=1, open_seconds=60, clock=lambda: naive)
+    breaker = CircuitBreaker(
+        engine, provider, failure_threshold=1, open_seconds=60, clock=lambda: naive
+    )
     trip(breaker)
     with pytest.raises(BreakerOpen) as info:
         breaker.acquire()
-    assert info.value.reopens_at == naive.replace(tzinfo=timezone.utc) + timedelta(seconds=60)
+    assert info.value.reopens_at == naive.replace(tzinfo=UTC) + timedelta(seconds=60)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from structlog.testing import capture_logs
 
-from viral_pipeline.engine.feature_row import FEATURE_COLUMNS, RAW_COLUMNS, feature_vector
-from viral_pipeline.engine.features import build_features
-from viral_pipeline.engine.model import ModelParams, train_calibrated
-from viral_pipeline.engine.scorer import CompiledScorer
+from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
+from viral_pipeline.engine.model.feature_row import FEATURE_COLUMNS, RAW_COLUMNS, feature_vector
+from viral_pipeline.engine.model.features import build_features
+from viral_pipeline.engine.model.scorer import CompiledScorer
 from viral_pipeline.ml import compiled as compiled_module
 from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
 from viral_pipeline.ml.fallback import load_fallback_frame
@@ -34,7 +34,9 @@ def bundled():
 
 def _model(bundled, **params):
     _, X, y = bundled
-    return train_calibrated(X[:6000], y[:6000], X[6000:9000], y[6000:9000], ModelParams(max_iter=40, **params))
+    return train_calibrated(
+        X[:6000], y[:6000], X[6000:9000], y[6000:9000], ModelParams(max_iter=40, **params)
+    )
 
 
 def test_feature_vector_equals_build_features_on_the_bundled_set(bundled):
@@ -51,15 +53,44 @@ def test_feature_vector_equals_build_features_on_the_bundled_set(bundled):
     assert np.isnan(expected).any(axis=0).sum() == 3  # tier, log followers, verified: unknowns kept
 
 
-@pytest.mark.parametrize("row", [
-    {"caption": None, "hashtags": None, "sound_original": None, "sound_trend_score": None, "duration_s": None,
-     "is_slideshow": None, "followers": -5, "verified": None, "posted_at": datetime(2026, 3, 1, 23, 59, 30)},
-    {"caption": "  two   words ", "hashtags": ("#FYP", " Food", "día"), "sound_original": np.True_,
-     "sound_trend_score": "0.5", "duration_s": 30, "is_slideshow": 1, "followers": 999, "verified": 0,
-     "posted_at": "2026-11-28T16:30:00Z"},
-    {"caption": "x", "hashtags": [], "sound_original": False, "sound_trend_score": float("nan"), "duration_s": 7.5,
-     "is_slideshow": False, "followers": 2_000_000, "verified": True, "posted_at": datetime(2026, 1, 5, tzinfo=UTC)},
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        {
+            "caption": None,
+            "hashtags": None,
+            "sound_original": None,
+            "sound_trend_score": None,
+            "duration_s": None,
+            "is_slideshow": None,
+            "followers": -5,
+            "verified": None,
+            "posted_at": datetime(2026, 3, 1, 23, 59, 30),
+        },
+        {
+            "caption": "  two   words ",
+            "hashtags": ("#FYP", " Food", "día"),
+            "sound_original": np.True_,
+            "sound_trend_score": "0.5",
+            "duration_s": 30,
+            "is_slideshow": 1,
+            "followers": 999,
+            "verified": 0,
+            "posted_at": "2026-11-28T16:30:00Z",
+        },
+        {
+            "caption": "x",
+            "hashtags": [],
+            "sound_original": False,
+            "sound_trend_score": float("nan"),
+            "duration_s": 7.5,
+            "is_slideshow": False,
+            "followers": 2_000_000,
+            "verified": True,
+            "posted_at": datetime(2026, 1, 5, tzinfo=UTC),
+        },
+    ],
+)
 def test_feature_vector_matches_on_edge_cases(row):
     import pandas as pd
 
@@ -96,7 +127,8 @@ def test_compiled_scorer_gives_scikit_learns_probabilities(bundled, classifier):
 def test_an_ensemble_of_calibrators_is_averaged_like_scikit_learn(bundled):
     _, X, y = bundled
     model = CalibratedClassifierCV(LogisticRegression(max_iter=500), method="sigmoid", cv=3).fit(
-        X[:3000].fillna(0), y[:3000])
+        X[:3000].fillna(0), y[:3000]
+    )
     # Three members, each with its own pipeline: not what champion_model publishes.
     with pytest.raises(UnsupportedModel, match="pipeline"):
         compile_model(model)
@@ -119,7 +151,9 @@ def _npz_without_format() -> bytes:
     return buffer.getvalue()
 
 
-def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pickle(bundled, sqlite_url):
+def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pickle(
+    bundled, sqlite_url
+):
     raw, X, _ = bundled
     engine = ready_engine(sqlite_url)
     row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
@@ -128,16 +162,23 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
         publish(engine, "viral_classifier", calibration, model, 0.2, BUNDLED)
         loaded = PublishedChampion("viral_classifier").get(engine)
         assert loaded.compiled is compiled and loaded.version == calibration
-        assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
+        assert loaded.probability(row) == pytest.approx(
+            model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12
+        )
 
 
-def test_promotion_falls_back_to_the_pickle_when_compilation_fails_unexpectedly(bundled, sqlite_url, monkeypatch):
+def test_promotion_falls_back_to_the_pickle_when_compilation_fails_unexpectedly(
+    bundled, sqlite_url, monkeypatch
+):
     raw, X, _ = bundled
     model = _model(bundled)  # the gradient-boosting champion, which compiles today
+
     # What a scikit-learn release renaming `_predictors` would do to compile_model. It is patched
     # because the installed release cannot have a fitted model that lacks the field yet predicts.
     def renamed_private_field(model):
-        raise AttributeError("'HistGradientBoostingClassifier' object has no attribute '_predictors'")
+        raise AttributeError(
+            "'HistGradientBoostingClassifier' object has no attribute '_predictors'"
+        )
 
     monkeypatch.setattr(compiled_module, "compile_model", renamed_private_field)
     engine = ready_engine(sqlite_url)
@@ -149,7 +190,9 @@ def test_promotion_falls_back_to_the_pickle_when_compilation_fails_unexpectedly(
     loaded = PublishedChampion("viral_classifier").get(engine)
     assert loaded.version == "8" and loaded.compiled is False
     row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
-    assert loaded.probability(row) == pytest.approx(model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12)
+    assert loaded.probability(row) == pytest.approx(
+        model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12
+    )
 
 
 LEAN_RUN = r"""
@@ -176,7 +219,9 @@ print(json.dumps({"ok": result.success, "heavy": heavy, "ml": out["signals"]["ml
 def test_a_predict_run_imports_neither_scikit_learn_pandas_scipy_nor_mlflow(bundled, sqlite_url):
     """What a run imports is paid on every request: keep the heavy libraries out of it."""
     publish(ready_engine(sqlite_url), "viral_classifier", "7", _model(bundled), 0.2, BUNDLED)
-    done = subprocess.run([sys.executable, "-c", LEAN_RUN], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", LEAN_RUN], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["ml"]["available"], report

@@ -25,9 +25,20 @@ ROWS = [  # (request, stage, provider, cost_cents, recorded_at)
 @pytest.fixture
 def stage_rows():
     with ready_engine(get_settings().database_url).begin() as connection:
-        connection.execute(sa.insert(prediction_stages), [
-            {"request_id": r, "stage": s, "provider": p, "cost_cents": c, "duration_ms": 1.0, "recorded_at": t}
-            for r, s, p, c, t in ROWS])
+        connection.execute(
+            sa.insert(prediction_stages),
+            [
+                {
+                    "request_id": r,
+                    "stage": s,
+                    "provider": p,
+                    "cost_cents": c,
+                    "duration_ms": 1.0,
+                    "recorded_at": t,
+                }
+                for r, s, p, c, t in ROWS
+            ],
+        )
 
 
 def _materialization(result):
@@ -38,7 +49,8 @@ def _materialization(result):
 def test_cost_report_summarises_one_utc_day_with_plottable_numbers(stage_rows):
     defs = load_defs()
     result = defs.resolve_job_def("cost_report_job").execute_in_process(
-        partition_key="2026-11-28", instance=dg.DagsterInstance.ephemeral())
+        partition_key="2026-11-28", instance=dg.DagsterInstance.ephemeral()
+    )
     assert result.success
     metadata = _materialization(result)
     assert metadata["total_cost_cents"] == pytest.approx(0.35)
@@ -52,23 +64,36 @@ def test_cost_report_summarises_one_utc_day_with_plottable_numbers(stage_rows):
 
 
 def test_a_day_without_predictions_reports_zero(stage_rows):
-    result = load_defs().resolve_job_def("cost_report_job").execute_in_process(
-        partition_key="2026-11-01", instance=dg.DagsterInstance.ephemeral())
+    result = (
+        load_defs()
+        .resolve_job_def("cost_report_job")
+        .execute_in_process(partition_key="2026-11-01", instance=dg.DagsterInstance.ephemeral())
+    )
     metadata = _materialization(result)
-    assert (metadata["total_cost_cents"], metadata["requests"], metadata["cost_per_request_cents"]) == (0.0, 0, 0.0)
+    assert (
+        metadata["total_cost_cents"],
+        metadata["requests"],
+        metadata["cost_per_request_cents"],
+    ) == (0.0, 0, 0.0)
 
 
-def test_the_daily_schedule_runs_after_midnight_utc_on_yesterday_and_its_run_materializes(stage_rows):
+def test_the_daily_schedule_runs_after_midnight_utc_on_yesterday_and_its_run_materializes(
+    stage_rows,
+):
     defs = load_defs()
     schedule = defs.resolve_schedule_def("daily_cost_report")
     assert schedule.cron_schedule == "15 0 * * *" and schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     instance = dg.DagsterInstance.ephemeral()
-    context = dg.build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
-                                        scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=UTC))
+    context = dg.build_schedule_context(
+        instance=instance,
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=UTC),
+    )
     (request,) = daily_cost_report.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-28" and request.run_key == "2026-11-28"
     assert "loggers" in request.run_config
     result = defs.resolve_job_def("cost_report_job").execute_in_process(
-        run_config=request.run_config, partition_key=request.partition_key, instance=instance)
+        run_config=request.run_config, partition_key=request.partition_key, instance=instance
+    )
     assert _materialization(result)["total_cost_cents"] == pytest.approx(0.35)

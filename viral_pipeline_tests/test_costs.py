@@ -38,9 +38,20 @@ def admin_api(monkeypatch, any_db_url):
     get_settings.cache_clear()
     engine = ready_engine(any_db_url)
     with engine.begin() as connection:
-        connection.execute(sa.insert(prediction_stages), [
-            {"request_id": r, "stage": s, "provider": p, "cost_cents": c, "duration_ms": d, "recorded_at": t}
-            for r, s, p, c, d, t in ROWS])
+        connection.execute(
+            sa.insert(prediction_stages),
+            [
+                {
+                    "request_id": r,
+                    "stage": s,
+                    "provider": p,
+                    "cost_cents": c,
+                    "duration_ms": d,
+                    "recorded_at": t,
+                }
+                for r, s, p, c, d, t in ROWS
+            ],
+        )
     with TestClient(create_app()) as client:
         yield client
 
@@ -51,36 +62,63 @@ def _hand_sums(rows, key):
         k = key(row)
         cost, requests, records = sums.get(k, (0.0, set(), 0))
         sums[k] = (cost + row[3], requests | {row[0]}, records + 1)
-    return {k: (pytest.approx(cost), len(requests), records) for k, (cost, requests, records) in sums.items()}
+    return {
+        k: (pytest.approx(cost), len(requests), records)
+        for k, (cost, requests, records) in sums.items()
+    }
 
 
 def test_costs_sum_the_stage_rows_by_day_stage_and_provider(admin_api):
-    response = admin_api.get("/api/admin/costs", params={"start": "2026-11-27", "end": "2026-11-28"}, headers=AUTH)
+    response = admin_api.get(
+        "/api/admin/costs", params={"start": "2026-11-27", "end": "2026-11-28"}, headers=AUTH
+    )
     assert response.status_code == 200
     body = response.json()
     inside = ROWS[:7]
     assert body["totals"]["cost_cents"] == pytest.approx(0.12 + 0.05 + 0.30 + 0.07)
     assert body["totals"]["requests"] == 3 and body["totals"]["stage_records"] == 7
     assert body["totals"]["cost_per_request_cents"] == pytest.approx(0.54 / 3)
-    by_day = {d["day"]: (d["cost_cents"], d["requests"], d["stage_records"]) for d in body["by_day"]}
+    by_day = {
+        d["day"]: (d["cost_cents"], d["requests"], d["stage_records"]) for d in body["by_day"]
+    }
     assert by_day == _hand_sums(inside, lambda row: row[5].date().isoformat())
-    by_stage = {d["stage"]: (d["cost_cents"], d["requests"], d["stage_records"]) for d in body["by_stage"]}
+    by_stage = {
+        d["stage"]: (d["cost_cents"], d["requests"], d["stage_records"]) for d in body["by_stage"]
+    }
     assert by_stage == _hand_sums(inside, lambda row: row[1])
-    by_provider = {d["provider"]: (d["cost_cents"], d["requests"], d["stage_records"]) for d in body["by_provider"]}
+    by_provider = {
+        d["provider"]: (d["cost_cents"], d["requests"], d["stage_records"])
+        for d in body["by_provider"]
+    }
     assert by_provider == _hand_sums(inside, lambda row: row[2] or "internal")
     gemini = next(d for d in body["by_stage"] if d["stage"] == "gemini")
     assert gemini["duration_ms"] == pytest.approx(1500.0)
 
 
 def test_a_day_without_records_is_listed_with_zeros(admin_api):
-    body = admin_api.get("/api/admin/costs", params={"start": "2026-11-20", "end": "2026-11-21"}, headers=AUTH).json()
-    assert body["totals"] == {"cost_cents": 0.0, "requests": 0, "stage_records": 0, "cost_per_request_cents": 0.0}
+    body = admin_api.get(
+        "/api/admin/costs", params={"start": "2026-11-20", "end": "2026-11-21"}, headers=AUTH
+    ).json()
+    assert body["totals"] == {
+        "cost_cents": 0.0,
+        "requests": 0,
+        "stage_records": 0,
+        "cost_per_request_cents": 0.0,
+    }
     assert [d["day"] for d in body["by_day"]] == ["2026-11-20", "2026-11-21"]
     assert body["by_stage"] == [] and body["by_provider"] == []
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer "},
+    ],
+)
 def test_missing_or_wrong_token_is_401(monkeypatch, headers):
     from viral_pipeline.api import create_app
 
@@ -97,9 +135,14 @@ def test_without_a_configured_token_the_endpoint_is_disabled(api_client):
     assert response.status_code == 503 and "ADMIN_TOKEN" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("params", [{"start": "2026-11-28", "end": "2026-11-27"},
-                                    {"start": "2025-01-01", "end": "2026-11-27"},
-                                    {"start": "yesterday"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "2026-11-28", "end": "2026-11-27"},
+        {"start": "2025-01-01", "end": "2026-11-27"},
+        {"start": "yesterday"},
+    ],
+)
 def test_a_bad_range_is_422_naming_the_field(monkeypatch, params):
     from viral_pipeline.api import create_app
 
@@ -124,9 +167,19 @@ def test_the_default_range_is_the_last_seven_days(monkeypatch):
 
 def test_cost_summary_reads_the_utc_day_on_both_backends(app_engine):
     with app_engine.begin() as connection:
-        connection.execute(sa.insert(prediction_stages), [
-            {"request_id": "late", "stage": "gemini", "provider": "gemini", "cost_cents": 1.0, "duration_ms": 1.0,
-             "recorded_at": datetime(2026, 11, 27, 23, 30, tzinfo=UTC)}])
+        connection.execute(
+            sa.insert(prediction_stages),
+            [
+                {
+                    "request_id": "late",
+                    "stage": "gemini",
+                    "provider": "gemini",
+                    "cost_cents": 1.0,
+                    "duration_ms": 1.0,
+                    "recorded_at": datetime(2026, 11, 27, 23, 30, tzinfo=UTC),
+                }
+            ],
+        )
     summary = cost_summary(app_engine, date(2026, 11, 27), date(2026, 11, 28))
     assert [d["cost_cents"] for d in summary.by_day] == [1.0, 0.0]
     assert summary.cost_per_request_cents == 1.0
@@ -141,9 +194,19 @@ def test_days_are_utc_days_whatever_the_postgresql_session_time_zone(postgres_ur
     try:
         with new_york.begin() as connection:
             assert connection.execute(sa.text("SHOW timezone")).scalar() == "America/New_York"
-            connection.execute(sa.insert(prediction_stages), [
-                {"request_id": "late", "stage": "gemini", "provider": "gemini", "cost_cents": 1.0,
-                 "duration_ms": 1.0, "recorded_at": datetime(2026, 11, 28, 2, 30, tzinfo=UTC)}])
+            connection.execute(
+                sa.insert(prediction_stages),
+                [
+                    {
+                        "request_id": "late",
+                        "stage": "gemini",
+                        "provider": "gemini",
+                        "cost_cents": 1.0,
+                        "duration_ms": 1.0,
+                        "recorded_at": datetime(2026, 11, 28, 2, 30, tzinfo=UTC),
+                    }
+                ],
+            )
         summary = cost_summary(new_york, date(2026, 11, 27), date(2026, 11, 28))
     finally:
         new_york.dispose()

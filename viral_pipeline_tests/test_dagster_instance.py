@@ -42,13 +42,20 @@ def test_postgres_config_differs_from_the_local_one_only_in_storage():
     assert postgres_db.pop("scheme") == "postgresql+psycopg2"
     assert postgres_db == {
         field: {"env": f"DAGSTER_PG_{suffix}"}
-        for field, suffix in [("username", "USERNAME"), ("password", "PASSWORD"), ("hostname", "HOST"),
-                              ("db_name", "DB"), ("port", "PORT")]
+        for field, suffix in [
+            ("username", "USERNAME"),
+            ("password", "PASSWORD"),
+            ("hostname", "HOST"),
+            ("db_name", "DB"),
+            ("port", "PORT"),
+        ]
     }
     assert postgres == local
 
 
-def test_asset_materializes_with_dagster_storage_on_postgres(postgres_server, monkeypatch, tmp_path):
+def test_asset_materializes_with_dagster_storage_on_postgres(
+    postgres_server, monkeypatch, tmp_path
+):
     storage_url = make_url(postgres_server.create_database())
     monkeypatch.setenv("DAGSTER_PG_USERNAME", storage_url.username)
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", "trust-auth-ignores-it")
@@ -77,7 +84,9 @@ def test_asset_materializes_with_dagster_storage_on_postgres(postgres_server, mo
     with engine.connect() as connection:
         runs = connection.execute(sa.text("SELECT run_id FROM runs")).scalars().all()
         materialized = connection.execute(
-            sa.text("SELECT COUNT(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
+            sa.text(
+                "SELECT COUNT(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+            )
         ).scalar()
     engine.dispose()
     assert runs == [result.run_id] and materialized == 1

@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from viral_pipeline.engine.features import FEATURE_COLUMNS, build_features
-from viral_pipeline.engine.labels import label_top_decile, window_key
+from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
 from viral_pipeline.ml import fallback
-from viral_pipeline.ml.fallback import FALLBACK_PATH, build_fallback_frame, load_fallback_frame, to_csv_bytes
+from viral_pipeline.ml.fallback import (
+    FALLBACK_PATH,
+    build_fallback_frame,
+    load_fallback_frame,
+    to_csv_bytes,
+)
 from viral_pipeline.store.training import LABELLED_COLUMNS
 
 
@@ -28,7 +33,9 @@ def small_build() -> pd.DataFrame:
 
 def test_the_file_is_bundled_and_small():
     assert FALLBACK_PATH.name == "fallback_training_set.csv.gz"
-    assert FALLBACK_PATH.parent.name == "data" and FALLBACK_PATH.parent.parent.name == "viral_pipeline"
+    assert (
+        FALLBACK_PATH.parent.name == "data" and FALLBACK_PATH.parent.parent.name == "viral_pipeline"
+    )
     assert 100_000 < FALLBACK_PATH.stat().st_size < 1_500_000
 
 
@@ -63,15 +70,23 @@ def test_a_fresh_build_is_deterministic(small_build):
     # Pinned figures of the current simulated world (they change whenever the world does).
     assert len(small_build) == 389
     assert (first["video_id"], first["play_count"], first["followers"], first["duration_s"]) == (
-        "7590176230191445959", 933_000, 5_151.0, 13)
+        "7590176230191445959",
+        933_000,
+        5_151.0,
+        13,
+    )
     assert first["hashtags"] == [] and small_build["hashtags"].map(len).max() > 3
     assert small_build["video_id"].iloc[-1] == "7590907827820444324"
 
 
 def test_the_bundled_file_matches_the_code(bundled):
     """The first two days of the file are what a fresh build of two days gives."""
-    fresh = build_fallback_frame(days=2, videos_per_day=fallback.DEFAULT_VIDEOS_PER_DAY, start=fallback.DEFAULT_START)
-    head = bundled[bundled["posted_at"] < pd.Timestamp("2026-01-03", tz="UTC")].reset_index(drop=True)
+    fresh = build_fallback_frame(
+        days=2, videos_per_day=fallback.DEFAULT_VIDEOS_PER_DAY, start=fallback.DEFAULT_START
+    )
+    head = bundled[bundled["posted_at"] < pd.Timestamp("2026-01-03", tz="UTC")].reset_index(
+        drop=True
+    )
     pd.testing.assert_frame_equal(head, fresh)
 
 

@@ -14,20 +14,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from viral_pipeline.engine.features import FEATURE_COLUMNS, build_features
-from viral_pipeline.engine.gate import GateResult, GateThresholds, evaluate_gate
-from viral_pipeline.engine.labels import label_top_decile, window_key
-from viral_pipeline.engine.model import (
+from viral_pipeline.engine.model.classifier import (
     ModelParams,
     choose_threshold,
     evidence,
     positive_probability,
     train_calibrated,
 )
+from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
+from viral_pipeline.engine.model.gate import GateResult, GateThresholds, evaluate_gate
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
 
 BLOCKING = ["roc_auc_ci_low", "roc_auc", "pr_auc", "ece", "brier"]
 REPORTED = ["accuracy", "balanced_accuracy"]
-REGRESSION = ["no_regression_roc_auc", "no_regression_pr_auc", "no_regression_brier", "no_regression_log_loss"]
+REGRESSION = [
+    "no_regression_roc_auc",
+    "no_regression_pr_auc",
+    "no_regression_brier",
+    "no_regression_log_loss",
+]
 QUICK = ModelParams(learning_rate=0.1, max_iter=60)
 
 
@@ -112,22 +117,30 @@ def test_a_model_of_the_bundled_simulated_set_fails_on_real_trending_videos(shar
     X = build_features(bundled)
     X, y = X[list(FEATURE_COLUMNS)], labels.astype(int).to_numpy()
     # 1,000 real trending videos of 2020 (older format: no follower counts), labelled the same way.
-    from viral_pipeline.engine.items import parse_item
+    from viral_pipeline.engine.inputs.items import parse_item
 
     items = json.loads((shared_apify_dir / "legacy_trending_1000.json").read_text())
     records = [r for r in (parse_item(item) for item in items) if hasattr(r, "video_id")]
-    real = pd.DataFrame({
-        "posted_at": pd.to_datetime([r.posted_at for r in records], utc=True),
-        "play_count": [r.play_count for r in records],
-        "caption": [r.caption for r in records], "hashtags": [r.hashtags for r in records],
-        "sound_original": [r.music_original if r.music_id else None for r in records],
-        "sound_trend_score": 0.0, "duration_s": [r.duration_s for r in records],
-        "is_slideshow": [r.is_slideshow for r in records],
-        "followers": [np.nan if r.author_followers is None else r.author_followers for r in records],
-        "verified": [r.author_verified for r in records],
-    })
+    real = pd.DataFrame(
+        {
+            "posted_at": pd.to_datetime([r.posted_at for r in records], utc=True),
+            "play_count": [r.play_count for r in records],
+            "caption": [r.caption for r in records],
+            "hashtags": [r.hashtags for r in records],
+            "sound_original": [r.music_original if r.music_id else None for r in records],
+            "sound_trend_score": 0.0,
+            "duration_s": [r.duration_s for r in records],
+            "is_slideshow": [r.is_slideshow for r in records],
+            "followers": [
+                np.nan if r.author_followers is None else r.author_followers for r in records
+            ],
+            "verified": [r.author_verified for r in records],
+        }
+    )
     real_labels, _ = label_top_decile(real["play_count"], window_key(real["posted_at"]))
-    metrics, _ = trained_evidence(X, y, build_features(real)[list(FEATURE_COLUMNS)], real_labels.astype(int).to_numpy())
+    metrics, _ = trained_evidence(
+        X, y, build_features(real)[list(FEATURE_COLUMNS)], real_labels.astype(int).to_numpy()
+    )
     result = evaluate_gate(metrics)
     assert len(records) > 900
     assert not result.passed, result.summary()
@@ -147,9 +160,14 @@ def test_roc_auc_below_the_champion_beyond_the_margin_fails(weak):
 
 def test_a_candidate_within_the_margin_passes(weak):
     metrics, margins = weak
-    champion = dict(metrics, roc_auc=metrics["roc_auc"] + margins["roc_auc"] / 2,
-                    brier=metrics["brier"] - margins["brier"] / 2)
-    result = evaluate_gate(metrics, GateThresholds(), champion, margins, notes=["compared with champion v1"])
+    champion = dict(
+        metrics,
+        roc_auc=metrics["roc_auc"] + margins["roc_auc"] / 2,
+        brier=metrics["brier"] - margins["brier"] / 2,
+    )
+    result = evaluate_gate(
+        metrics, GateThresholds(), champion, margins, notes=["compared with champion v1"]
+    )
     assert result.passed, result.summary()
     assert [check.name for check in result.checks] == BLOCKING + REPORTED + REGRESSION
     assert result.metadata()["notes"] == "compared with champion v1"
@@ -164,23 +182,39 @@ def test_lower_is_better_metrics_regress_upwards(weak):
 
 def test_metrics_the_champion_lacks_are_not_compared(weak):
     metrics, _ = weak
-    result = evaluate_gate(metrics, GateThresholds(), {"roc_auc": metrics["roc_auc"], "brier": None}, {})
+    result = evaluate_gate(
+        metrics, GateThresholds(), {"roc_auc": metrics["roc_auc"], "brier": None}, {}
+    )
     assert [c.name for c in result.checks] == BLOCKING + REPORTED + ["no_regression_roc_auc"]
     assert result.passed
 
 
 def test_missing_or_nan_metrics_fail_and_a_nan_margin_fails():
     assert _failed(evaluate_gate({"accuracy": 0.9})) == set(BLOCKING)
-    good = {"roc_auc": 0.62, "roc_auc_ci_low": 0.57, "pr_auc": 0.19, "brier": 0.0929, "ece": 0.019,
-            "base_rate": 0.106}  # the real model's figures; no_skill_brier derived from the base rate
+    good = {
+        "roc_auc": 0.62,
+        "roc_auc_ci_low": 0.57,
+        "pr_auc": 0.19,
+        "brier": 0.0929,
+        "ece": 0.019,
+        "base_rate": 0.106,
+    }  # the real model's figures; no_skill_brier derived from the base rate
     assert evaluate_gate(good).passed
-    nan_margin = evaluate_gate(good, champion_metrics={"roc_auc": 0.62}, margins={"roc_auc": float("nan")})
+    nan_margin = evaluate_gate(
+        good, champion_metrics={"roc_auc": 0.62}, margins={"roc_auc": float("nan")}
+    )
     assert _failed(nan_margin) == {"no_regression_roc_auc"}
 
 
 def test_the_ece_bound_grows_with_the_noise_of_a_small_test_slice():
-    figures = {"roc_auc": 0.62, "roc_auc_ci_low": 0.52, "pr_auc": 0.19, "brier": 0.09, "base_rate": 0.106,
-               "ece": 0.06}
+    figures = {
+        "roc_auc": 0.62,
+        "roc_auc_ci_low": 0.52,
+        "pr_auc": 0.19,
+        "brier": 0.09,
+        "base_rate": 0.106,
+        "ece": 0.06,
+    }
     assert _failed(evaluate_gate(figures)) == {"ece"}  # the default bound 0.05
     noisy = evaluate_gate(dict(figures, ece_noise_floor=0.04))  # bound 2 x 0.04
     assert noisy.passed

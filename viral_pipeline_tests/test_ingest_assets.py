@@ -12,9 +12,19 @@ from viral_pipeline.defs.ingest.sensors import trending_sounds_after_scrape
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 
-EXPECTED_ASSETS = {"scraped_videos", "creator_profiles", "trending_sounds", "training_set", "ml_model",
-                   "champion_model", "prediction_outcomes", "platt_calibration", "serving_calibration",
-                   "calibration_audit", "cost_report"}
+EXPECTED_ASSETS = {
+    "scraped_videos",
+    "creator_profiles",
+    "trending_sounds",
+    "training_set",
+    "ml_model",
+    "champion_model",
+    "prediction_outcomes",
+    "platt_calibration",
+    "serving_calibration",
+    "calibration_audit",
+    "cost_report",
+}
 
 
 @pytest.fixture
@@ -34,7 +44,9 @@ def _count(table):
 
 
 def _scrape(defs, instance, day):
-    return defs.resolve_job_def("scrape_job").execute_in_process(partition_key=day, instance=instance)
+    return defs.resolve_job_def("scrape_job").execute_in_process(
+        partition_key=day, instance=instance
+    )
 
 
 def _run(defs, instance, job, **config):
@@ -43,12 +55,24 @@ def _run(defs, instance, job, **config):
 
 
 def test_asset_keys_schedules_and_sensors_snapshot(defs):
-    assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()} == EXPECTED_ASSETS
-    assert {s.name for s in defs.schedules} == {"scrape_trending", "refresh_creator_profiles", "retrain_ml",
-                                              "evaluate_predictions", "calibration_audit",
-                                              "daily_cost_report"}
-    assert {s.name for s in defs.sensors} == {"apify_webhook_runs", "trending_sounds_after_scrape",
-                                              "prediction_requests", "profile_requests", "request_run_failures"}
+    assert {
+        key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+    } == EXPECTED_ASSETS
+    assert {s.name for s in defs.schedules} == {
+        "scrape_trending",
+        "refresh_creator_profiles",
+        "retrain_ml",
+        "evaluate_predictions",
+        "calibration_audit",
+        "daily_cost_report",
+    }
+    assert {s.name for s in defs.sensors} == {
+        "apify_webhook_runs",
+        "trending_sounds_after_scrape",
+        "prediction_requests",
+        "profile_requests",
+        "request_run_failures",
+    }
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"accuracy_gate", "calibration_improves"}
     for definition in [*defs.schedules, *defs.sensors]:
@@ -77,8 +101,15 @@ def test_materialize_the_data_assets_twice_on_the_simulated_source(defs):
     assert profiles.success
     creators = profiles.asset_materializations_for_node("creator_profiles")[0].metadata
     assert creators["creators"].value == _count("creators") > 0
-    assert sum(v.value for k, v in creators.items() if k.startswith("tier_")) == creators["creators"].value
-    trends = _run(defs, instance, "trending_sounds_job").asset_materializations_for_node("trending_sounds")[0].metadata
+    assert (
+        sum(v.value for k, v in creators.items() if k.startswith("tier_"))
+        == creators["creators"].value
+    )
+    trends = (
+        _run(defs, instance, "trending_sounds_job")
+        .asset_materializations_for_node("trending_sounds")[0]
+        .metadata
+    )
     assert trends["rows_written"].value == _count("trending_sounds") > 0
     assert "| sound | day |" in trends["top_sounds"].value and trends["top_uses"].value >= 1
 
@@ -90,7 +121,10 @@ def test_trending_sounds_lookback_recomputes_only_recent_days(defs):
     rows = full.asset_materializations_for_node("trending_sounds")[0].metadata["rows_written"].value
     assert rows > 0
     recent = _run(defs, instance, "trending_sounds_job", trending_sounds={"lookback_days": 7})
-    assert recent.asset_materializations_for_node("trending_sounds")[0].metadata["rows_written"].value == 0
+    assert (
+        recent.asset_materializations_for_node("trending_sounds")[0].metadata["rows_written"].value
+        == 0
+    )
     assert _count("trending_sounds") == rows  # older days are kept, not wiped
 
 
@@ -112,7 +146,9 @@ def test_creator_profiles_schedule_is_daily():
 def test_trending_sounds_recompute_after_each_scrape(defs):
     instance = dg.DagsterInstance.ephemeral()
     context = dg.build_sensor_context(instance=instance, definitions=defs)
-    assert not trending_sounds_after_scrape.evaluate_tick(context).run_requests  # nothing scraped yet
+    assert not trending_sounds_after_scrape.evaluate_tick(
+        context
+    ).run_requests  # nothing scraped yet
 
     scrape = _scrape(defs, instance, "2026-11-28")
     context = dg.build_sensor_context(instance=instance, definitions=defs)
@@ -135,7 +171,9 @@ def test_every_line_a_run_writes_is_json(defs, capfd):
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.strip()]
     events = {line["event"] for line in lines}
     assert {"scraped videos stored", "trending sounds computed"} <= events
-    assert all("run_id" in line for line in lines if line["logger"].startswith("viral_pipeline.defs"))
+    assert all(
+        "run_id" in line for line in lines if line["logger"].startswith("viral_pipeline.defs")
+    )
 
 
 def test_dagster_records_are_flattened_into_json_fields():
@@ -144,12 +182,25 @@ def test_dagster_records_are_flattened_into_json_fields():
 
     from viral_pipeline.dagster_logging import DagsterRecordFormatter, json_console
 
-    record = logging.makeLogRecord({"msg": "scrape_job - abc - text", "levelno": logging.INFO, "levelname": "INFO"})
-    record.dagster_meta = {"orig_message": "Started", "run_id": "abc", "job_name": "scrape_job",
-                           "step_key": "scraped_videos", "dagster_event": None}
+    record = logging.makeLogRecord(
+        {"msg": "scrape_job - abc - text", "levelno": logging.INFO, "levelname": "INFO"}
+    )
+    record.dagster_meta = {
+        "orig_message": "Started",
+        "run_id": "abc",
+        "job_name": "scrape_job",
+        "step_key": "scraped_videos",
+        "dagster_event": None,
+    }
     rendered = json.loads(DagsterRecordFormatter().format(record))
-    assert rendered["event"] == "Started" and rendered["run_id"] == "abc" and rendered["step_key"] == "scraped_videos"
-    logger = json_console.logger_fn(dg.build_init_logger_context(logger_config={"log_level": "WARNING"}))
+    assert (
+        rendered["event"] == "Started"
+        and rendered["run_id"] == "abc"
+        and rendered["step_key"] == "scraped_videos"
+    )
+    logger = json_console.logger_fn(
+        dg.build_init_logger_context(logger_config={"log_level": "WARNING"})
+    )
     assert logger.level == logging.WARNING
 
 
@@ -165,8 +216,11 @@ def test_a_failed_apify_scrape_fails_the_run_reports_to_sentry_and_keeps_stored_
     monkeypatch.setenv("SCRAPER_SOURCE", "apify")
     get_settings.cache_clear()
     fake_apify.next_run(status="FAILED")
-    result = load_defs().resolve_job_def("scrape_job").execute_in_process(
-        partition_key="2026-11-25", instance=instance, raise_on_error=False)
+    result = (
+        load_defs()
+        .resolve_job_def("scrape_job")
+        .execute_in_process(partition_key="2026-11-25", instance=instance, raise_on_error=False)
+    )
     assert not result.success
     (event,) = sentry_events.events()
     assert "FAILED" in event["exception"]["values"][0]["value"]

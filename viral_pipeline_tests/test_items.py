@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from viral_pipeline.engine.items import Rejection, VideoRecord, parse_item
+from viral_pipeline.engine.inputs.items import Rejection, VideoRecord, parse_item
 
 
 def _load(shared_apify_dir, name):

@@ -8,19 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from viral_pipeline.engine import simulated as sim
-from viral_pipeline.engine.items import VideoRecord, parse_item
-from viral_pipeline.engine.labels import label_top_decile, window_key
-from viral_pipeline.engine.split import Split, time_creator_split
+from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
+from viral_pipeline.engine.model.split import Split, time_creator_split
+from viral_pipeline.engine.world import simulated as sim
 
 # ---- window_key ----------------------------------------------------------------------------
 
 
 def test_window_key_is_the_utc_day():
     posted = pd.Series(
-        [datetime(2026, 11, 28, 23, 59, tzinfo=UTC), datetime(2026, 11, 29, 0, 0, tzinfo=UTC),
-         pd.Timestamp("2026-11-29T00:30:00+02:00"), datetime(2026, 11, 28, 12, 0)],  # naive = UTC
-        index=[10, 11, 12, 13], dtype=object,
+        [
+            datetime(2026, 11, 28, 23, 59, tzinfo=UTC),
+            datetime(2026, 11, 29, 0, 0, tzinfo=UTC),
+            pd.Timestamp("2026-11-29T00:30:00+02:00"),
+            datetime(2026, 11, 28, 12, 0),
+        ],  # naive = UTC
+        index=[10, 11, 12, 13],
+        dtype=object,
     )
     keys = window_key(posted)
     assert keys.tolist() == ["2026-11-28", "2026-11-29", "2026-11-28", "2026-11-28"]
@@ -43,7 +48,9 @@ def test_window_key_over_several_days():
 
 
 def test_thresholds_per_window_and_the_strictly_above_rule():
-    plays = pd.Series(list(range(1, 11)) + [5] * 10 + [100, 200], index=[f"v{i}" for i in range(22)])
+    plays = pd.Series(
+        list(range(1, 11)) + [5] * 10 + [100, 200], index=[f"v{i}" for i in range(22)]
+    )
     window = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"] * 2, index=plays.index)
     labels, thresholds = label_top_decile(plays, window)
     assert thresholds == pytest.approx({"a": 9.1, "b": 5.0, "c": 190.0})
@@ -70,9 +77,15 @@ def test_about_ten_percent_viral_on_simulated_days():
     frames = []
     for day in sim.iter_days(date(2025, 3, 1), 3, 3_000):
         records = [r for r in map(parse_item, day.items) if isinstance(r, VideoRecord)]
-        frames.append(pd.DataFrame({"video_id": [r.video_id for r in records],
-                                    "posted_at": [r.posted_at for r in records],
-                                    "plays": [r.play_count for r in records]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "video_id": [r.video_id for r in records],
+                    "posted_at": [r.posted_at for r in records],
+                    "plays": [r.play_count for r in records],
+                }
+            )
+        )
     frame = pd.concat(frames, ignore_index=True)
     labels, thresholds = label_top_decile(frame["plays"], window_key(frame["posted_at"]))
     assert sorted(thresholds) == ["2025-03-01", "2025-03-02", "2025-03-03"]
@@ -91,11 +104,15 @@ def test_about_ten_percent_viral_on_simulated_days():
 def _videos(n: int = 2_000, creators: int = 500, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    frame = pd.DataFrame({
-        "posted_at": [start + timedelta(minutes=int(m)) for m in rng.integers(0, 60 * 24 * 30, n)],
-        "author_id": [f"c{c}" for c in rng.integers(0, creators, n)],
-        "viral": (rng.random(n) < 0.1).astype(int),
-    })
+    frame = pd.DataFrame(
+        {
+            "posted_at": [
+                start + timedelta(minutes=int(m)) for m in rng.integers(0, 60 * 24 * 30, n)
+            ],
+            "author_id": [f"c{c}" for c in rng.integers(0, creators, n)],
+            "viral": (rng.random(n) < 0.1).astype(int),
+        }
+    )
     frame.index = [f"row{i}" for i in range(n)]  # labels, not positions, come back
     return frame
 
@@ -110,7 +127,9 @@ def test_split_by_time_and_creator():
     newest = frame[frame["posted_at"] >= frame["posted_at"].sort_values().iloc[len(frame) - 400]]
     assert set(test.index) <= set(newest.index)
     assert len(test) == pytest.approx(0.5 * len(newest), rel=0.25)
-    assert set(test["author_id"]) == set(newest.loc[newest["author_id"].isin(set(test["author_id"])), "author_id"])
+    assert set(test["author_id"]) == set(
+        newest.loc[newest["author_id"].isin(set(test["author_id"])), "author_id"]
+    )
     assert test["posted_at"].min() >= max(train["posted_at"].max(), calibration["posted_at"].max())
 
     # No creator on both sides, in either split.
@@ -120,10 +139,19 @@ def test_split_by_time_and_creator():
 
     # Dropped: the older rows of test creators and the newest rows of the others.
     older = frame.drop(newest.index)
-    assert split.dropped_for_creator_overlap == (
-        older["author_id"].isin(test_creators).sum() + (~newest["author_id"].isin(test_creators)).sum()) > 0
+    assert (
+        split.dropped_for_creator_overlap
+        == (
+            older["author_id"].isin(test_creators).sum()
+            + (~newest["author_id"].isin(test_creators)).sum()
+        )
+        > 0
+    )
     # Far more is kept for training than by dropping every newest-slice creator's history.
-    assert len(train) + len(calibration) > 1.5 * (~older["author_id"].isin(set(newest["author_id"]))).sum()
+    assert (
+        len(train) + len(calibration)
+        > 1.5 * (~older["author_id"].isin(set(newest["author_id"]))).sum()
+    )
     parts = [*split.train, *split.calibration, *split.test]
     assert len(parts) == len(set(parts)) == len(frame) - split.dropped_for_creator_overlap
 
@@ -144,9 +172,18 @@ def test_split_is_deterministic_per_seed():
 
 def test_split_with_other_column_names_and_fractions():
     frame = _videos().rename(columns={"posted_at": "t", "author_id": "who", "viral": "y"})
-    split = time_creator_split(frame, test_fraction=0.3, calibration_fraction=0.25, test_creator_fraction=1.0,
-                               time_col="t", creator_col="who", label_col="y")
-    assert len(split.test) == pytest.approx(0.3 * len(frame), abs=2)  # every newest creator held out
+    split = time_creator_split(
+        frame,
+        test_fraction=0.3,
+        calibration_fraction=0.25,
+        test_creator_fraction=1.0,
+        time_col="t",
+        creator_col="who",
+        label_col="y",
+    )
+    assert len(split.test) == pytest.approx(
+        0.3 * len(frame), abs=2
+    )  # every newest creator held out
 
 
 def test_a_slice_without_positives_raises():
@@ -160,14 +197,20 @@ def test_a_slice_without_positives_raises():
         time_creator_split(no_negatives)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda f: f.drop(columns=["author_id"]), "no column"),
-    (lambda f: f.set_axis(["same"] * len(f)), "unique"),
-    (lambda f: f.assign(viral=2), "0/1"),
-    (lambda f: f.assign(author_id=None), "author_id has missing"),
-    (lambda f: f.iloc[:1], "cannot split 1 rows"),
-    (lambda f: f.assign(author_id=np.where(np.arange(len(f)) < len(f) - 30, "one", "other")), "too few"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns=["author_id"]), "no column"),
+        (lambda f: f.set_axis(["same"] * len(f)), "unique"),
+        (lambda f: f.assign(viral=2), "0/1"),
+        (lambda f: f.assign(author_id=None), "author_id has missing"),
+        (lambda f: f.iloc[:1], "cannot split 1 rows"),
+        (
+            lambda f: f.assign(author_id=np.where(np.arange(len(f)) < len(f) - 30, "one", "other")),
+            "too few",
+        ),
+    ],
+)
 def test_split_input_checks(change, message):
     with pytest.raises(ValueError, match=message):
         time_creator_split(change(_videos(n=300)))

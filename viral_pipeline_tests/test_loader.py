@@ -19,7 +19,10 @@ def _rows(engine, table):
 
 
 def test_same_batch_twice_keeps_one_row_per_video_with_newer_stats(app_engine):
-    first = [make_item("7000000000000000011", posted=T0, plays=100), make_item("7000000000000000012", posted=T0)]
+    first = [
+        make_item("7000000000000000011", posted=T0, plays=100),
+        make_item("7000000000000000012", posted=T0),
+    ]
     result = ingest_items(app_engine, first, source="test", batch="b", now=T0 + timedelta(hours=1))
     assert (result.stored, result.rejected) == (2, 0)
 
@@ -43,7 +46,11 @@ def test_duplicates_inside_one_batch_keep_the_last_sighting(app_engine):
 
 
 def test_bad_items_are_quarantined_once_with_reason_and_raw(app_engine):
-    bad = {"url": "https://www.tiktok.com/@gone", "input": "gone", "error": "This profile/hashtag does not exist."}
+    bad = {
+        "url": "https://www.tiktok.com/@gone",
+        "input": "gone",
+        "error": "This profile/hashtag does not exist.",
+    }
     good = make_item("7000000000000000031", posted=T0)
     result = ingest_items(app_engine, [bad, good, bad], source="apify", batch="run-1")
     assert (result.stored, result.rejected) == (1, 2)
@@ -58,7 +65,12 @@ def test_bad_items_are_quarantined_once_with_reason_and_raw(app_engine):
 
 def test_nineteen_digit_ids_round_trip_exactly(app_engine):
     video_id = "7505706702050823446"
-    ingest_items(app_engine, [make_item(video_id, posted=T0, author_id="7424447537598055456")], source="t", batch="b")
+    ingest_items(
+        app_engine,
+        [make_item(video_id, posted=T0, author_id="7424447537598055456")],
+        source="t",
+        batch="b",
+    )
     row = _rows(app_engine, scraped_videos)[0]
     assert row["video_id"] == video_id and row["author_id"] == "7424447537598055456"
     assert row["hashtags"] == ["fyp"]

@@ -9,8 +9,8 @@ import numpy as np
 
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.definitions import defs as load_defs
-from viral_pipeline.engine.features import build_features
-from viral_pipeline.engine.model import ModelParams, train_calibrated
+from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
+from viral_pipeline.engine.model.features import build_features
 from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import publish
 from viral_pipeline.settings import get_settings
@@ -24,39 +24,62 @@ POSTED = datetime(2026, 11, 20, tzinfo=UTC)
 
 def _requests(n: int, seed: int = 5) -> list[dict]:
     rng = np.random.default_rng(seed)
-    return [{
-        "caption": f"day {i} of trying the pasta #food #fyp",
-        "hashtags": ["recipe", "cooking"][: int(rng.integers(0, 3))],
-        "duration_s": int(rng.integers(8, 60)),
-        "posted_at": (POSTED + timedelta(hours=int(rng.integers(8, 22)))).isoformat(),
-        # Reach drives the simulated world's plays, as it does TikTok's: from nano to mega.
-        "creator": {"handle": f"c{i}", "followers": int(10 ** rng.uniform(2.5, 6.5))},
-    } for i in range(n)]
+    return [
+        {
+            "caption": f"day {i} of trying the pasta #food #fyp",
+            "hashtags": ["recipe", "cooking"][: int(rng.integers(0, 3))],
+            "duration_s": int(rng.integers(8, 60)),
+            "posted_at": (POSTED + timedelta(hours=int(rng.integers(8, 22)))).isoformat(),
+            # Reach drives the simulated world's plays, as it does TikTok's: from nano to mega.
+            "creator": {"handle": f"c{i}", "followers": int(10 ** rng.uniform(2.5, 6.5))},
+        }
+        for i in range(n)
+    ]
 
 
 def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_simulated_source():
     engine = ready_engine(get_settings().database_url)
     defs, instance = load_defs(), dg.DagsterInstance.ephemeral()
-    scrape_simulated_day(engine, date(2026, 11, 20), n=600)  # the day's viral threshold comes from here
+    scrape_simulated_day(
+        engine, date(2026, 11, 20), n=600
+    )  # the day's viral threshold comes from here
     raw = load_fallback_frame()
     X, y = build_features(raw), (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
-    model = train_calibrated(X[:8000], y[:8000], X[8000:11000], y[8000:11000], ModelParams(max_iter=60))
+    model = train_calibrated(
+        X[:8000], y[:8000], X[8000:11000], y[8000:11000], ModelParams(max_iter=60)
+    )
     publish(engine, get_settings().model_name, "1", model, 0.2, BUNDLED)
 
     first = _predict(defs, instance, _requests(80))
     assert all(r["signals"]["ml"]["available"] for r in first)
     # Before any outcome-fitted calibration, the probability served is the champion's own.
-    assert all(r["probability_source"] == "champion_model" and r["platt_version"] is None for r in first)
-    assert all(r["model_trained_on"]["dataset"] == "bundled" and not r["model_source_mismatch"] for r in first)
+    assert all(
+        r["probability_source"] == "champion_model" and r["platt_version"] is None for r in first
+    )
+    assert all(
+        r["model_trained_on"]["dataset"] == "bundled" and not r["model_source_mismatch"]
+        for r in first
+    )
     with engine.connect() as connection:
-        ids = [row[0] for row in connection.exec_driver_sql("SELECT request_id FROM prediction_requests ORDER BY id")]
+        ids = [
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT request_id FROM prediction_requests ORDER BY id"
+            )
+        ]
     for i, request_id in enumerate(ids):  # the backend announces each posted video
         set_prediction_video(engine, request_id, str(7_400_000_000_000_000_000 + i), None)
 
     # Eight days later the hourly job finds the 7d tier due and collects it through the source.
     collect = defs.resolve_job_def("evaluate_predictions_job").execute_in_process(
-        instance=instance, run_config={"ops": {"prediction_outcomes": {"config": {
-            "now": (POSTED + timedelta(days=8)).isoformat()}}}, **JSON_RUN_LOGS})
+        instance=instance,
+        run_config={
+            "ops": {
+                "prediction_outcomes": {"config": {"now": (POSTED + timedelta(days=8)).isoformat()}}
+            },
+            **JSON_RUN_LOGS,
+        },
+    )
     assert collect.success
     collected = [o for rid in ids for o in outcomes_of(engine, rid) if o["evaluation_tier"] == "7d"]
     assert len(collected) >= 75 and 0 < sum(o["is_viral"] for o in collected) < len(collected)

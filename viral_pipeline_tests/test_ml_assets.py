@@ -23,8 +23,9 @@ def defs():
 
 
 def _retrain(defs, instance, **kwargs):
-    return defs.resolve_job_def("retrain_ml_job").execute_in_process(instance=instance, raise_on_error=False,
-                                                                      **kwargs)
+    return defs.resolve_job_def("retrain_ml_job").execute_in_process(
+        instance=instance, raise_on_error=False, **kwargs
+    )
 
 
 def _mlflow():
@@ -44,15 +45,24 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     assert training["positives"].value > 0 and training["imbalance_ratio"].value > 3
 
     model_meta = result.asset_materializations_for_node("ml_model")[0].metadata
-    assert model_meta["roc_auc_ci_low"].value > 0.5 and model_meta["brier"].value < model_meta["no_skill_brier"].value
-    assert model_meta["trained_on_dataset"].value == "bundled" and model_meta["trained_on_source"].value == "simulated"
+    assert (
+        model_meta["roc_auc_ci_low"].value > 0.5
+        and model_meta["brier"].value < model_meta["no_skill_brier"].value
+    )
+    assert (
+        model_meta["trained_on_dataset"].value == "bundled"
+        and model_meta["trained_on_source"].value == "simulated"
+    )
     assert "bundled simulated set" in model_meta["trained_on"].value
     # No MLflow UI address configured: the run is named as text, never as a sqlite:// link.
     assert isinstance(model_meta["mlflow_run"], dg.TextMetadataValue)
     (gate,) = result.get_asset_check_evaluations()
     assert gate.passed, gate.metadata
     assert gate.metadata["accuracy"].value == model_meta["accuracy"].value
-    assert gate.metadata["accuracy_blocking"].value is False and gate.metadata["brier_blocking"].value is True
+    assert (
+        gate.metadata["accuracy_blocking"].value is False
+        and gate.metadata["brier_blocking"].value is True
+    )
 
     champion = result.asset_materializations_for_node("champion_model")[0].metadata
     assert champion["promoted"].value is True
@@ -68,12 +78,30 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     assert champion["published_version"].value == version
     assert published_version(ready_engine(get_settings().database_url), name) == version
     run = mlflow_client.get_run(model_meta["mlflow_run_id"].value)
-    assert run.data.tags["trained_on_source"] == "simulated" and run.data.tags["trained_on_dataset"] == "bundled"
-    assert mlflow_client.get_model_version(name, version).tags["trained_on_rows"] == str(training["rows"].value)
-    assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "accuracy", "balanced_accuracy"} <= set(run.data.metrics)
+    assert (
+        run.data.tags["trained_on_source"] == "simulated"
+        and run.data.tags["trained_on_dataset"] == "bundled"
+    )
+    assert mlflow_client.get_model_version(name, version).tags["trained_on_rows"] == str(
+        training["rows"].value
+    )
+    assert {
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "accuracy",
+        "balanced_accuracy",
+    } <= set(run.data.metrics)
     pictures = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "plots")}
-    assert {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/precision_recall.png",
-            "plots/reliability_diagram.png", "plots/feature_importances.png"} <= pictures
+    assert {
+        "plots/confusion_matrix.png",
+        "plots/roc_curve.png",
+        "plots/precision_recall.png",
+        "plots/reliability_diagram.png",
+        "plots/feature_importances.png",
+    } <= pictures
     assert run.inputs.dataset_inputs[0].dataset.digest == training["digest"].value
 
     # Loads back from the registry in a fresh process (the skops default would refuse it).
@@ -81,12 +109,14 @@ def test_full_retrain_on_the_bundled_set_passes_the_gate_and_promotes(defs):
     script = (
         "import json, sys; from viral_pipeline.ml.serving import ChampionCache; "
         "from viral_pipeline.ml.fallback import load_fallback_frame; "
-        "from viral_pipeline.engine.features import build_features; "
+        "from viral_pipeline.engine.model.features import build_features; "
         f"m = ChampionCache({settings.mlflow_tracking_uri!r}, {name!r}).get(); "
         "p = m.model.predict_proba(build_features(load_fallback_frame().head(5)))[:, 1]; "
         "print(json.dumps({'version': m.version, 'p': p.tolist()}))"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=True
+    )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded["version"] == version and all(0 <= p <= 1 for p in loaded["p"])
 
@@ -110,14 +140,18 @@ def test_a_failing_gate_keeps_the_previous_champion(defs, monkeypatch):
     newest = failed_meta["model_version"].value
     # With the MLflow UI's address set, the run is a clickable link in the Dagster UI.
     link = failed_meta["mlflow_run"]
-    assert isinstance(link, dg.UrlMetadataValue) and link.url.startswith("http://127.0.0.1:5000/#/experiments/")
+    assert isinstance(link, dg.UrlMetadataValue) and link.url.startswith(
+        "http://127.0.0.1:5000/#/experiments/"
+    )
     assert link.url.endswith(f"/runs/{failed_meta['mlflow_run_id'].value}")
     assert gate_verdict(mlflow_client, name, newest) == "failed"
     assert str(champion_version(mlflow_client, name).version) == first
 
     # A run that selects only champion_model cannot promote the failed version either.
-    alone = dg.materialize([a for a in _assets(load_defs()) if a.key.to_user_string() == "champion_model"],
-                           instance=instance)
+    alone = dg.materialize(
+        [a for a in _assets(load_defs()) if a.key.to_user_string() == "champion_model"],
+        instance=instance,
+    )
     meta = alone.asset_materializations_for_node("champion_model")[0].metadata
     assert meta["promoted"].value is False and "failed accuracy_gate" in meta["reason"].value
     assert meta["newest_gate_failed_checks"].value == "roc_auc"
@@ -133,8 +167,9 @@ def test_an_ungated_version_is_never_promoted(defs):
     """ml_model materialized without its check (e.g. selected alone): no verdict, no promotion."""
     instance = dg.DagsterInstance.ephemeral()
     assets = _assets(defs)
-    trained = dg.materialize(assets, selection=["training_set", "ml_model"], instance=instance,
-                             raise_on_error=False)
+    trained = dg.materialize(
+        assets, selection=["training_set", "ml_model"], instance=instance, raise_on_error=False
+    )
     assert trained.asset_materializations_for_node("ml_model")
     mlflow_client, name = _mlflow()
     alone = dg.materialize(assets, selection=["champion_model"], instance=instance)
@@ -160,7 +195,10 @@ def test_serving_caches_by_version_and_follows_the_alias(defs):
     assert cache.get() is first  # loaded once, not per call
     assert _retrain(defs, instance).success  # a second version passes and is promoted
     second = cache.get()
-    assert second.version != first.version and cache.cached_versions == [first.version, second.version]
+    assert second.version != first.version and cache.cached_versions == [
+        first.version,
+        second.version,
+    ]
     mlflow_client, name = _mlflow()
     assert str(mlflow_client.get_registered_model(name).aliases[CHAMPION_ALIAS]) == second.version
     # The published copy follows the same alias move, and is loaded once per version too.

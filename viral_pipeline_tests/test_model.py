@@ -13,8 +13,8 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import StandardScaler
 
-from viral_pipeline.engine.calibration import expected_calibration_error
-from viral_pipeline.engine.model import (
+from viral_pipeline.engine.calibration.maths import expected_calibration_error
+from viral_pipeline.engine.model.classifier import (
     ModelParams,
     bootstrap_margins,
     build_classifier,
@@ -44,13 +44,21 @@ class Split:
 @pytest.fixture(scope="module")
 def data() -> Split:
     X, y = make_classification(
-        n_samples=5_000, n_features=8, n_informative=4, n_redundant=1, weights=[0.9, 0.1],
-        flip_y=0.02, class_sep=1.0, random_state=0,
+        n_samples=5_000,
+        n_features=8,
+        n_informative=4,
+        n_redundant=1,
+        weights=[0.9, 0.1],
+        flip_y=0.02,
+        class_sep=1.0,
+        random_state=0,
     )
     rng = np.random.default_rng(0)
     X[:, :3][rng.random((5_000, 3)) < 0.1] = np.nan  # unknowns in three columns
     frame = pd.DataFrame(X, columns=COLUMNS)
-    return Split(frame[:3_000], y[:3_000], frame[3_000:4_000], y[3_000:4_000], frame[4_000:], y[4_000:])
+    return Split(
+        frame[:3_000], y[:3_000], frame[3_000:4_000], y[3_000:4_000], frame[4_000:], y[4_000:]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +100,9 @@ def test_calibrated_model_ranks_well_and_is_calibrated(data: Split, model: Calib
     assert metrics["ece_quantile"] < 0.06
 
 
-def test_class_weighting_without_calibration_is_worse_calibrated(data: Split, model: CalibratedClassifierCV):
+def test_class_weighting_without_calibration_is_worse_calibrated(
+    data: Split, model: CalibratedClassifierCV
+):
     # The design notes' observation: balanced weights push probabilities towards 0.5.
     weighted = build_classifier(FAST).fit(data.X_train, data.y_train)
     raw = positive_probability(weighted, data.X_test)
@@ -117,11 +127,23 @@ def test_model_survives_nan_and_adds_indicator_columns(data: Split, model: Calib
     assert np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
 
 
-def test_evaluate_reports_every_metric_and_the_threshold(data: Split, model: CalibratedClassifierCV):
+def test_evaluate_reports_every_metric_and_the_threshold(
+    data: Split, model: CalibratedClassifierCV
+):
     metrics = evaluate(model, data.X_test, data.y_test, threshold=0.2)
     assert set(metrics) == {
-        "accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "brier", "log_loss", "ece",
-        "ece_quantile", "base_rate", "no_skill_brier", "threshold", "n",
+        "accuracy",
+        "balanced_accuracy",
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "ece_quantile",
+        "base_rate",
+        "no_skill_brier",
+        "threshold",
+        "n",
     }
     base_rate = data.y_test.mean()
     assert metrics["base_rate"] == pytest.approx(base_rate)
@@ -152,7 +174,9 @@ def test_choose_threshold_on_a_hand_made_case():
     assert choose_threshold(np.zeros(5), np.linspace(0, 1, 5)) == 0.5
 
 
-def test_choose_threshold_meets_the_gate_on_the_calibration_slice(data: Split, model: CalibratedClassifierCV):
+def test_choose_threshold_meets_the_gate_on_the_calibration_slice(
+    data: Split, model: CalibratedClassifierCV
+):
     p_calib = positive_probability(model, data.X_calib)
     threshold = choose_threshold(data.y_calib, p_calib)
     assert 0 < threshold < 0.5
@@ -176,7 +200,14 @@ def test_bootstrap_margins_are_positive_and_shrink_with_n():
     small = bootstrap_margins(p_small, None, y_small, n_boot=40)
     large = bootstrap_margins(p_large, None, y_large, n_boot=40)
     assert set(small) == {
-        "roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "brier", "log_loss", "ece", "ece_quantile",
+        "roc_auc",
+        "pr_auc",
+        "balanced_accuracy",
+        "accuracy",
+        "brier",
+        "log_loss",
+        "ece",
+        "ece_quantile",
     }
     for key in small:
         assert 0 < large[key] < small[key], key
@@ -187,7 +218,9 @@ def test_bootstrap_margins_are_positive_and_shrink_with_n():
 
 def test_bootstrap_margins_take_a_model(data: Split, model: CalibratedClassifierCV):
     margins = bootstrap_margins(model, data.X_test, data.y_test, n_boot=20)
-    direct = bootstrap_margins(positive_probability(model, data.X_test), None, data.y_test, n_boot=20)
+    direct = bootstrap_margins(
+        positive_probability(model, data.X_test), None, data.y_test, n_boot=20
+    )
     assert margins == direct
     assert 0 < margins["roc_auc"] < 0.1
 
@@ -207,7 +240,9 @@ def test_bootstrap_margins_refuse_bad_input_and_survive_single_class_resamples()
 def test_importances_rank_an_informative_feature_above_noise():
     rng = np.random.default_rng(5)
     n = 2_000
-    X = pd.DataFrame({"noise": rng.normal(size=n), "signal": rng.normal(size=n), "weak": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {"noise": rng.normal(size=n), "signal": rng.normal(size=n), "weak": rng.normal(size=n)}
+    )
     logit = 2.0 * X["signal"] + 0.4 * X["weak"] - 2.5
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     fitted = train_calibrated(X[:1_200], y[:1_200], X[1_200:1_600], y[1_200:1_600], FAST)
@@ -218,7 +253,9 @@ def test_importances_rank_an_informative_feature_above_noise():
     assert renamed[0][0] == "b"
     # A model fitted on a bare array: columns are named by position.
     arrays = X.to_numpy()
-    on_arrays = train_calibrated(arrays[:1_200], y[:1_200], arrays[1_200:1_600], y[1_200:1_600], FAST)
+    on_arrays = train_calibrated(
+        arrays[:1_200], y[:1_200], arrays[1_200:1_600], y[1_200:1_600], FAST
+    )
     unnamed = feature_importances(on_arrays, arrays[1_600:], y[1_600:], n_repeats=3)
     assert unnamed[0][0] == "1"
 
@@ -232,7 +269,9 @@ def test_plots_write_non_empty_png_files(tmp_path, data: Split, model: Calibrate
         plots.plot_roc_curve(y, p, out),
         plots.plot_precision_recall(y, p, out),
         plots.plot_reliability_diagram(y, p, out),
-        plots.plot_reliability_diagram(y, p, out, n_bins=10, strategy="quantile", filename="rel_q.png"),
+        plots.plot_reliability_diagram(
+            y, p, out, n_bins=10, strategy="quantile", filename="rel_q.png"
+        ),
         plots.plot_feature_importances([("signal", 0.2), ("noise", -0.01), ("weak", 0.05)], out),
     ]
     assert len({path.name for path in paths}) == len(paths)
@@ -245,7 +284,13 @@ def test_plots_write_non_empty_png_files(tmp_path, data: Split, model: Calibrate
         plots.reliability_diagram_png(y, p, deeper / "rel.png"),
         plots.feature_importances_png([("signal", 0.2)], deeper / "imp.png"),
     ]
-    assert sorted(path.name for path in deeper.iterdir()) == ["cm.png", "imp.png", "pr.png", "rel.png", "roc.png"]
+    assert sorted(path.name for path in deeper.iterdir()) == [
+        "cm.png",
+        "imp.png",
+        "pr.png",
+        "rel.png",
+        "roc.png",
+    ]
     for path in paths:
         assert path.parent in (out, deeper)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

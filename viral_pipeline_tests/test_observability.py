@@ -3,7 +3,6 @@
 import json
 import logging
 
-import pytest
 import structlog
 
 from viral_pipeline.observability import (

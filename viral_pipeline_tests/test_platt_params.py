@@ -9,12 +9,23 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from viral_pipeline.engine.calibration import apply_platt, fit_platt
-from viral_pipeline.engine.platt import PlattParams, calibrate, parse_platt_params, platt_params_or_error
+from viral_pipeline.engine.calibration.maths import apply_platt, fit_platt
+from viral_pipeline.engine.calibration.platt import (
+    PlattParams,
+    calibrate,
+    parse_platt_params,
+    platt_params_or_error,
+)
 
 VALID = {
-    "a": -6.5, "b": 3.1, "version": "platt-2026-11-20", "fitted_at": "2026-11-20T04:00:00Z",
-    "n_outcomes": 812, "ece_before": 0.081, "ece_after": 0.012, "model_version": "7",
+    "a": -6.5,
+    "b": 3.1,
+    "version": "platt-2026-11-20",
+    "fitted_at": "2026-11-20T04:00:00Z",
+    "n_outcomes": 812,
+    "ece_before": 0.081,
+    "ece_after": 0.012,
+    "model_version": "7",
 }
 
 
@@ -29,8 +40,16 @@ def test_round_trip_through_json():
 
 
 def test_optional_fields_and_naive_time():
-    params = parse_platt_params({"a": -1.0, "b": 0.0, "version": "v", "fitted_at": "2026-11-20T04:00:00",
-                                 "n_outcomes": 1, "future_field": "ignored"})
+    params = parse_platt_params(
+        {
+            "a": -1.0,
+            "b": 0.0,
+            "version": "v",
+            "fitted_at": "2026-11-20T04:00:00",
+            "n_outcomes": 1,
+            "future_field": "ignored",
+        }
+    )
     assert params is not None
     assert params.ece_before is None and params.ece_after is None and params.model_version is None
     assert params.fitted_at.tzinfo is not None and params.fitted_at.utcoffset().total_seconds() == 0
@@ -88,7 +107,9 @@ def test_calibrate_applies_apply_platt():
     # Steep parameters push a·s + b far to both sides: no overflow, same answers.
     steep = PlattParams.model_validate({**VALID, "a": -900.0, "b": 450.0})
     for raw in (0.0, 0.3, 0.5, 0.7, 1.0):
-        assert calibrate(raw, steep)[0] == pytest.approx(float(apply_platt(raw, steep.a, steep.b)), abs=1e-15)
+        assert calibrate(raw, steep)[0] == pytest.approx(
+            float(apply_platt(raw, steep.a, steep.b)), abs=1e-15
+        )
     # a < 0: a higher raw score always means a higher probability.
     outputs = [calibrate(raw / 10, params)[0] for raw in range(11)]
     assert outputs == sorted(outputs)
@@ -116,6 +137,11 @@ def test_the_reason_for_unusable_parameters_names_what_is_wrong():
     params = PlattParams.model_validate(VALID)
     assert platt_params_or_error(params.model_dump(mode="json")) == params
     assert "a" in str(platt_params_or_error({**VALID, "a": 0.5}))  # a must be negative
-    assert "version" in str(platt_params_or_error({k: v for k, v in VALID.items() if k != "version"}))
+    assert "version" in str(
+        platt_params_or_error({k: v for k, v in VALID.items() if k != "version"})
+    )
     assert isinstance(platt_params_or_error(None), ValueError)
-    assert isinstance(platt_params_or_error(b"{not json"), Exception) and parse_platt_params(b"{not json") is None
+    assert (
+        isinstance(platt_params_or_error(b"{not json"), Exception)
+        and parse_platt_params(b"{not json") is None
+    )

@@ -26,7 +26,17 @@ REQUEST = {
     "creator": {"handle": "@chef", "followers": 25000, "verified": False},
     "hook": "I tried the viral pasta so you don't have to",
 }
-STAGES = {"normalize", "rules", "trends", "gemini", "deepseek", "ml", "aggregate", "calibrate", "persist"}
+STAGES = {
+    "normalize",
+    "rules",
+    "trends",
+    "gemini",
+    "deepseek",
+    "ml",
+    "aggregate",
+    "calibrate",
+    "persist",
+}
 
 
 def _engine():
@@ -41,13 +51,18 @@ def _tick(instance, defs, cursor=None):
 
 def _run(defs, instance, run_request):
     return defs.resolve_job_def("predict").execute_in_process(
-        run_config=run_request.run_config, instance=instance, tags=run_request.tags, raise_on_error=False)
+        run_config=run_request.run_config,
+        instance=instance,
+        tags=run_request.tags,
+        raise_on_error=False,
+    )
 
 
 def _stage_rows(request_id):
     with _engine().connect() as connection:
         return connection.execute(
-            sa.select(prediction_stages).where(prediction_stages.c.request_id == request_id)).fetchall()
+            sa.select(prediction_stages).where(prediction_stages.c.request_id == request_id)
+        ).fetchall()
 
 
 def test_sensor_yields_one_run_per_queued_request_and_keeps_a_cursor(monkeypatch):
@@ -78,16 +93,33 @@ def test_a_request_without_keys_or_champion_still_succeeds_with_low_confidence()
     assert prediction["confidence"] == "LOW" and prediction["is_calibrated"] is False
     # Without a champion or outcome-fitted calibration there is no probability to give, and it says why.
     assert prediction["viral_probability"] is None and prediction["probability_source"] is None
-    assert "no Platt parameters" in prediction["probability_note"] and "champion" in prediction["probability_note"]
+    assert (
+        "no Platt parameters" in prediction["probability_note"]
+        and "champion" in prediction["probability_note"]
+    )
     assert 0 <= prediction["score"] <= 100 and prediction["model_trained_on"] is None
     signals = prediction["signals"]
-    assert signals["gemini"]["available"] is False and "GEMINI_API_KEY" in signals["gemini"]["reason"]
+    assert (
+        signals["gemini"]["available"] is False and "GEMINI_API_KEY" in signals["gemini"]["reason"]
+    )
     assert signals["ml"]["available"] is False and "champion" in signals["ml"]["reason"]
-    assert signals["rules"]["available"] and signals["rules"]["weight"] > 0.15  # took redistributed weight
+    assert (
+        signals["rules"]["available"] and signals["rules"]["weight"] > 0.15
+    )  # took redistributed weight
     assert sum(s["weight"] for s in signals.values()) == pytest.approx(1.0)
     assert {row.stage for row in _stage_rows(request_id)} == STAGES
     # Every op's output metadata carries duration_ms and cost_cents.
-    for step in ("normalize", "rules", "trends", "gemini", "deepseek", "ml", "aggregate", "calibrate", "persist"):
+    for step in (
+        "normalize",
+        "rules",
+        "trends",
+        "gemini",
+        "deepseek",
+        "ml",
+        "aggregate",
+        "calibrate",
+        "persist",
+    ):
         (event,) = [e for e in result.events_for_node(step) if e.event_type_value == "STEP_OUTPUT"]
         metadata = event.event_specific_data.metadata
         assert {"duration_ms", "cost_cents"} <= set(metadata), step
@@ -102,7 +134,9 @@ def test_stage_complete_lines_carry_request_stage_duration_and_cost_together(cap
     request_id = create_request(_engine(), REQUEST)
     (run_request,) = _tick(instance, defs).run_requests
     assert _run(defs, instance, run_request).success
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
     complete = [line for line in lines if line.get("event") == "stage complete"]
     assert {line["stage"] for line in complete} == STAGES
     for line in complete:
@@ -133,7 +167,9 @@ def test_a_failing_run_marks_the_request_failed_and_reports_to_sentry(sentry_eve
     result = _run(defs, instance, run_request)
     assert not result.success
     row = get_request(_engine(), request_id)
-    assert row["status"] == "failed" and "normalize" in row["error"] and "duration_s" in row["error"]
+    assert (
+        row["status"] == "failed" and "normalize" in row["error"] and "duration_s" in row["error"]
+    )
     events = sentry_events.events()
     assert events and events[-1]["tags"]["request_id"] == request_id
 
@@ -164,10 +200,16 @@ def test_both_llm_judges_answer_and_their_cost_is_recorded(monkeypatch):
         deepseek_server.succeed(score=60)
         defs = _with_llms(monkeypatch, gemini_server, deepseek_server)
         result, request_id = _predict_once(defs)
-    assert result["signals"]["gemini"]["score"] == 80 and result["signals"]["deepseek"]["score"] == 60
-    assert result["signals"]["gemini"]["cost_cents"] > 0 and result["signals"]["deepseek"]["cost_cents"] > 0
+    assert (
+        result["signals"]["gemini"]["score"] == 80 and result["signals"]["deepseek"]["score"] == 60
+    )
+    assert (
+        result["signals"]["gemini"]["cost_cents"] > 0
+        and result["signals"]["deepseek"]["cost_cents"] > 0
+    )
     assert result["cost_cents"] == pytest.approx(
-        result["signals"]["gemini"]["cost_cents"] + result["signals"]["deepseek"]["cost_cents"])
+        result["signals"]["gemini"]["cost_cents"] + result["signals"]["deepseek"]["cost_cents"]
+    )
     rows = {row.stage: row for row in _stage_rows(request_id)}
     assert rows["gemini"].provider == "gemini" and rows["gemini"].input_tokens > 0
     assert result["confidence"] in ("MEDIUM", "HIGH")  # both judges available
@@ -197,7 +239,9 @@ def test_with_a_champion_the_ml_signal_scores_the_request():
     ml_signal = result["signals"]["ml"]
     assert ml_signal["available"] is True and 0 <= ml_signal["score"] <= 100
     assert result["ml_score"] == ml_signal["score"] and result["model_version"] == "1"
-    assert ml_signal["weight"] > 0.4  # the two absent judges' weight was spread over it and the others
+    assert (
+        ml_signal["weight"] > 0.4
+    )  # the two absent judges' weight was spread over it and the others
 
 
 def test_a_queued_request_behind_the_cursor_is_requested_again_once_stale():
@@ -206,10 +250,14 @@ def test_a_queued_request_behind_the_cursor_is_requested_again_once_stale():
     defs = load_defs()
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_request(_engine(), REQUEST)
-    assert _tick(instance, defs, cursor="100").run_requests == []  # just stored: the cursor race is young
+    assert (
+        _tick(instance, defs, cursor="100").run_requests == []
+    )  # just stored: the cursor race is young
     with _engine().begin() as connection:
-        connection.execute(sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
-                           {"old": datetime.now(UTC) - timedelta(minutes=5), "rid": request_id})
+        connection.execute(
+            sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
+            {"old": datetime.now(UTC) - timedelta(minutes=5), "rid": request_id},
+        )
     tick = _tick(instance, defs, cursor="100")
     assert [r.run_key for r in tick.run_requests] == [request_id] and tick.cursor == "100"
     assert _run(defs, instance, tick.run_requests[0]).success

@@ -21,7 +21,11 @@ from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request
 
 REPO = Path(__file__).resolve().parent.parent
-REQUEST = {"caption": "Wait for the end #food #fyp", "duration_s": 24, "creator": {"handle": "chef"}}
+REQUEST = {
+    "caption": "Wait for the end #food #fyp",
+    "duration_s": 24,
+    "creator": {"handle": "chef"},
+}
 
 
 class Daemon:
@@ -33,8 +37,13 @@ class Daemon:
         daemon = Path(sys.executable).parent / "dagster-daemon"
         with open(self.log, "a") as log:
             # As scripts/run.sh runs it (there within `dagster dev`): JSON log lines.
-            self.proc = subprocess.Popen([str(daemon), "run", "--log-format", "json", "-w",
-                                          str(REPO / "workspace.yaml")], cwd=REPO, env=env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [str(daemon), "run", "--log-format", "json", "-w", str(REPO / "workspace.yaml")],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -48,7 +57,9 @@ class Daemon:
 
 @pytest.fixture
 def daemon(tmp_path):
-    home = tmp_path / "daemon_home"  # its own instance, apart from the one the settings fixture made
+    home = (
+        tmp_path / "daemon_home"
+    )  # its own instance, apart from the one the settings fixture made
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     running = Daemon(home, tmp_path / "daemon.log")
@@ -64,13 +75,18 @@ def _wait_until_done(engine, request_ids, daemon, timeout=240.0):
         if statuses <= {"succeeded", "failed"}:
             return
         time.sleep(0.5)
-    pytest.fail(f"requests not done in {timeout:.0f} s: {statuses}; daemon log:\n"
-                + daemon.log.read_text()[-4000:])
+    pytest.fail(
+        f"requests not done in {timeout:.0f} s: {statuses}; daemon log:\n"
+        + daemon.log.read_text()[-4000:]
+    )
 
 
 def _runs_per_request(home: Path, request_ids):
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        return {rid: len(instance.get_runs(filters=dg.RunsFilter(tags={"request_id": rid}))) for rid in request_ids}
+        return {
+            rid: len(instance.get_runs(filters=dg.RunsFilter(tags={"request_id": rid})))
+            for rid in request_ids
+        }
 
 
 def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_reset(daemon):
@@ -82,10 +98,15 @@ def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_r
     # its next tick cannot write the old cursor back; then restart it.
     daemon.stop()
     with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
-        (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-                    if s.name == "prediction_requests"]
+        (state,) = [
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.name == "prediction_requests"
+        ]
         assert state.instigator_data.cursor  # it kept one: the id of the last request it read
-        instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor=None)))
+        instance.update_instigator_state(
+            state.with_data(state.instigator_data._replace(cursor=None))
+        )
     second = [create_request(engine, REQUEST) for _ in range(2)]
     daemon.start()
     _wait_until_done(engine, second, daemon)
@@ -95,13 +116,20 @@ def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_r
     # instance): the request is found as a straggler once stale (backdated here, not waited for).
     daemon.stop()
     with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
-        (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-                    if s.name == "prediction_requests"]
-        instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor="1000")))
+        (state,) = [
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.name == "prediction_requests"
+        ]
+        instance.update_instigator_state(
+            state.with_data(state.instigator_data._replace(cursor="1000"))
+        )
     third = [create_request(engine, REQUEST)]
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
-                           {"old": datetime.now(UTC) - timedelta(minutes=2), "rid": third[0]})
+        connection.execute(
+            sa.text("UPDATE prediction_requests SET created_at = :old WHERE request_id = :rid"),
+            {"old": datetime.now(UTC) - timedelta(minutes=2), "rid": third[0]},
+        )
     daemon.start()
     _wait_until_done(engine, third, daemon)
 
@@ -114,7 +142,9 @@ def test_the_daemon_runs_each_request_once_across_ticks_a_restart_and_a_cursor_r
     # The daemon, its sensors and its code server logged JSON only, one object per line.
     lines = [line for line in daemon.log.read_text().splitlines() if line.strip()]
     assert lines and [line for line in lines if not _is_json_object(line)] == []
-    assert any(json.loads(line).get("event") == "sensor tick" for line in lines)  # ours among Dagster's
+    assert any(
+        json.loads(line).get("event") == "sensor tick" for line in lines
+    )  # ours among Dagster's
 
 
 def _is_json_object(line: str) -> bool:

@@ -25,9 +25,16 @@ def test_analyze_queues_the_request_and_answers_202(api_client):
     response = api_client.post("/api/analyze", json=REQUEST)
     assert response.status_code == 202
     body = response.json()
-    assert body["status"] == "queued" and body["status_url"].endswith(f"/api/predictions/{body['request_id']}")
+    assert body["status"] == "queued" and body["status_url"].endswith(
+        f"/api/predictions/{body['request_id']}"
+    )
     status = api_client.get(f"/api/predictions/{body['request_id']}").json()
-    assert status == {"request_id": body["request_id"], "status": "queued", "result": None, "error": None}
+    assert status == {
+        "request_id": body["request_id"],
+        "status": "queued",
+        "result": None,
+        "error": None,
+    }
 
 
 def test_invalid_fields_are_422_naming_the_field_and_store_nothing(api_client):
@@ -43,13 +50,17 @@ def test_invalid_fields_are_422_naming_the_field_and_store_nothing(api_client):
     for body, field in cases:
         response = api_client.post("/api/analyze", json=body)
         assert response.status_code == 422, field
-        assert any(field in [str(part) for part in error["loc"]] for error in response.json()["detail"]), field
+        assert any(
+            field in [str(part) for part in error["loc"]] for error in response.json()["detail"]
+        ), field
     assert _stored_requests() == 0
 
 
 def test_oversize_body_is_413_and_stores_nothing(api_client):
     body = b'{"caption": "' + b"x" * (MAX_BODY_BYTES + 10) + b'"}'
-    response = api_client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
+    response = api_client.post(
+        "/api/analyze", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert _stored_requests() == 0
 
@@ -63,7 +74,10 @@ def test_wait_is_bounded(api_client):
     request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
     assert api_client.get(f"/api/predictions/{request_id}", params={"wait": 31}).status_code == 422
     started = time.monotonic()
-    assert api_client.get(f"/api/predictions/{request_id}", params={"wait": 0.6}).json()["status"] == "queued"
+    assert (
+        api_client.get(f"/api/predictions/{request_id}", params={"wait": 0.6}).json()["status"]
+        == "queued"
+    )
     assert 0.5 <= time.monotonic() - started < 5
 
 
@@ -91,10 +105,14 @@ def test_analyze_log_line_carries_the_http_and_the_prediction_ids(api_client, ca
 
 def _stored_request_ids():
     with ready_engine(get_settings().database_url).connect() as connection:
-        return list(connection.execute(sa.text("SELECT request_id FROM prediction_requests")).scalars())
+        return list(
+            connection.execute(sa.text("SELECT request_id FROM prediction_requests")).scalars()
+        )
 
 
-def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api_client, tmp_path, capsys):
+def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(
+    api_client, tmp_path, capsys
+):
     """POST → sensor tick → predict run (in a real instance) → GET ?wait= returns the result."""
     capsys.readouterr()
     request_id = api_client.post("/api/analyze", json=REQUEST).json()["request_id"]
@@ -102,14 +120,17 @@ def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(api
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         resources = {key: defs.resources[key] for key in ("app_db", "prediction_limits")}
-        tick = prediction_requests.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
+        tick = prediction_requests.evaluate_tick(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
         (run_request,) = tick.run_requests
         assert run_request.run_key == request_id
 
         def launch():
             time.sleep(0.3)  # the caller is already long-polling
             defs.resolve_job_def("predict").execute_in_process(
-                run_config=run_request.run_config, instance=instance, tags=run_request.tags)
+                run_config=run_request.run_config, instance=instance, tags=run_request.tags
+            )
 
         worker = threading.Thread(target=launch)
         worker.start()

@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from viral_pipeline.engine.features import RAW_COLUMNS, build_features
-from viral_pipeline.engine.request import AnalyzeRequest, NormalizedRequest, feature_row, merge_hashtags, normalize
+from viral_pipeline.engine.inputs.request import (
+    AnalyzeRequest,
+    NormalizedRequest,
+    feature_row,
+    merge_hashtags,
+    normalize,
+)
+from viral_pipeline.engine.model.features import RAW_COLUMNS, build_features
 
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 
@@ -62,8 +68,13 @@ def test_validation_errors_name_the_field(body, field):
 
 def test_limits_are_inclusive():
     request = AnalyzeRequest.model_validate(
-        _body(caption="c" * 2200, hashtags=[f"t{i}" for i in range(30)], duration_s=600,
-              creator={"handle": "@" + "h" * 64, "followers": 2_000_000_000}, sound={"id": "1" * 32})
+        _body(
+            caption="c" * 2200,
+            hashtags=[f"t{i}" for i in range(30)],
+            duration_s=600,
+            creator={"handle": "@" + "h" * 64, "followers": 2_000_000_000},
+            sound={"id": "1" * 32},
+        )
     )
     assert request.duration_s == 600 and len(request.hashtags) == 30
     assert request.creator is not None and request.creator.handle == "h" * 64
@@ -72,7 +83,9 @@ def test_limits_are_inclusive():
 
 def test_normalize_merges_caption_hashtags_lowercase_in_order():
     request = AnalyzeRequest.model_validate(
-        _body(caption="New drop #Fashion #OOTD and #fyp #fashion", hashtags=["#FYP", "style", "fyp"])
+        _body(
+            caption="New drop #Fashion #OOTD and #fyp #fashion", hashtags=["#FYP", "style", "fyp"]
+        )
     )
     assert request.hashtags == ["FYP", "style", "fyp"]
     req = normalize(request, now=NOW)
@@ -82,9 +95,14 @@ def test_normalize_merges_caption_hashtags_lowercase_in_order():
 
 def test_naive_posted_at_is_utc_and_offsets_are_converted():
     naive = normalize(AnalyzeRequest.model_validate(_body(posted_at="2026-11-20T15:00:00")))
-    assert naive.posted_at == datetime(2026, 11, 20, 15, tzinfo=UTC) and naive.posted_at.tzinfo is UTC
+    assert (
+        naive.posted_at == datetime(2026, 11, 20, 15, tzinfo=UTC) and naive.posted_at.tzinfo is UTC
+    )
     offset = normalize(AnalyzeRequest.model_validate(_body(posted_at="2026-11-20T15:00:00+02:00")))
-    assert offset.posted_at == datetime(2026, 11, 20, 13, tzinfo=UTC) and offset.posted_at.tzinfo is UTC
+    assert (
+        offset.posted_at == datetime(2026, 11, 20, 13, tzinfo=UTC)
+        and offset.posted_at.tzinfo is UTC
+    )
 
 
 def test_missing_posted_at_is_now():
@@ -94,22 +112,38 @@ def test_missing_posted_at_is_now():
     assert normalize(request, now=NOW).posted_at == NOW
     local = datetime(2026, 11, 20, 14, 30, tzinfo=timezone(timedelta(hours=2)))
     assert normalize(request, now=local).posted_at == NOW
-    assert normalize(request, now=datetime(2026, 11, 20, 12, 30)).posted_at == NOW  # naive "now": UTC
+    assert (
+        normalize(request, now=datetime(2026, 11, 20, 12, 30)).posted_at == NOW
+    )  # naive "now": UTC
     before = datetime.now(UTC)
     assert before <= normalize(request).posted_at <= datetime.now(UTC)
 
 
 def test_normalize_sound_creator_and_blanks():
     request = AnalyzeRequest.model_validate(
-        _body(sound={"name": "  Espresso ", "author": " ", "id": "7234567890123456789", "original": False},
-              creator={"handle": "@ someone", "followers": "1200", "verified": True}, hook="  ")
+        _body(
+            sound={
+                "name": "  Espresso ",
+                "author": " ",
+                "id": "7234567890123456789",
+                "original": False,
+            },
+            creator={"handle": "@ someone", "followers": "1200", "verified": True},
+            hook="  ",
+        )
     )
     req = normalize(request, now=NOW)
     assert (req.sound_name, req.sound_author, req.sound_id, req.sound_original) == (
-        "Espresso", None, "7234567890123456789", False)
+        "Espresso",
+        None,
+        "7234567890123456789",
+        False,
+    )
     assert (req.creator_handle, req.followers, req.verified) == ("someone", 1200, True)
     assert req.hook is None and req.has_sound
-    nulls = AnalyzeRequest.model_validate(_body(sound={"name": None, "author": None}, creator={"handle": None}))
+    nulls = AnalyzeRequest.model_validate(
+        _body(sound={"name": None, "author": None}, creator={"handle": None})
+    )
     assert nulls.sound is not None and nulls.sound.name is None and nulls.creator.handle is None
     bare = normalize(AnalyzeRequest.model_validate(_body(creator={"handle": "@"})), now=NOW)
     assert bare.creator_handle is None and bare.followers is None and bare.verified is None
@@ -123,17 +157,27 @@ def test_sound_id_must_be_a_string():
 
 def test_feature_row_has_the_raw_columns_and_builds_features():
     request = AnalyzeRequest.model_validate(
-        _body(hashtags=["fyp"], sound={"name": "Espresso"}, posted_at="2026-11-20T16:30:00",
-              creator={"followers": 50_000, "verified": False})
+        _body(
+            hashtags=["fyp"],
+            sound={"name": "Espresso"},
+            posted_at="2026-11-20T16:30:00",
+            creator={"followers": 50_000, "verified": False},
+        )
     )
     req = normalize(request, now=NOW)
     row = feature_row(req, 0.75)
     assert tuple(row) == RAW_COLUMNS
-    assert row["sound_original"] is False  # a sound of unknown originality: not original, as in training
+    assert (
+        row["sound_original"] is False
+    )  # a sound of unknown originality: not original, as in training
     assert row["is_slideshow"] is False and row["hashtags"] == ["fyp", "grwm"]
     features = build_features(pd.DataFrame([row])).iloc[0]
     assert features["has_sound"] == 1.0 and features["sound_trend_score"] == 0.75
-    assert features["hashtag_count"] == 2.0 and features["hour"] == 16.0 and features["duration_s"] == 21.0
+    assert (
+        features["hashtag_count"] == 2.0
+        and features["hour"] == 16.0
+        and features["duration_s"] == 21.0
+    )
     assert features["follower_tier"] == 2.0 and features["verified"] == 0.0
 
 

@@ -40,8 +40,12 @@ def _engine():
 
 def _failed_run(job, defs, instance, tags, config, broken):
     result = job.execute_in_process(
-        run_config={"ops": config}, instance=instance, tags=tags, raise_on_error=False,
-        resources={**defs.resources, **broken})
+        run_config={"ops": config},
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
+        resources={**defs.resources, **broken},
+    )
     assert not result.success
     assert result.get_step_success_events() == []  # not one op ran
     return result
@@ -50,8 +54,11 @@ def _failed_run(job, defs, instance, tags, config, broken):
 def _evaluate(defs, instance, result):
     run = instance.get_run_by_id(result.run_id)  # with the tags as they are now
     context = dg.build_run_status_sensor_context(
-        sensor_name="request_run_failures", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=run, resources={"app_db": defs.resources["app_db"]},
+        sensor_name="request_run_failures",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"app_db": defs.resources["app_db"]},
     ).for_run_failure()
     request_run_failures(context)
 
@@ -59,9 +66,14 @@ def _evaluate(defs, instance, result):
 def test_a_prediction_whose_run_failed_before_any_op_is_marked_failed(defs, sentry_events):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_request(_engine(), REQUEST)
-    result = _failed_run(predict, defs, instance, {"request_id": request_id},
-                         {"normalize": {"config": {"request_id": request_id}}},
-                         {"llm_judges": JudgesThatCannotStart()})
+    result = _failed_run(
+        predict,
+        defs,
+        instance,
+        {"request_id": request_id},
+        {"normalize": {"config": {"request_id": request_id}}},
+        {"llm_judges": JudgesThatCannotStart()},
+    )
     assert get_request(_engine(), request_id)["status"] == "queued"  # what the run left behind
 
     _evaluate(defs, instance, result)
@@ -72,16 +84,26 @@ def test_a_prediction_whose_run_failed_before_any_op_is_marked_failed(defs, sent
     assert event["tags"]["request_id"] == request_id and event["tags"]["run_id"] == result.run_id
 
     _evaluate(defs, instance, result)  # the sensor seeing it again changes nothing
-    assert get_request(_engine(), request_id)["error"] == row["error"] and len(sentry_events.events()) == 1
+    assert (
+        get_request(_engine(), request_id)["error"] == row["error"]
+        and len(sentry_events.events()) == 1
+    )
 
 
 def test_a_run_that_will_be_retried_leaves_its_request_alone(defs):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_request(_engine(), REQUEST)
-    result = _failed_run(predict, defs, instance, {"request_id": request_id},
-                         {"normalize": {"config": {"request_id": request_id}}},
-                         {"llm_judges": JudgesThatCannotStart()})
-    instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "true"})  # as Dagster tags it with run retries on
+    result = _failed_run(
+        predict,
+        defs,
+        instance,
+        {"request_id": request_id},
+        {"normalize": {"config": {"request_id": request_id}}},
+        {"llm_judges": JudgesThatCannotStart()},
+    )
+    instance.add_run_tags(
+        result.run_id, {WILL_RETRY_TAG: "true"}
+    )  # as Dagster tags it with run retries on
     _evaluate(defs, instance, result)
     assert get_request(_engine(), request_id)["status"] == "queued"
     instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "false"})  # retries used up
@@ -93,23 +115,39 @@ def test_a_request_that_already_finished_keeps_its_own_outcome(defs):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_request(_engine(), REQUEST)
     mark_failed(_engine(), request_id, "rules: ValueError: the op's own reason")
-    result = _failed_run(predict, defs, instance, {"request_id": request_id},
-                         {"normalize": {"config": {"request_id": request_id}}},
-                         {"llm_judges": JudgesThatCannotStart()})
+    result = _failed_run(
+        predict,
+        defs,
+        instance,
+        {"request_id": request_id},
+        {"normalize": {"config": {"request_id": request_id}}},
+        {"llm_judges": JudgesThatCannotStart()},
+    )
     _evaluate(defs, instance, result)
     assert get_request(_engine(), request_id)["error"] == "rules: ValueError: the op's own reason"
     # A run launched by hand, without a request tag, touches no request.
-    untagged = _failed_run(predict, defs, instance, {}, {"normalize": {"config": {"request_id": "nope"}}},
-                           {"llm_judges": JudgesThatCannotStart()})
+    untagged = _failed_run(
+        predict,
+        defs,
+        instance,
+        {},
+        {"normalize": {"config": {"request_id": "nope"}}},
+        {"llm_judges": JudgesThatCannotStart()},
+    )
     _evaluate(defs, instance, untagged)
 
 
 def test_a_profile_request_whose_run_failed_before_any_op_is_marked_failed(defs):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_profile_request(_engine(), "somecreator", {"tiktok_handle": "@somecreator"})
-    result = _failed_run(scrape_creator_profile, defs, instance, {"profile_request_id": request_id},
-                         {"scrape_profile": {"config": {"request_id": request_id}}},
-                         {"scraper": ScraperThatCannotStart()})
+    result = _failed_run(
+        scrape_creator_profile,
+        defs,
+        instance,
+        {"profile_request_id": request_id},
+        {"scrape_profile": {"config": {"request_id": request_id}}},
+        {"scraper": ScraperThatCannotStart()},
+    )
     assert get_profile_request(_engine(), request_id)["status"] == "queued"
     _evaluate(defs, instance, result)
     row = get_profile_request(_engine(), request_id)

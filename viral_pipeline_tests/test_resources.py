@@ -30,10 +30,19 @@ def test_unset_values_fall_back_to_the_settings_defaults(monkeypatch):
 def test_apify_source_runs_the_actor_and_pages_its_dataset(fake_apify):
     from datetime import UTC, datetime
 
-    items = [make_item(f"76000000000000000{i:02d}", posted=datetime(2026, 11, 28, tzinfo=UTC)) for i in range(5)]
+    items = [
+        make_item(f"76000000000000000{i:02d}", posted=datetime(2026, 11, 28, tzinfo=UTC))
+        for i in range(5)
+    ]
     fake_apify.next_run(dataset_items=items, finishes_after_polls=1)
-    scraper = ScraperSource(source="apify", apify_api_url=fake_apify.url, apify_token=fake_apify.token,
-                            hashtags=["fyp"], results_per_hashtag=5, max_wait_s=10)
+    scraper = ScraperSource(
+        source="apify",
+        apify_api_url=fake_apify.url,
+        apify_token=fake_apify.token,
+        hashtags=["fyp"],
+        results_per_hashtag=5,
+        max_wait_s=10,
+    )
     got = list(scraper.fetch_day(datetime(2026, 11, 28).date()))
     assert [item["id"] for item in got] == [item["id"] for item in items]
     (start,) = fake_apify.requests_to("/v2/acts/", method="POST")

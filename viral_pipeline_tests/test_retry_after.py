@@ -48,9 +48,15 @@ def test_garbage_gives_none_so_the_caller_uses_its_backoff(value: str) -> None:
 def test_an_http_date_in_the_future_is_the_seconds_until_it() -> None:
     assert parse_retry_after(EXAMPLE_DATE, now=EXAMPLE_EPOCH - 10) == pytest.approx(10.0)
     # "-0000" (no zone named) and the two obsolete formats RFC 9110 still asks readers to accept.
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now=EXAMPLE_EPOCH - 30) == pytest.approx(30.0)
-    assert parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now=EXAMPLE_EPOCH - 1) == pytest.approx(1.0)
-    assert parse_retry_after("Wed Oct 21 07:28:00 2015", now=EXAMPLE_EPOCH - 2) == pytest.approx(2.0)
+    assert parse_retry_after(
+        "Wed, 21 Oct 2015 07:28:00 -0000", now=EXAMPLE_EPOCH - 30
+    ) == pytest.approx(30.0)
+    assert parse_retry_after(
+        "Wednesday, 21-Oct-15 07:28:00 GMT", now=EXAMPLE_EPOCH - 1
+    ) == pytest.approx(1.0)
+    assert parse_retry_after("Wed Oct 21 07:28:00 2015", now=EXAMPLE_EPOCH - 2) == pytest.approx(
+        2.0
+    )
 
 
 def test_an_http_date_in_the_past_or_now_means_no_wait() -> None:
@@ -68,7 +74,10 @@ def test_huge_waits_are_capped_to_a_finite_number() -> None:
     hundreds_of_digits = "9" * 400  # float() of this is inf
     assert parse_retry_after(hundreds_of_digits) == MAX_RETRY_AFTER_S
     assert parse_retry_after("86401") == MAX_RETRY_AFTER_S
-    assert parse_retry_after(EXAMPLE_DATE, now=EXAMPLE_EPOCH - 10 * MAX_RETRY_AFTER_S) == MAX_RETRY_AFTER_S
+    assert (
+        parse_retry_after(EXAMPLE_DATE, now=EXAMPLE_EPOCH - 10 * MAX_RETRY_AFTER_S)
+        == MAX_RETRY_AFTER_S
+    )
 
 
 def test_the_caller_sets_its_own_cap() -> None:

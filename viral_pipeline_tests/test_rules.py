@@ -7,13 +7,28 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from viral_pipeline.engine.request import NormalizedRequest
-from viral_pipeline.engine.rules import caption_score, duration_score, hashtag_score, hour_score, score_rules
+from viral_pipeline.engine.inputs.request import NormalizedRequest
+from viral_pipeline.engine.signals.rules import (
+    caption_score,
+    duration_score,
+    hashtag_score,
+    hour_score,
+    score_rules,
+)
 
 BEST = NormalizedRequest(
-    caption="c" * 100, hook=None, hashtags=["a", "b", "c", "d"], sound_name=None, sound_author=None,
-    sound_id=None, sound_original=None, duration_s=25, posted_at=datetime(2026, 11, 20, 16, tzinfo=UTC),
-    creator_handle=None, followers=None, verified=None,
+    caption="c" * 100,
+    hook=None,
+    hashtags=["a", "b", "c", "d"],
+    sound_name=None,
+    sound_author=None,
+    sound_id=None,
+    sound_original=None,
+    duration_s=25,
+    posted_at=datetime(2026, 11, 20, 16, tzinfo=UTC),
+    creator_handle=None,
+    followers=None,
+    verified=None,
 )
 
 
@@ -53,16 +68,27 @@ def test_duration_sweet_spot_and_long_videos():
 def test_posting_hour():
     assert [hour_score(h) for h in range(14, 19)] == [100.0] * 5
     assert min(hour_score(h) for h in range(24)) == hour_score(3) == hour_score(4)
-    assert hour_score(3) < hour_score(9) < hour_score(13) < hour_score(16) > hour_score(21) > hour_score(1)
+    assert (
+        hour_score(3)
+        < hour_score(9)
+        < hour_score(13)
+        < hour_score(16)
+        > hour_score(21)
+        > hour_score(1)
+    )
     assert hour_score(24) == hour_score(0)
 
 
 @pytest.mark.parametrize(
     "worse",
     [
-        _with(caption="hi"), _with(caption="c" * 1500), _with(hashtags=[]),
+        _with(caption="hi"),
+        _with(caption="c" * 1500),
+        _with(hashtags=[]),
         _with(hashtags=[f"t{i}" for i in range(12)]),
-        _with(duration_s=3), _with(duration_s=400), _with(posted_at=datetime(2026, 11, 20, 3, tzinfo=UTC)),
+        _with(duration_s=3),
+        _with(duration_s=400),
+        _with(posted_at=datetime(2026, 11, 20, 3, tzinfo=UTC)),
     ],
 )
 def test_leaving_a_sweet_spot_lowers_the_score(worse):
@@ -71,8 +97,14 @@ def test_leaving_a_sweet_spot_lowers_the_score(worse):
 
 def test_weighted_combination_of_components():
     # caption 1 char (40), no hashtags (20), 1 s (50), 03h (20): 0.25*40 + 0.25*20 + 0.3*50 + 0.2*20
-    signal = score_rules(_with(caption="c", hashtags=[], duration_s=1,
-                               posted_at=datetime(2026, 11, 20, 3, 59, tzinfo=UTC)))
+    signal = score_rules(
+        _with(
+            caption="c",
+            hashtags=[],
+            duration_s=1,
+            posted_at=datetime(2026, 11, 20, 3, 59, tzinfo=UTC),
+        )
+    )
     assert signal.score == pytest.approx(34.0)
     assert signal.reason == "caption 1 chars: 40; 0 hashtags: 20; 1 s: 50; 03h UTC: 20"
 

@@ -101,7 +101,9 @@ def test_postgres_database_url_is_accepted(monkeypatch: pytest.MonkeyPatch) -> N
     assert load_settings().database_url == "postgresql://app@db.internal:5432/app"
 
 
-def test_every_bad_variable_is_named_and_secrets_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_bad_variable_is_named_and_secrets_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     token = "apify_api_S3cr3tT0kenValue42"
     monkeypatch.setenv("APIFY_TOKEN", token)
     monkeypatch.setenv("ADMIN_TOKEN", "admin-S3cr3t")
@@ -173,7 +175,9 @@ def test_hashtags_are_split_trimmed_and_unprefixed(monkeypatch: pytest.MonkeyPat
         ("APIFY_MAX_WAIT_S", "abc"),
     ],
 )
-def test_out_of_range_numbers_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_out_of_range_numbers_are_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
 
     with pytest.raises(SettingsError, match=name):

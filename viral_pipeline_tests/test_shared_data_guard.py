@@ -32,7 +32,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return {
         id(node.body[0].value)
         for node in ast.walk(tree)
-        if isinstance(node, kinds) and node.body and isinstance(node.body[0], ast.Expr)
+        if isinstance(node, kinds)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)
     }
 
@@ -59,7 +61,11 @@ def bypasses(source: str, is_conftest: bool = False) -> list[str]:
             found.append(f"line {node.lineno}: .{node.attr}")
         elif isinstance(node, ast.alias) and node.name in CONFTEST_NAMES:
             found.append(f"line {node.lineno}: import of {node.name}")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
             text = node.value
             if _SHARED_SEGMENT.search(text) or text in CONFTEST_NAMES or "VIRAL_SHARED_DIR" in text:
                 found.append(f"line {node.lineno}: {text!r}")
@@ -118,7 +124,9 @@ def test_no_test_module_reaches_the_shared_folder_but_through_the_fixture() -> N
 # ---- A clone without ../shared -----------------------------------------------------------
 
 
-def _pytest(tmp_path: Path, *args: str, ci: bool) -> tuple[subprocess.CompletedProcess[str], list[ET.Element]]:
+def _pytest(
+    tmp_path: Path, *args: str, ci: bool
+) -> tuple[subprocess.CompletedProcess[str], list[ET.Element]]:
     """Run pytest as the README's test command does, with `shared` moved to a missing folder."""
     env = {name: value for name, value in os.environ.items() if name != "CI"}
     env[SHARED_DIR_ENV] = str(tmp_path / "no-shared")
@@ -126,15 +134,31 @@ def _pytest(tmp_path: Path, *args: str, ci: bool) -> tuple[subprocess.CompletedP
         env["CI"] = "true"
     report = tmp_path / "report.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *args, "-m", "shared_data", "-p", "no:cacheprovider", "-q",
-         f"--junitxml={report}"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *args,
+            "-m",
+            "shared_data",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={report}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     return done, list(ET.parse(report).getroot().iter("testcase"))
 
 
-def test_a_clone_without_shared_collects_everything_and_skips_the_shared_tests(tmp_path: Path) -> None:
+def test_a_clone_without_shared_collects_everything_and_skips_the_shared_tests(
+    tmp_path: Path,
+) -> None:
     # The whole suite is collected (a module reading ../shared at import would be an error here),
     # but only the tests marked shared_data (those using the fixture) are run.
     done, cases = _pytest(tmp_path, "viral_pipeline_tests", ci=False)
@@ -143,9 +167,14 @@ def test_a_clone_without_shared_collects_everything_and_skips_the_shared_tests(t
     for case in cases:
         skipped = case.find("skipped")
         assert skipped is not None, f"{case.get('name')} was not skipped"
-        assert SHARED_MISSING in skipped.get("message", "") and "no-shared" in skipped.get("message", "")
+        assert SHARED_MISSING in skipped.get("message", "") and "no-shared" in skipped.get(
+            "message", ""
+        )
     assert {case.get("classname").rsplit(".", 1)[-1] for case in cases} >= {
-        "test_items", "test_profiles", "test_simulated_source", "test_gate"
+        "test_items",
+        "test_profiles",
+        "test_simulated_source",
+        "test_gate",
     }
 
 
@@ -156,4 +185,6 @@ def test_under_ci_a_missing_shared_folder_fails_the_shared_tests(tmp_path: Path)
     for case in cases:
         error = case.find("error")
         assert error is not None, f"{case.get('name')} did not fail"
-        assert SHARED_MISSING in error.get("message", "") and "CI is set" in error.get("message", "")
+        assert SHARED_MISSING in error.get("message", "") and "CI is set" in error.get(
+            "message", ""
+        )

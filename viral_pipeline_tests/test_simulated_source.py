@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from viral_pipeline.engine import simulated as sim
-from viral_pipeline.engine.items import Rejection, VideoRecord, parse_item
+from viral_pipeline.engine.inputs.items import Rejection, VideoRecord, parse_item
+from viral_pipeline.engine.world import simulated as sim
 
 DAY = date(2025, 6, 2)
 
@@ -45,24 +45,40 @@ def test_same_seed_same_items_and_days_differ():
     assert [i.get("text") for i in first.items] != [i.get("text") for i in next_day.items]
     assert json.dumps(first.items) != json.dumps(other_world.items)
     # The world persists: the same (regular) creators post on other days, with the same profile.
-    authors = {i["authorMeta"]["id"]: i["authorMeta"] for i in sim.generate_day(DAY, 2_000).items if "authorMeta" in i}
-    later = {i["authorMeta"]["id"]: i["authorMeta"] for i in sim.generate_day(DAY + timedelta(days=1), 2_000).items
-             if "authorMeta" in i}
-    assert set(authors) & set(later) and all(authors[a] == later[a] for a in set(authors) & set(later))
+    authors = {
+        i["authorMeta"]["id"]: i["authorMeta"]
+        for i in sim.generate_day(DAY, 2_000).items
+        if "authorMeta" in i
+    }
+    later = {
+        i["authorMeta"]["id"]: i["authorMeta"]
+        for i in sim.generate_day(DAY + timedelta(days=1), 2_000).items
+        if "authorMeta" in i
+    }
+    assert set(authors) & set(later) and all(
+        authors[a] == later[a] for a in set(authors) & set(later)
+    )
     assert sim.world(sim.WORLD_SEED) is sim.world(sim.WORLD_SEED)
 
 
 def test_a_handle_finds_its_creator():
     w = sim.world()
     author = w.author(12_345)
-    assert w.creator_of_handle(author["name"]) == w.creator_of_handle(author["name"].upper()) == 12_345
-    assert w.creator_of_handle(author["name"] + "0") is None and w.creator_of_handle("nobody") is None
+    assert (
+        w.creator_of_handle(author["name"]) == w.creator_of_handle(author["name"].upper()) == 12_345
+    )
+    assert (
+        w.creator_of_handle(author["name"] + "0") is None and w.creator_of_handle("nobody") is None
+    )
 
 
 def test_item_has_the_keys_of_a_real_clockworks_item(shared_apify_dir):
     real = json.loads((shared_apify_dir / "clockworks_item.json").read_text())
-    item = next(i for i in sim.generate_day(DAY, 50).items
-                if "error" not in i and not i["isSlideshow"] and i["hashtags"])
+    item = next(
+        i
+        for i in sim.generate_day(DAY, 50).items
+        if "error" not in i and not i["isSlideshow"] and i["hashtags"]
+    )
     assert set(item) == set(real)
     for nested in ("authorMeta", "musicMeta", "videoMeta"):
         assert set(item[nested]) == set(real[nested])
@@ -76,7 +92,11 @@ def test_valid_items_parse_and_malformed_ones_are_rejected(shared_apify_dir):
     parsed = [parse_item(i) for i in day.items]
     records = [r for r in parsed if isinstance(r, VideoRecord)]
     rejected = [r for r in parsed if isinstance(r, Rejection)]
-    assert {r.video_id for r in records} == set(day.oracle_viral_probability) == set(day.knowable_viral_probability)
+    assert (
+        {r.video_id for r in records}
+        == set(day.oracle_viral_probability)
+        == set(day.knowable_viral_probability)
+    )
     assert len(records) + len(rejected) == 5_000
     assert 0.01 <= len(rejected) / 5_000 <= 0.02 and sim.MALFORMED_SHARE == 0.015
     real_errors = json.loads((shared_apify_dir / "clockworks_error_rows.json").read_text())
@@ -96,7 +116,9 @@ def test_slideshows_look_like_real_ones():
         assert (meta["height"], meta["width"], meta["duration"]) == (0, 0, 0)
         assert item["musicMeta"]["musicId"] == "0" and "musicAuthor" not in item["musicMeta"]
     records = [r for r in map(parse_item, slides) if isinstance(r, VideoRecord)]
-    assert len(records) > 0.9 * len(slides) and all(r.is_slideshow and r.music_id is None for r in records)
+    assert len(records) > 0.9 * len(slides) and all(
+        r.is_slideshow and r.music_id is None for r in records
+    )
 
 
 def test_the_truth_is_not_in_the_items(big_day):
@@ -115,7 +137,9 @@ def test_the_truth_is_not_in_the_items(big_day):
             floats.append(value)
 
     walk(day.items)
-    assert not [k for k in keys if any(w in k for w in ("prob", "truth", "viral", "label", "score"))]
+    assert not [
+        k for k in keys if any(w in k for w in ("prob", "truth", "viral", "label", "score"))
+    ]
     # The only floats are ids that lost their digits (a malformed kind): never a probability.
     assert all(f > 1e17 for f in floats)
     assert len(day.oracle_viral_probability) > 19_000
@@ -131,9 +155,15 @@ def test_ids_are_19_digit_strings(big_day):
 
 def test_counts_are_rounded_like_tiktok(big_day):
     assert sim.display_round(np.array([9_999.4, 10_049, 53_012, 1_234_567])).tolist() == [
-        9_999, 10_000, 53_000, 1_230_000]
+        9_999,
+        10_000,
+        53_000,
+        1_230_000,
+    ]
     _, records = big_day
-    counts = [c for r in records for c in (r.play_count, r.like_count, r.comment_count, r.share_count)]
+    counts = [
+        c for r in records for c in (r.play_count, r.like_count, r.comment_count, r.share_count)
+    ]
     big = [c for c in counts if c >= 10_000]
     assert len(big) > 10_000
     assert all(len(str(c).rstrip("0")) <= 3 for c in big)
@@ -211,10 +241,20 @@ def test_trending_sounds_lift_small_accounts(big_day):
 
     def lift(lo: float, hi: float) -> float:
         """Effect on mu of a sound near its peak against an original sound, reach held fixed."""
-        group = [r for r in records if lo <= r.author_followers < hi and not r.is_slideshow
-                 and (r.music_original or trend_of.get(r.music_id, 0.0) > 0.7)]
-        x = np.array([[1, np.log(r.author_followers), r.author_verified, not r.music_original]
-                      for r in group], float)
+        group = [
+            r
+            for r in records
+            if lo <= r.author_followers < hi
+            and not r.is_slideshow
+            and (r.music_original or trend_of.get(r.music_id, 0.0) > 0.7)
+        ]
+        x = np.array(
+            [
+                [1, np.log(r.author_followers), r.author_verified, not r.music_original]
+                for r in group
+            ],
+            float,
+        )
         y = np.array([mu[r.video_id] for r in group])
         return np.linalg.lstsq(x, y, rcond=None)[0][-1]
 
@@ -230,11 +270,15 @@ def test_sound_trends_rise_and_fade():
     peak = date.fromordinal(int(round(w.sound_phase[slot] + cycle[slot] * sim.SOUND_CYCLE_DAYS)))
     music_id = str(int(w.sound_base_id[slot]) + int(cycle[slot]))
     start = peak - timedelta(days=15)
-    uses = [Counter(i.get("musicMeta", {}).get("musicId") for i in d.items)[music_id]
-            for d in sim.iter_days(start, 31, 2_500)]
+    uses = [
+        Counter(i.get("musicMeta", {}).get("musicId") for i in d.items)[music_id]
+        for d in sim.iter_days(start, 31, 2_500)
+    ]
     assert abs(int(np.argmax(uses)) - 15) <= 3
     around_peak = sum(uses[13:18]) / 5
-    assert around_peak > 3 * max(sum(uses[:3]) / 3, 1) and around_peak > 3 * max(sum(uses[-3:]) / 3, 1)
+    assert around_peak > 3 * max(sum(uses[:3]) / 3, 1) and around_peak > 3 * max(
+        sum(uses[-3:]) / 3, 1
+    )
 
 
 @pytest.mark.parametrize("which", ["oracle", "knowable"])
@@ -243,8 +287,11 @@ def test_true_probabilities_are_calibrated(labelled, which):
     p = oracle if which == "oracle" else knowable
     assert abs(p.mean() - 0.10) < 0.01 and abs(y.mean() - 0.10) < 0.005
     bins = np.minimum((p * 10).astype(int), 9)
-    ece = sum((bins == b).mean() * abs(y[bins == b].mean() - p[bins == b].mean())
-              for b in range(10) if (bins == b).any())
+    ece = sum(
+        (bins == b).mean() * abs(y[bins == b].mean() - p[bins == b].mean())
+        for b in range(10)
+        if (bins == b).any()
+    )
     assert ece < 0.03
     if which == "oracle":
         assert y[p > 0.5].mean() > 0.5 > 0.02 > y[p < 0.02].mean()

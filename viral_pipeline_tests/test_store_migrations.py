@@ -137,9 +137,16 @@ def test_server_default_applies_to_webhook_deliveries(sqlite_url: str) -> None:
     with engine.begin() as connection:
         connection.execute(
             schema.apify_webhook_events.insert(),
-            {"apify_run_id": "run1", "event_type": "ACTOR.RUN.SUCCEEDED", "run_status": "SUCCEEDED", "received_at": NOW},
+            {
+                "apify_run_id": "run1",
+                "event_type": "ACTOR.RUN.SUCCEEDED",
+                "run_status": "SUCCEEDED",
+                "received_at": NOW,
+            },
         )
-        deliveries = connection.execute(sa.select(schema.apify_webhook_events.c.deliveries)).scalar_one()
+        deliveries = connection.execute(
+            sa.select(schema.apify_webhook_events.c.deliveries)
+        ).scalar_one()
     assert deliveries == 1
 
 

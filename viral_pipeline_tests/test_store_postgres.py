@@ -62,7 +62,11 @@ def test_server_hands_out_separate_databases(postgres_server: PostgresServer) ->
     for url in (first, second):
         parsed = make_url(url)
         assert parsed.drivername == "postgresql"
-        assert (parsed.username, parsed.host, parsed.port) == ("postgres", "127.0.0.1", postgres_server.port)
+        assert (parsed.username, parsed.host, parsed.port) == (
+            "postgres",
+            "127.0.0.1",
+            postgres_server.port,
+        )
     for url in (first, second):
         postgres_server.drop_database(make_url(url).database or "")
 
@@ -88,7 +92,11 @@ def test_get_engine_uses_psycopg2_and_one_engine_per_url(postgres_url: str) -> N
 
 
 def test_explicit_driver_is_kept(postgres_url: str) -> None:
-    url = make_url(postgres_url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    url = (
+        make_url(postgres_url)
+        .set(drivername="postgresql+psycopg2")
+        .render_as_string(hide_password=False)
+    )
     engine = create_db_engine(url)
     try:
         assert engine.url.drivername == "postgresql+psycopg2"
@@ -139,9 +147,13 @@ def test_nineteen_digit_video_id_round_trips_unchanged(postgres_url: str, video_
         connection.execute(schema.scraped_videos.insert(), row)
 
     with engine.connect() as connection:
-        stored = connection.execute(
-            sa.select(schema.scraped_videos).where(schema.scraped_videos.c.video_id == video_id)
-        ).mappings().one()
+        stored = (
+            connection.execute(
+                sa.select(schema.scraped_videos).where(schema.scraped_videos.c.video_id == video_id)
+            )
+            .mappings()
+            .one()
+        )
 
     assert isinstance(stored["video_id"], str)
     assert stored["video_id"] == video_id
@@ -157,4 +169,9 @@ def test_stored_data_survives_a_second_migrate(postgres_url: str) -> None:
     migrate(engine)
 
     with engine.connect() as connection:
-        assert connection.execute(sa.select(sa.func.count()).select_from(schema.scraped_videos)).scalar_one() == 1
+        assert (
+            connection.execute(
+                sa.select(sa.func.count()).select_from(schema.scraped_videos)
+            ).scalar_one()
+            == 1
+        )

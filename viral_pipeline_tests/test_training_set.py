@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from viral_pipeline.engine.features import RAW_COLUMNS
+from viral_pipeline.engine.model.features import RAW_COLUMNS
 from viral_pipeline.store.schema import trending_sounds
 from viral_pipeline.store.training import LABELLED_COLUMNS, load_labelled_videos
 from viral_pipeline.store.videos import ingest_items
@@ -22,10 +22,23 @@ OTHER_SOUND = "7000000000000000002"
 
 def _add_trend(engine, music_id: str, day: date, score: float) -> None:
     with engine.begin() as connection:
-        connection.execute(sa.insert(trending_sounds), [{
-            "music_id": music_id, "day": day, "music_name": "s", "uses": 1, "plays": 1, "engagement": 0.0,
-            "growth": 0.0, "velocity": 0.0, "trend_score": score, "computed_at": NOW,
-        }])
+        connection.execute(
+            sa.insert(trending_sounds),
+            [
+                {
+                    "music_id": music_id,
+                    "day": day,
+                    "music_name": "s",
+                    "uses": 1,
+                    "plays": 1,
+                    "engagement": 0.0,
+                    "growth": 0.0,
+                    "velocity": 0.0,
+                    "trend_score": score,
+                    "computed_at": NOW,
+                }
+            ],
+        )
 
 
 def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +49,9 @@ def test_columns_types_and_age_filter(app_engine):
     items = [
         make_item("7500000000000000001", posted=NOW - timedelta(hours=25), fans=None, plays=123),
         make_item("7500000000000000002", posted=NOW - timedelta(hours=23)),  # too young
-        make_item("7500000000000000003", posted=NOW - timedelta(days=3), fans=2_500_000, verified=True),
+        make_item(
+            "7500000000000000003", posted=NOW - timedelta(days=3), fans=2_500_000, verified=True
+        ),
     ]
     items[0]["authorMeta"].pop("verified")
     slideshow = make_item("7500000000000000004", posted=NOW - timedelta(days=2), music_id="0")
@@ -49,7 +64,11 @@ def test_columns_types_and_age_filter(app_engine):
     assert list(frame.columns) == list(LABELLED_COLUMNS)
     assert set(RAW_COLUMNS) <= set(frame.columns) and frame.columns.is_unique
     assert frame["video_id"].tolist() == [  # oldest first; the 23-hour-old video is left out
-        "7500000000000000003", "7500000000000000005", "7500000000000000004", "7500000000000000001"]
+        "7500000000000000003",
+        "7500000000000000005",
+        "7500000000000000004",
+        "7500000000000000001",
+    ]
     assert str(frame["posted_at"].dt.tz) == "UTC"
     assert frame["posted_at"].iloc[0] == pd.Timestamp(NOW - timedelta(days=3))
     rows = _by_id(frame)
@@ -72,8 +91,12 @@ def test_columns_types_and_age_filter(app_engine):
 
 
 def test_default_now_is_the_current_time(app_engine):
-    ingest_items(app_engine, [make_item("7500000000000000009", posted=datetime.now(UTC) - timedelta(days=2))],
-                 source="t", batch="b")
+    ingest_items(
+        app_engine,
+        [make_item("7500000000000000009", posted=datetime.now(UTC) - timedelta(days=2))],
+        source="t",
+        batch="b",
+    )
     assert load_labelled_videos(app_engine)["video_id"].tolist() == ["7500000000000000009"]
     assert load_labelled_videos(app_engine, min_age_hours=72).empty
 
@@ -86,8 +109,10 @@ def test_trend_score_is_the_day_before_posting_only(app_engine):
         "7600000000000000002": early.replace(hour=23, minute=59, second=50),  # just before the next
         "7600000000000000003": early.replace(hour=12),  # a sound with no trend row at all
     }
-    items = [make_item(vid, posted=at, music_id=SOUND if vid[-1] != "3" else OTHER_SOUND)
-             for vid, at in posted.items()]
+    items = [
+        make_item(vid, posted=at, music_id=SOUND if vid[-1] != "3" else OTHER_SOUND)
+        for vid, at in posted.items()
+    ]
     ingest_items(app_engine, items, source="t", batch="b", now=NOW)
     posting_day = early.date()
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from viral_pipeline.engine.trends_match import TrendSnapshot
+from viral_pipeline.engine.signals.trends_match import TrendSnapshot
 from viral_pipeline.store.trend_snapshot import load_trend_snapshot
 from viral_pipeline.store.trends import compute_trending_sounds
 from viral_pipeline.store.videos import ingest_items
@@ -16,11 +16,19 @@ DAY0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 RISING, STEADY, LATE = "7100000000000000001", "7100000000000000002", "7100000000000000003"
 
 
-def _item(n: int, day: int, music_id: str, tags: list[str], *, author: str = "Artist", hour: int = 12) -> dict:
-    item = make_item(f"72{n:017d}", posted=DAY0.replace(hour=hour) + timedelta(days=day), music_id=music_id,
-                     music_name=f"song {music_id[-1]}")
+def _item(
+    n: int, day: int, music_id: str, tags: list[str], *, author: str = "Artist", hour: int = 12
+) -> dict:
+    item = make_item(
+        f"72{n:017d}",
+        posted=DAY0.replace(hour=hour) + timedelta(days=day),
+        music_id=music_id,
+        music_name=f"song {music_id[-1]}",
+    )
     item["musicMeta"]["musicAuthor"] = author
-    item["hashtags"] = [{"id": str(i), "name": tag, "title": "", "cover": ""} for i, tag in enumerate(tags)]
+    item["hashtags"] = [
+        {"id": str(i), "name": tag, "title": "", "cover": ""} for i, tag in enumerate(tags)
+    ]
     item["text"] = "caption " + " ".join(f"#{tag}" for tag in tags)
     return item
 
@@ -33,7 +41,15 @@ def _seed(engine) -> None:
             for k in range(count):
                 n += 1
                 tags = ["fyp", "dance"] if k % 2 == 0 else ["fyp", "food"]
-                items.append(_item(n, day, music_id, tags, author="Rising Star" if music_id == RISING else "Old Hand"))
+                items.append(
+                    _item(
+                        n,
+                        day,
+                        music_id,
+                        tags,
+                        author="Rising Star" if music_id == RISING else "Old Hand",
+                    )
+                )
     items.append(_item(999, 3, LATE, ["Late"], author="Night Owl", hour=23))
     ingest_items(engine, items, source="t", batch="b")
     compute_trending_sounds(engine)
@@ -63,7 +79,9 @@ def _latest_day_by_default(engine):
     assert snapshot.sounds[0].author == "Night Owl" and snapshot.sounds[0].name == "song 3"
     # The 3 days up to the 4th: 4 + 6 + 1 = 11 videos; every one but the late one has #fyp,
     # #dance or #food half each; the late one's "Late" is lowercased.
-    assert snapshot.hashtags == pytest.approx({"fyp": 10 / 11, "dance": 5 / 11, "food": 5 / 11, "late": 1 / 11})
+    assert snapshot.hashtags == pytest.approx(
+        {"fyp": 10 / 11, "dance": 5 / 11, "food": 5 / 11, "late": 1 / 11}
+    )
 
 
 def _as_of_picks_the_latest_day_on_or_before_it(engine):
@@ -71,7 +89,10 @@ def _as_of_picks_the_latest_day_on_or_before_it(engine):
     assert snapshot.day == date(2026, 11, 3)
     assert [s.music_id for s in snapshot.sounds] == [RISING, STEADY]  # best trend score first
     assert snapshot.sounds[0].trend_score > snapshot.sounds[1].trend_score
-    assert {s.music_id: s.author for s in snapshot.sounds} == {RISING: "Rising Star", STEADY: "Old Hand"}
+    assert {s.music_id: s.author for s in snapshot.sounds} == {
+        RISING: "Rising Star",
+        STEADY: "Old Hand",
+    }
     # Day 3 only: 6 videos, all #fyp, 3 #dance and 3 #food.
     assert snapshot.hashtags == pytest.approx({"fyp": 1.0, "dance": 0.5, "food": 0.5})
     # A day with no trending row falls back to the one before; a datetime counts by its UTC day.
@@ -89,7 +110,9 @@ def _hashtag_window_spans_the_given_days(engine):
 
 
 def _limits(engine):
-    snapshot = load_trend_snapshot(engine, as_of=date(2026, 11, 3), days=3, max_sounds=1, max_hashtags=2)
+    snapshot = load_trend_snapshot(
+        engine, as_of=date(2026, 11, 3), days=3, max_sounds=1, max_hashtags=2
+    )
     assert [s.music_id for s in snapshot.sounds] == [RISING]
     assert list(snapshot.hashtags) == ["fyp", "dance"]  # by count, then name
     with pytest.raises(ValueError, match="at least 1"):
@@ -102,12 +125,19 @@ def _limits(engine):
 
 
 def _scores_requests(engine):
-    from viral_pipeline.engine.request import AnalyzeRequest, normalize
-    from viral_pipeline.engine.trends_match import match_sound, score_trends
+    from viral_pipeline.engine.inputs.request import AnalyzeRequest, normalize
+    from viral_pipeline.engine.signals.trends_match import match_sound, score_trends
 
     snapshot = load_trend_snapshot(engine, as_of=date(2026, 11, 3))
-    req = normalize(AnalyzeRequest.model_validate(
-        {"caption": "new #dance", "duration_s": 20, "sound": {"name": "Song 1", "author": "Rising Star"}}))
+    req = normalize(
+        AnalyzeRequest.model_validate(
+            {
+                "caption": "new #dance",
+                "duration_s": 20,
+                "sound": {"name": "Song 1", "author": "Rising Star"},
+            }
+        )
+    )
     assert match_sound(req, snapshot)[0].music_id == RISING
     assert score_trends(req, snapshot).available
 

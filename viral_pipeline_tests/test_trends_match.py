@@ -9,16 +9,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from viral_pipeline.engine import sound_choices
-from viral_pipeline.engine import trends_match as tm
-from viral_pipeline.engine.request import NormalizedRequest
-from viral_pipeline.engine.trends_match import (
+from viral_pipeline.engine.inputs.request import NormalizedRequest
+from viral_pipeline.engine.signals import sound_choices
+from viral_pipeline.engine.signals import trends_match as tm
+from viral_pipeline.engine.signals.trends_match import (
     TrendingSound,
     TrendSnapshot,
     is_generic_original,
     match_sound,
-    normalise_text,
     match_sounds,
+    normalise_text,
     score_trends,
     score_trends_many,
     sound_trend_score,
@@ -26,7 +26,9 @@ from viral_pipeline.engine.trends_match import (
 
 ESPRESSO = TrendingSound("7300000000000000001", "Espresso", "Sabrina Carpenter", 0.95)
 APT = TrendingSound("7300000000000000002", "APT.", "ROSÉ & Bruno Mars", 0.90)
-SMILE = TrendingSound("7300000000000000003", "Die With A Smile (feat. Bruno Mars)", "Lady Gaga", 0.80)
+SMILE = TrendingSound(
+    "7300000000000000003", "Die With A Smile (feat. Bruno Mars)", "Lady Gaga", 0.80
+)
 LOVE = TrendingSound("7300000000000000004", "Love Story", "Taylor Swift", 0.50)
 NO_AUTHOR = TrendingSound("7300000000000000005", "Midnight Velvet Drive", None, 0.40)
 SNAPSHOT = TrendSnapshot(
@@ -38,15 +40,27 @@ SNAPSHOT = TrendSnapshot(
 
 def _req(name=None, author=None, music_id=None, original=None, hashtags=()) -> NormalizedRequest:
     return NormalizedRequest(
-        caption="caption", hook=None, hashtags=list(hashtags), sound_name=name, sound_author=author,
-        sound_id=music_id, sound_original=original, duration_s=20,
-        posted_at=datetime(2026, 11, 20, 15, tzinfo=UTC), creator_handle=None, followers=None, verified=None,
+        caption="caption",
+        hook=None,
+        hashtags=list(hashtags),
+        sound_name=name,
+        sound_author=author,
+        sound_id=music_id,
+        sound_original=original,
+        duration_s=20,
+        posted_at=datetime(2026, 11, 20, 15, tzinfo=UTC),
+        creator_handle=None,
+        followers=None,
+        verified=None,
     )
 
 
 def test_exact_id_match_first():
     # The id wins even over a name that points elsewhere.
-    assert match_sound(_req(name="Love Story", music_id=ESPRESSO.music_id), SNAPSHOT) == (ESPRESSO, 100.0)
+    assert match_sound(_req(name="Love Story", music_id=ESPRESSO.music_id), SNAPSHOT) == (
+        ESPRESSO,
+        100.0,
+    )
     # An original sound with a trending id is trending.
     assert match_sound(_req(music_id=APT.music_id, original=True), SNAPSHOT) == (APT, 100.0)
 
@@ -60,7 +74,10 @@ def test_exact_name_after_normalising():
     assert match_sound(_req(name="  espresso!! "), SNAPSHOT) == (ESPRESSO, 100.0)
     assert match_sound(_req(name="apt", author="Rosé & Bruno Mars"), SNAPSHOT) == (APT, 100.0)
     # A "feat." tail on either side is dropped.
-    assert match_sound(_req(name="Die With A Smile", author="Lady Gaga"), SNAPSHOT) == (SMILE, 100.0)
+    assert match_sound(_req(name="Die With A Smile", author="Lady Gaga"), SNAPSHOT) == (
+        SMILE,
+        100.0,
+    )
     assert match_sound(_req(name="Espresso (feat. Someone)"), SNAPSHOT) == (ESPRESSO, 100.0)
 
 
@@ -90,16 +107,26 @@ def test_no_match_below_the_cutoff():
 def test_author_given_falls_back_to_sounds_without_an_author():
     # "midnight velvet drive somebody else entirely" is far from "midnight velvet drive" as a
     # whole; the name alone, compared with the sounds whose author is unknown, matches.
-    sound, similarity = match_sound(_req(name="Midnight Velvet Drive", author="Somebody Else Entirely"), SNAPSHOT)
+    sound, similarity = match_sound(
+        _req(name="Midnight Velvet Drive", author="Somebody Else Entirely"), SNAPSHOT
+    )
     assert sound == NO_AUTHOR and similarity == 100.0
-    assert match_sound(_req(name="Midnight Velvet", author="Somebody Else Entirely"), SNAPSHOT) == (None, 0.0)
+    assert match_sound(_req(name="Midnight Velvet", author="Somebody Else Entirely"), SNAPSHOT) == (
+        None,
+        0.0,
+    )
     # A trending sound with an author is not matched by its name under another author.
-    assert match_sound(_req(name="Love Story", author="Somebody Else Entirely"), SNAPSHOT) == (None, 0.0)
+    assert match_sound(_req(name="Love Story", author="Somebody Else Entirely"), SNAPSHOT) == (
+        None,
+        0.0,
+    )
 
 
 def test_original_sounds_match_only_by_id():
     assert match_sound(_req(name="Espresso", original=True), SNAPSHOT) == (None, 0.0)
-    generic = TrendSnapshot(day=None, sounds=(TrendingSound("1", "original sound - bob", None, 0.9),))
+    generic = TrendSnapshot(
+        day=None, sounds=(TrendingSound("1", "original sound - bob", None, 0.9),)
+    )
     assert match_sound(_req(name="original sound - bob"), generic) == (None, 0.0)
     assert match_sound(_req(name="Original Sound - alice", music_id="1"), generic)[1] == 100.0
     assert is_generic_original("sonido original - ana") and is_generic_original("Originalton")
@@ -112,7 +139,9 @@ def test_normalise_text():
     assert normalise_text("  Die With A Smile (feat. Bruno Mars) ") == "die with a smile"
     assert normalise_text("Song ft. X - Remix") == "song"
     assert normalise_text("Left Feat") == "left"
-    assert normalise_text("APT.") == "apt" and normalise_text(None) == "" and normalise_text("") == ""
+    assert (
+        normalise_text("APT.") == "apt" and normalise_text(None) == "" and normalise_text("") == ""
+    )
 
 
 def test_ties_go_to_the_more_trending_sound():
@@ -134,17 +163,23 @@ def test_hashtag_popularity_exact_and_fuzzy():
     assert SNAPSHOT.hashtag_popularity("fyp") == ("fyp", 1.0)
     assert SNAPSHOT.hashtag_popularity("grwm") == ("grwm", pytest.approx(0.2))
     assert SNAPSHOT.hashtag_popularity("fypシ") == ("fyp", 1.0)
-    assert SNAPSHOT.hashtag_popularity("foryuo")[0] is None  # a swap is two edits on 6 letters: too far
+    assert (
+        SNAPSHOT.hashtag_popularity("foryuo")[0] is None
+    )  # a swap is two edits on 6 letters: too far
     assert SNAPSHOT.hashtag_popularity("dancee") == ("dance", pytest.approx(0.6))
     assert SNAPSHOT.hashtag_popularity("coffe") == ("coffee", pytest.approx(0.4))
-    assert SNAPSHOT.hashtag_popularity("danse")[0] is None  # one substitution on 5 letters: ratio 80
+    assert (
+        SNAPSHOT.hashtag_popularity("danse")[0] is None
+    )  # one substitution on 5 letters: ratio 80
     assert SNAPSHOT.hashtag_popularity("fy") == (None, 0.0)  # too short to guess
     assert SNAPSHOT.hashtag_popularity("cooking") == (None, 0.0)
     assert SNAPSHOT.hashtag_popularity("fypシ") == ("fyp", 1.0)  # memoised answer
 
 
 def test_tied_shares_score_alike():
-    snapshot = TrendSnapshot(day=None, sounds=(ESPRESSO,), hashtags={"a1": 0.5, "#B2": 0.5, "c3": 0.1, "#": 0.9})
+    snapshot = TrendSnapshot(
+        day=None, sounds=(ESPRESSO,), hashtags={"a1": 0.5, "#B2": 0.5, "c3": 0.1, "#": 0.9}
+    )
     assert snapshot.hashtag_popularity("a1")[1] == snapshot.hashtag_popularity("b2")[1] == 1.0
     assert snapshot.hashtag_popularity("c3")[1] == pytest.approx(1 / 3)
 
@@ -169,9 +204,16 @@ def test_score_trends_reasons():
 def test_no_sound_or_an_original_sound_only_misses_the_lift():
     tags = ["fyp", "dance"]
     none = score_trends(_req(hashtags=tags), SNAPSHOT)
-    original = score_trends(_req(name="original sound - me", original=True, hashtags=tags), SNAPSHOT)
+    original = score_trends(
+        _req(name="original sound - me", original=True, hashtags=tags), SNAPSHOT
+    )
     unknown = score_trends(_req(name="Unheard Song", hashtags=tags), SNAPSHOT)
-    assert none.score == original.score == unknown.score == pytest.approx(40 * (1.0 + 0.6) / 3, abs=0.01)
+    assert (
+        none.score
+        == original.score
+        == unknown.score
+        == pytest.approx(40 * (1.0 + 0.6) / 3, abs=0.01)
+    )
     assert none.reason.startswith("no sound;")
     assert original.reason.startswith("original sound, not trending;")
     assert unknown.reason.startswith("sound not trending;")
@@ -179,7 +221,10 @@ def test_no_sound_or_an_original_sound_only_misses_the_lift():
 
 
 def test_empty_snapshot_is_unavailable():
-    for empty in (TrendSnapshot.empty(), TrendSnapshot(day=date(2026, 11, 20), sounds=(), hashtags={"fyp": 0.5})):
+    for empty in (
+        TrendSnapshot.empty(),
+        TrendSnapshot(day=date(2026, 11, 20), sounds=(), hashtags={"fyp": 0.5}),
+    ):
         signal = score_trends(_req(name="Espresso", hashtags=["fyp"]), empty)
         assert not signal.available and signal.score is None
         assert signal.reason == "no trending_sounds yet"
@@ -188,8 +233,10 @@ def test_empty_snapshot_is_unavailable():
 
 # ---- the shortlist against the full scan ----------------------------------------------
 
-_COMMON = ("love baby night dance party girl boy fire rain heart city lights river echo fever summer golden "
-           "wild paper velvet midnight neon broken lonely electric dream sky moon sun star blue red black").split()
+_COMMON = (
+    "love baby night dance party girl boy fire rain heart city lights river echo fever summer golden "
+    "wild paper velvet midnight neon broken lonely electric dream sky moon sun star blue red black"
+).split()
 
 
 def _word(rng: random.Random) -> str:
@@ -198,8 +245,13 @@ def _word(rng: random.Random) -> str:
 
 def _typo(rng: random.Random, text: str) -> str:
     i = rng.randrange(len(text))
-    return rng.choice([text[:i] + text[i + 1:], text[:i] + rng.choice(string.ascii_lowercase) + text[i + 1:],
-                       text[:i] + text[i] + text[i:]])
+    return rng.choice(
+        [
+            text[:i] + text[i + 1 :],
+            text[:i] + rng.choice(string.ascii_lowercase) + text[i + 1 :],
+            text[:i] + text[i] + text[i:],
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -208,16 +260,23 @@ def big_world():
     rare = [_word(rng) for _ in range(800)]
 
     def title() -> str:
-        return " ".join(rng.choice(_COMMON) if rng.random() < 0.6 else rng.choice(rare)
-                        for _ in range(rng.choice((1, 1, 2, 3, 4))))
+        return " ".join(
+            rng.choice(_COMMON) if rng.random() < 0.6 else rng.choice(rare)
+            for _ in range(rng.choice((1, 1, 2, 3, 4)))
+        )
 
-    sounds = tuple(TrendingSound(str(i), title(), f"{_word(rng)} {_word(rng)}", 1 - i / 2000) for i in range(2000))
+    sounds = tuple(
+        TrendingSound(str(i), title(), f"{_word(rng)} {_word(rng)}", 1 - i / 2000)
+        for i in range(2000)
+    )
     queries = []
     for _ in range(300):
         s = rng.choice(sounds)
         queries.append(_req(name=_typo(rng, s.name)))
         queries.append(_req(name=_typo(rng, s.name), author=s.author))
-        queries.append(_req(name=" ".join(reversed(s.name.split())), author=_typo(rng, s.author or "x")))
+        queries.append(
+            _req(name=" ".join(reversed(s.name.split())), author=_typo(rng, s.author or "x"))
+        )
         queries.append(_req(name=title(), author=f"{_word(rng)} {_word(rng)}"))
         queries.append(_req(name=title()))
     return TrendSnapshot(day=None, sounds=sounds), queries
@@ -241,7 +300,11 @@ def test_memo_starts_over_when_full(big_world, monkeypatch):
     monkeypatch.setattr(sound_choices, "CACHE_SIZE", 3)
     fresh = TrendSnapshot(day=None, sounds=snapshot.sounds, hashtags={"fyp": 0.5, "dance": 0.1})
     answers = [match_sound(req, fresh) for req in queries[:20]]
-    assert len(fresh._names._memo) <= 3 and len(fresh._full._memo) <= 3 and len(fresh._full._words) <= 3
+    assert (
+        len(fresh._names._memo) <= 3
+        and len(fresh._full._memo) <= 3
+        and len(fresh._full._words) <= 3
+    )
     assert [match_sound(req, fresh) for req in queries[:20]] == answers
     for tag in ("fypp", "dancce", "zzz", "qqq"):
         fresh.hashtag_popularity(tag)
@@ -252,7 +315,9 @@ def test_short_common_word_queries_use_every_trigram(big_world):
     snapshot, _ = big_world
     # One short common word: its trigrams are in many titles, yet its near spelling is found.
     target = next(s for s in snapshot._ranked if s.name == "neon")
-    assert match_sound(_req(name="nen"), snapshot) == match_sound(_req(name="nen"), snapshot, full_scan=True)
+    assert match_sound(_req(name="nen"), snapshot) == match_sound(
+        _req(name="nen"), snapshot, full_scan=True
+    )
     assert match_sound(_req(name="neon"), snapshot)[0] == target
     # No trigram in common with any title (titles have no digits): nothing to score.
     assert match_sound(_req(name="12345 67890 13579"), snapshot) == (None, 0.0)
@@ -263,9 +328,15 @@ def test_snapshot_pickles_as_its_data():
 
     data = pickle.dumps(SNAPSHOT)
     again = pickle.loads(data)
-    assert again.day == SNAPSHOT.day and again.sounds == SNAPSHOT.sounds and again.hashtags == SNAPSHOT.hashtags
+    assert (
+        again.day == SNAPSHOT.day
+        and again.sounds == SNAPSHOT.sounds
+        and again.hashtags == SNAPSHOT.hashtags
+    )
     assert match_sound(_req(name="Espreso"), again) == match_sound(_req(name="Espreso"), SNAPSHOT)
-    assert b"SoundChoices" not in data and b"sound_choices" not in data  # the indexes are rebuilt, not shipped
+    assert (
+        b"SoundChoices" not in data and b"sound_choices" not in data
+    )  # the indexes are rebuilt, not shipped
 
 
 def test_snapshot_equality_is_identity():
@@ -281,11 +352,15 @@ def _fresh(snapshot: TrendSnapshot) -> TrendSnapshot:
 
 def test_batch_matching_gives_the_full_scan_answer(big_world, monkeypatch):
     snapshot, queries = big_world
-    monkeypatch.setattr(sound_choices, "BLOCK", 37)  # many cdist blocks, of different length windows
+    monkeypatch.setattr(
+        sound_choices, "BLOCK", 37
+    )  # many cdist blocks, of different length windows
     settled = [
         _req(name="whatever", music_id=snapshot._ranked[3].music_id),  # by id
         _req(name=snapshot._ranked[5].name, original=True),  # an original matches only by id
-        _req(name="original sound - someone"), _req(name="!!!"), _req(),
+        _req(name="original sound - someone"),
+        _req(name="!!!"),
+        _req(),
         _req(name=snapshot._ranked[7].name.upper()),  # exact after normalising
     ]
     batch = settled + queries + queries[:50]  # a repeated query is searched once
@@ -302,16 +377,28 @@ def test_batch_matching_uses_the_memo_first(big_world):
     snapshot, queries = big_world
     fresh = _fresh(snapshot)
     req = next(req for req in queries if match_sound(req, snapshot)[0] is not None)
-    fresh._matches[(req.sound_name, req.sound_author, tm.SOUND_CUTOFF)] = (None, 0.0)  # a planted answer
+    fresh._matches[(req.sound_name, req.sound_author, tm.SOUND_CUTOFF)] = (
+        None,
+        0.0,
+    )  # a planted answer
     assert match_sounds([req], fresh) == [(None, 0.0)]  # the planted answer, not a search, gave it
 
 
 def test_score_trends_many_equals_score_trends(big_world):
     snapshot, queries = big_world
-    tagged = [dataclasses.replace(req, hashtags=["fyp", "dancce", "zzz"][: i % 4]) for i, req in enumerate(queries)]
-    small = [_req(name="Espreso", hashtags=["fyp", "foryou"]), _req(music_id=APT.music_id), _req(hashtags=["grwm"])]
+    tagged = [
+        dataclasses.replace(req, hashtags=["fyp", "dancce", "zzz"][: i % 4])
+        for i, req in enumerate(queries)
+    ]
+    small = [
+        _req(name="Espreso", hashtags=["fyp", "foryou"]),
+        _req(music_id=APT.music_id),
+        _req(hashtags=["grwm"]),
+    ]
     for snap, reqs in ((snapshot, tagged), (SNAPSHOT, small)):
         expected = [score_trends(req, snap) for req in reqs]
         assert score_trends_many(reqs, _fresh(snap)) == expected
     empty = score_trends_many(small, TrendSnapshot.empty())
-    assert [signal.available for signal in empty] == [False] * 3 and "no trending_sounds" in empty[0].reason
+    assert [signal.available for signal in empty] == [False] * 3 and "no trending_sounds" in empty[
+        0
+    ].reason

@@ -22,8 +22,15 @@ def _seed(engine):
             for _ in range(count):
                 n += 1
                 items.append(
-                    make_item(f"72{n:017d}", posted=DAY0 + timedelta(days=day), music_id=music_id,
-                              plays=1000, likes=80, comments=10, shares=10)
+                    make_item(
+                        f"72{n:017d}",
+                        posted=DAY0 + timedelta(days=day),
+                        music_id=music_id,
+                        plays=1000,
+                        likes=80,
+                        comments=10,
+                        shares=10,
+                    )
                 )
     slideshow = make_item("7299999999999999999", posted=DAY0)
     slideshow.update(isSlideshow=True, videoMeta={"duration": 0}, musicMeta={"musicId": "0"})
@@ -33,7 +40,9 @@ def _seed(engine):
 
 def _trends(engine):
     with engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT * FROM trending_sounds ORDER BY music_id, day")).mappings()
+        rows = connection.execute(
+            sa.text("SELECT * FROM trending_sounds ORDER BY music_id, day")
+        ).mappings()
         return {(r["music_id"], str(r["day"])): dict(r) for r in rows}
 
 
@@ -60,7 +69,9 @@ def test_a_day_reads_no_later_day(app_engine):
     _seed(app_engine)
     compute_trending_sounds(app_engine)
     before = {k: v["trend_score"] for k, v in _trends(app_engine).items()}
-    later = [make_item(f"73{i:017d}", posted=DAY0 + timedelta(days=5), music_id=STEADY) for i in range(9)]
+    later = [
+        make_item(f"73{i:017d}", posted=DAY0 + timedelta(days=5), music_id=STEADY) for i in range(9)
+    ]
     ingest_items(app_engine, later, source="t", batch="b2")
     compute_trending_sounds(app_engine)
     after = _trends(app_engine)

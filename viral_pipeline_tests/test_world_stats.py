@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from viral_pipeline.engine import simulated as sim
-from viral_pipeline.engine.items import VideoRecord, parse_item
-from viral_pipeline.engine.labels import label_top_decile, window_key
-from viral_pipeline.engine.world_stats import REAL_TARGETS, earlier_mean_ln_views, format_table, world_statistics
+from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
+from viral_pipeline.engine.world import simulated as sim
+from viral_pipeline.engine.world.stats import (
+    REAL_TARGETS,
+    earlier_mean_ln_views,
+    format_table,
+    world_statistics,
+)
 
 START, DAYS, PER_DAY = date(2025, 1, 6), 90, 110
 
@@ -20,14 +25,20 @@ START, DAYS, PER_DAY = date(2025, 1, 6), 90, 110
 def _frame(items: list, now: datetime) -> pd.DataFrame:
     """The labelled-video columns world_statistics reads, plus music_id, from scraper items."""
     records = [r for r in (parse_item(i, now=now) for i in items) if isinstance(r, VideoRecord)]
-    return pd.DataFrame({
-        "video_id": [r.video_id for r in records], "author_id": [r.author_id for r in records],
-        "posted_at": pd.to_datetime([r.posted_at for r in records], utc=True),
-        "play_count": [r.play_count for r in records],
-        "sound_original": pd.Series([None if r.music_id is None else bool(r.music_original) for r in records],
-                                    dtype=object),
-        "followers": [float(r.author_followers) for r in records], "music_id": [r.music_id for r in records],
-    })
+    return pd.DataFrame(
+        {
+            "video_id": [r.video_id for r in records],
+            "author_id": [r.author_id for r in records],
+            "posted_at": pd.to_datetime([r.posted_at for r in records], utc=True),
+            "play_count": [r.play_count for r in records],
+            "sound_original": pd.Series(
+                [None if r.music_id is None else bool(r.music_original) for r in records],
+                dtype=object,
+            ),
+            "followers": [float(r.author_followers) for r in records],
+            "music_id": [r.music_id for r in records],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +53,15 @@ def sample():
 # Tolerances: one 10k-video sample of one world; measured values in the comments.
 TOLERANCE = {
     "spearman_followers_views": 0.04,  # 0.197
-    "creators_once": 0.04, "creators_3plus": 0.03, "videos_by_3plus_creators": 0.04,  # 0.783, 0.108, 0.320
-    "videos_with_earlier": 0.04, "original_sound": 0.03, "shared_sound": 0.05,  # 0.321, 0.390, 0.322
-    "follower_auc": 0.03, "history_auc": 0.04, "history_follower_auc": 0.04,  # 0.602, 0.674, 0.602
+    "creators_once": 0.04,
+    "creators_3plus": 0.03,
+    "videos_by_3plus_creators": 0.04,  # 0.783, 0.108, 0.320
+    "videos_with_earlier": 0.04,
+    "original_sound": 0.03,
+    "shared_sound": 0.05,  # 0.321, 0.390, 0.322
+    "follower_auc": 0.03,
+    "history_auc": 0.04,
+    "history_follower_auc": 0.04,  # 0.602, 0.674, 0.602
 }
 
 
@@ -72,12 +89,23 @@ def test_metadata_alone_reaches_the_real_models_auc_and_the_creator_effect_much_
 
 
 def test_earlier_views_are_strictly_earlier_and_per_creator():
-    frame = pd.DataFrame({
-        "author_id": ["a", "a", "b", "a", "a"], "video_id": ["1", "2", "3", "4", "5"],
-        "posted_at": pd.to_datetime(["2025-01-01 10:00", "2025-01-02 10:00", "2025-01-02 11:00",
-                                     "2025-01-03 10:00", "2025-01-03 10:00"], utc=True),
-        "play_count": [np.e, np.e ** 3, 100, 1, 1],
-    })
+    frame = pd.DataFrame(
+        {
+            "author_id": ["a", "a", "b", "a", "a"],
+            "video_id": ["1", "2", "3", "4", "5"],
+            "posted_at": pd.to_datetime(
+                [
+                    "2025-01-01 10:00",
+                    "2025-01-02 10:00",
+                    "2025-01-02 11:00",
+                    "2025-01-03 10:00",
+                    "2025-01-03 10:00",
+                ],
+                utc=True,
+            ),
+            "play_count": [np.e, np.e**3, 100, 1, 1],
+        }
+    )
     means = earlier_mean_ln_views(frame).tolist()
     # a's first video has no history; its two videos at the same instant see only the first two.
     assert np.isnan(means[0]) and means[1] == pytest.approx(1) and np.isnan(means[2])

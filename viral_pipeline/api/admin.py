@@ -73,8 +73,11 @@ def require_admin_token(
     matches = hmac.compare_digest(offered.strip().encode(), expected.encode())
     if scheme.lower() != "bearer" or not matches:
         log.warning("admin request rejected", reason="missing or wrong bearer token")
-        raise HTTPException(401, "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -82,13 +85,26 @@ def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, [{"type": "value_error", "loc": ["query", field], "msg": message}])
 
 
-@router.get("/costs", response_model=CostReport, dependencies=[Depends(require_admin_token)], summary="Prediction cost by day, stage and provider",
-            responses={401: {"description": "missing or wrong token"}, 503: {"description": "ADMIN_TOKEN not set"},
-                       422: {"description": "invalid date range"}})
+@router.get(
+    "/costs",
+    response_model=CostReport,
+    dependencies=[Depends(require_admin_token)],
+    summary="Prediction cost by day, stage and provider",
+    responses={
+        401: {"description": "missing or wrong token"},
+        503: {"description": "ADMIN_TOKEN not set"},
+        422: {"description": "invalid date range"},
+    },
+)
 async def costs(
     engine: DbEngine,
-    start: Annotated[date | None, Query(description=f"first UTC day (default: {DEFAULT_RANGE_DAYS - 1} days before end)")] = None,
-    end: Annotated[date | None, Query(description="last UTC day, included (default: today)")] = None,
+    start: Annotated[
+        date | None,
+        Query(description=f"first UTC day (default: {DEFAULT_RANGE_DAYS - 1} days before end)"),
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="last UTC day, included (default: today)")
+    ] = None,
 ) -> dict[str, Any]:
     end = end or datetime.now(UTC).date()
     start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
@@ -97,5 +113,10 @@ async def costs(
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise _invalid("end", f"the range spans at most {MAX_RANGE_DAYS} days")
     summary = await run_in_threadpool(cost_summary, engine, start, end)
-    log.info("costs served", start=start.isoformat(), end=end.isoformat(), total_cost_cents=summary.total_cost_cents)
+    log.info(
+        "costs served",
+        start=start.isoformat(),
+        end=end.isoformat(),
+        total_cost_cents=summary.total_cost_cents,
+    )
     return summary.as_dict()

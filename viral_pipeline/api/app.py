@@ -11,13 +11,19 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from viral_pipeline.api.outcomes import router as outcomes_router
 from viral_pipeline.api.admin import router as admin_router
 from viral_pipeline.api.deps import app_engine
+from viral_pipeline.api.outcomes import router as outcomes_router
 from viral_pipeline.api.predictions import router as predictions_router
 from viral_pipeline.api.profile import router as profile_router
 from viral_pipeline.api.webhooks import router as webhooks_router
-from viral_pipeline.observability import bound_context, configure_logging, get_logger, init_sentry, report_exception
+from viral_pipeline.observability import (
+    bound_context,
+    configure_logging,
+    get_logger,
+    init_sentry,
+    report_exception,
+)
 from viral_pipeline.settings import get_settings
 
 log = get_logger("viral_pipeline.api")
@@ -39,7 +45,10 @@ def http_request_id(supplied: str | None) -> str:
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
-    init_sentry(settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None, settings.sentry_environment)
+    init_sentry(
+        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        settings.sentry_environment,
+    )
     app = FastAPI(
         title="viral_pipeline",
         version="0.1.0",

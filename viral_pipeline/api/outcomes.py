@@ -15,37 +15,58 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from viral_pipeline.api.deps import DbEngine
-from viral_pipeline.engine.outcomes import TIER_AGES, prediction_posted_at, video_id_from_url
+from viral_pipeline.engine.calibration.outcomes import (
+    TIER_AGES,
+    prediction_posted_at,
+    video_id_from_url,
+)
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
-from viral_pipeline.store.outcomes import OutcomeError, outcomes_of, set_prediction_video, upsert_outcome
+from viral_pipeline.store.outcomes import (
+    OutcomeError,
+    outcomes_of,
+    set_prediction_video,
+    upsert_outcome,
+)
 
 router = APIRouter(prefix="/api", tags=["outcomes"])
 log = get_logger("viral_pipeline.api.outcomes")
 
-VideoId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$", description="TikTok video id (digits; a string, "
-                                                                     "as 19 digits exceed a JSON number)")]
+VideoId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{1,32}$",
+        description="TikTok video id (digits; a string, as 19 digits exceed a JSON number)",
+    ),
+]
 Count = Annotated[int, Field(ge=0, le=10**15)]
 # Conflicts the caller can resolve (wait for the prediction, scrape first, use the bound video).
 _STATUS = {"unknown_request": 404, "not_succeeded": 409, "video_conflict": 409, "no_threshold": 409}
 
 
 def _url_error(field: str, message: str, value: Any) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}])
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
+    )
 
 
 class _VideoRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     video_id: VideoId | None = None
-    video_url: str | None = Field(default=None, max_length=2048,
-                                  description="a TikTok video URL: https://www.tiktok.com/@handle/video/<digits>")
+    video_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="a TikTok video URL: https://www.tiktok.com/@handle/video/<digits>",
+    )
 
     @field_validator("video_url")
     @classmethod
     def _tiktok_video_url(cls, value: str | None) -> str | None:
         if value is not None and video_id_from_url(value) is None:
-            raise ValueError("not a TikTok video URL (https://www.tiktok.com/@handle/video/<digits>)")
+            raise ValueError(
+                "not a TikTok video URL (https://www.tiktok.com/@handle/video/<digits>)"
+            )
         return value
 
     def resolved_video_id(self) -> str | None:
@@ -54,7 +75,9 @@ class _VideoRef(BaseModel):
             return self.video_id
         found = video_id_from_url(self.video_url)
         if self.video_id is not None and self.video_id != found:
-            raise _url_error("video_url", f"the URL's video id {found} differs from video_id", self.video_url)
+            raise _url_error(
+                "video_url", f"the URL's video id {found} differs from video_id", self.video_url
+            )
         return found
 
 
@@ -107,8 +130,9 @@ class PredictionVideoOut(BaseModel):
 
 def _raise(error: OutcomeError) -> None:
     if error.kind == "no_video":
-        raise RequestValidationError([{"type": "missing", "loc": ("body", "video_id"), "msg": str(error),
-                                       "input": None}]) from error
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body", "video_id"), "msg": str(error), "input": None}]
+        ) from error
     raise HTTPException(_STATUS[error.kind], str(error)) from error
 
 
@@ -116,40 +140,76 @@ _ERRORS = {404: {"description": "unknown request id"}, 422: {"description": "inv
 
 
 @router.post(
-    "/outcomes", response_model=OutcomeOut, status_code=201, summary="Record what a predicted video did at a tier",
-    responses={200: {"model": OutcomeOut, "description": "an existing (request, tier) outcome was updated"},
-               409: {"description": "prediction not succeeded, another video bound, or no viral threshold yet"},
-               **_ERRORS},
+    "/outcomes",
+    response_model=OutcomeOut,
+    status_code=201,
+    summary="Record what a predicted video did at a tier",
+    responses={
+        200: {
+            "model": OutcomeOut,
+            "description": "an existing (request, tier) outcome was updated",
+        },
+        409: {
+            "description": "prediction not succeeded, another video bound, or no viral threshold yet"
+        },
+        **_ERRORS,
+    },
 )
-def record_outcome(body: OutcomeIn, response: Response, engine: DbEngine,
-                   settings: Annotated[Settings, Depends(get_settings)]) -> Any:
+def record_outcome(
+    body: OutcomeIn,
+    response: Response,
+    engine: DbEngine,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Any:
     video_id = body.resolved_video_id()
     try:
         written = upsert_outcome(
-            engine, request_id=body.request_id, evaluation_tier=body.evaluation_tier, views=body.views,
-            likes=body.likes, comments=body.comments, shares=body.shares, video_id=video_id,
-            video_url=body.video_url, source="api", quantile=settings.viral_quantile,
+            engine,
+            request_id=body.request_id,
+            evaluation_tier=body.evaluation_tier,
+            views=body.views,
+            likes=body.likes,
+            comments=body.comments,
+            shares=body.shares,
+            video_id=video_id,
+            video_url=body.video_url,
+            source="api",
+            quantile=settings.viral_quantile,
             window_days=settings.label_window_days,
         )
     except OutcomeError as error:
         _raise(error)
     if not written.created:
         response.status_code = 200
-    log.info("outcome recorded", request_id=body.request_id, evaluation_tier=body.evaluation_tier,
-             created=written.created, is_viral=written.outcome["is_viral"])
+    log.info(
+        "outcome recorded",
+        request_id=body.request_id,
+        evaluation_tier=body.evaluation_tier,
+        created=written.created,
+        is_viral=written.outcome["is_viral"],
+    )
     return written.outcome
 
 
 @router.patch(
-    "/predictions/{request_id}/video", response_model=PredictionVideoOut,
+    "/predictions/{request_id}/video",
+    response_model=PredictionVideoOut,
     summary="Announce the posted video of a prediction, so evaluate_predictions collects its outcomes",
     responses={409: {"description": "outcomes are already stored for another video"}, **_ERRORS},
 )
 def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
     video_id = body.resolved_video_id()
     if video_id is None:
-        raise RequestValidationError([{"type": "missing", "loc": ("body", "video_id"),
-                                       "msg": "video_id or video_url is required", "input": None}])
+        raise RequestValidationError(
+            [
+                {
+                    "type": "missing",
+                    "loc": ("body", "video_id"),
+                    "msg": "video_id or video_url is required",
+                    "input": None,
+                }
+            ]
+        )
     try:
         row = set_prediction_video(engine, request_id, video_id, body.video_url)
     except OutcomeError as error:
@@ -157,14 +217,20 @@ def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
     posted_at = prediction_posted_at(row["payload"], row["created_at"])
     log.info("prediction video announced", request_id=request_id, video_id=video_id)
     return PredictionVideoOut(
-        request_id=request_id, status=row["status"], video_id=row["video_id"], video_url=row["video_url"],
-        posted_at=posted_at, tiers_due_at={tier: posted_at + age for tier, age in TIER_AGES.items()},
+        request_id=request_id,
+        status=row["status"],
+        video_id=row["video_id"],
+        video_url=row["video_url"],
+        posted_at=posted_at,
+        tiers_due_at={tier: posted_at + age for tier, age in TIER_AGES.items()},
     )
 
 
 @router.get(
-    "/predictions/{request_id}/outcomes", response_model=list[OutcomeOut],
-    summary="The outcomes recorded for a prediction, by tier", responses={404: _ERRORS[404]},
+    "/predictions/{request_id}/outcomes",
+    response_model=list[OutcomeOut],
+    summary="The outcomes recorded for a prediction, by tier",
+    responses={404: _ERRORS[404]},
 )
 def list_outcomes(request_id: str, engine: DbEngine) -> Any:
     from viral_pipeline.store.predictions import get_request

@@ -15,9 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from viral_pipeline.api.deps import DbEngine
-from viral_pipeline.engine.platt import ProbabilitySource
-from viral_pipeline.engine.provenance import Provenance
-from viral_pipeline.engine.request import AnalyzeRequest
+from viral_pipeline.engine.calibration.platt import ProbabilitySource
+from viral_pipeline.engine.inputs.request import AnalyzeRequest
+from viral_pipeline.engine.model.provenance import Provenance
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.predictions import FAILED, SUCCEEDED, create_request, get_request
 
@@ -74,26 +74,42 @@ class PredictionStatus(BaseModel):
     error: str | None
 
 
-@router.post("/analyze", status_code=202, response_model=Queued, summary="Queue a prediction request",
-             responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}})
+@router.post(
+    "/analyze",
+    status_code=202,
+    response_model=Queued,
+    summary="Queue a prediction request",
+    responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}},
+)
 def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine) -> Queued:
     request_id = create_request(engine, body.model_dump(mode="json"))
     log.info("prediction queued", request_id=request_id)
-    return Queued(request_id=request_id, status="queued",
-                  status_url=str(request.url_for("prediction_status", request_id=request_id)))
+    return Queued(
+        request_id=request_id,
+        status="queued",
+        status_url=str(request.url_for("prediction_status", request_id=request_id)),
+    )
 
 
 def _status(row: dict[str, Any]) -> PredictionStatus:
-    return PredictionStatus(request_id=row["request_id"], status=row["status"], result=row["result"],
-                            error=row["error"])
+    return PredictionStatus(
+        request_id=row["request_id"], status=row["status"], result=row["result"], error=row["error"]
+    )
 
 
-@router.get("/predictions/{request_id}", response_model=PredictionStatus, name="prediction_status",
-            summary="A prediction's status and result", responses={404: {"description": "unknown request id"}})
+@router.get(
+    "/predictions/{request_id}",
+    response_model=PredictionStatus,
+    name="prediction_status",
+    summary="A prediction's status and result",
+    responses={404: {"description": "unknown request id"}},
+)
 async def prediction_status(
     request_id: str,
     engine: DbEngine,
-    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for the run to end")] = 0,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for the run to end")
+    ] = 0,
 ) -> PredictionStatus:
     deadline = time.monotonic() + wait
     while True:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from viral_pipeline.api.deps import DbEngine
-from viral_pipeline.engine.profiles import ProfilePatch
+from viral_pipeline.engine.inputs.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.profiles import create_profile_request, get_profile_request
@@ -40,21 +40,40 @@ class ProfileRequestStatus(BaseModel):
     finished_at: datetime | None
 
 
-@router.patch("/profile", status_code=202, response_model=ProfileQueued, summary="Queue a creator profile scrape",
-              responses={422: {"description": "invalid field"}})
+@router.patch(
+    "/profile",
+    status_code=202,
+    response_model=ProfileQueued,
+    summary="Queue a creator profile scrape",
+    responses={422: {"description": "invalid field"}},
+)
 def patch_profile(body: ProfilePatch, request: Request, engine: DbEngine) -> ProfileQueued:
     request_id = create_profile_request(engine, body.tiktok_handle, body.model_dump(mode="json"))
     log.info("profile scrape queued", request_id=request_id, handle=body.tiktok_handle)
-    return ProfileQueued(request_id=request_id, handle=body.tiktok_handle, status="queued",
-                         status_url=str(request.url_for("profile_request_status", request_id=request_id)))
+    return ProfileQueued(
+        request_id=request_id,
+        handle=body.tiktok_handle,
+        status="queued",
+        status_url=str(request.url_for("profile_request_status", request_id=request_id)),
+    )
 
 
-@router.get("/profile/{request_id}", response_model=ProfileRequestStatus, name="profile_request_status",
-            summary="A profile scrape's status", responses={404: {"description": "unknown request id"}})
+@router.get(
+    "/profile/{request_id}",
+    response_model=ProfileRequestStatus,
+    name="profile_request_status",
+    summary="A profile scrape's status",
+    responses={404: {"description": "unknown request id"}},
+)
 def profile_request_status(request_id: str, engine: DbEngine) -> ProfileRequestStatus:
     row = get_profile_request(engine, request_id)
     if row is None:
         raise HTTPException(404, f"no profile request {request_id}")
-    return ProfileRequestStatus(request_id=row["request_id"], handle=row["handle"], status=row["status"],
-                                error=row["error"], created_at=_utc(row["created_at"]),
-                                finished_at=_utc(row["finished_at"]) if row["finished_at"] else None)
+    return ProfileRequestStatus(
+        request_id=row["request_id"],
+        handle=row["handle"],
+        status=row["status"],
+        error=row["error"],
+        created_at=_utc(row["created_at"]),
+        finished_at=_utc(row["finished_at"]) if row["finished_at"] else None,
+    )

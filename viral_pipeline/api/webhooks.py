@@ -56,7 +56,9 @@ def require_webhook_secret(
     expected = settings.apify_webhook_secret.get_secret_value()
     if not hmac.compare_digest(offered.encode(), expected.encode()):
         log.warning("webhook rejected", reason="missing or wrong secret")
-        raise HTTPException(401, "missing or wrong webhook secret (X-Webhook-Secret header or token query)")
+        raise HTTPException(
+            401, "missing or wrong webhook secret (X-Webhook-Secret header or token query)"
+        )
 
 
 @router.post(
@@ -64,10 +66,15 @@ def require_webhook_secret(
     response_model=WebhookAccepted,
     dependencies=[Depends(require_webhook_secret)],
     summary="Apify run-finished notification",
-    responses={401: {"description": "missing or wrong secret"}, 502: {"description": "Apify API unreachable"}},
+    responses={
+        401: {"description": "missing or wrong secret"},
+        502: {"description": "Apify API unreachable"},
+    },
 )
 def apify_webhook(
-    payload: ApifyWebhookPayload, engine: DbEngine, settings: Annotated[Settings, Depends(get_settings)]
+    payload: ApifyWebhookPayload,
+    engine: DbEngine,
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> WebhookAccepted:
     run_id = payload.eventData.actorRunId
     token = settings.apify_token.get_secret_value() if settings.apify_token else None
@@ -94,5 +101,8 @@ def apify_webhook(
     )
     log.info("apify webhook recorded", apify_run_id=run_id, run_status=status, duplicate=not new)
     return WebhookAccepted(
-        apify_run_id=run_id, run_status=status, duplicate=not new, will_ingest=new and status == "SUCCEEDED"
+        apify_run_id=run_id,
+        run_status=status,
+        duplicate=not new,
+        will_ingest=new and status == "SUCCEEDED",
     )

@@ -35,8 +35,15 @@ PREDICTION_QUEUE = RequestQueue("prediction_requests", op="normalize", tag="requ
 PROFILE_QUEUE = RequestQueue("profile_requests", op="scrape_profile", tag="profile_request_id")
 
 
-def queue_tick(sensor: str, engine: sa.Engine, queue: RequestQueue, cursor: str | None, *, limit: int,
-               max_stragglers: int = 10) -> dg.SensorResult:
+def queue_tick(
+    sensor: str,
+    engine: sa.Engine,
+    queue: RequestQueue,
+    cursor: str | None,
+    *,
+    limit: int,
+    max_stragglers: int = 10,
+) -> dg.SensorResult:
     """New rows after the cursor, plus stragglers the cursor passed (store.queues)."""
     from viral_pipeline.store.queues import queued_after, stale_queued
 
@@ -57,6 +64,11 @@ def queue_tick(sensor: str, engine: sa.Engine, queue: RequestQueue, cursor: str 
     ]
     new_cursor = str(queued[-1][0]) if queued else str(last_id)
     if requests:
-        log.info("sensor tick", sensor=sensor, runs_requested=len(requests), cursor=new_cursor,
-                 stragglers=len(stragglers))
+        log.info(
+            "sensor tick",
+            sensor=sensor,
+            runs_requested=len(requests),
+            cursor=new_cursor,
+            stragglers=len(stragglers),
+        )
     return dg.SensorResult(run_requests=requests, cursor=new_cursor)

@@ -4,7 +4,6 @@ Each value comes from the environment through `dg.EnvVar` when the variable is s
 shows the variable's name, never a secret), and from the settings' safe default otherwise.
 """
 
-
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -13,7 +12,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from viral_pipeline.engine.gate import GateThresholds
+from viral_pipeline.engine.model.gate import GateThresholds
 from viral_pipeline.settings import Settings
 from viral_pipeline.store.db import ready_engine
 
@@ -58,7 +57,7 @@ class ScraperSource(dg.ConfigurableResource):
     def fetch_day(self, day: date) -> Iterator[Any]:
         """Items for one day's scrape, from whichever source is configured."""
         if self.source == "simulated":
-            from viral_pipeline.engine.simulated import generate_day
+            from viral_pipeline.engine.world.simulated import generate_day
 
             yield from generate_day(day, self.simulated_videos_per_day).items
             return
@@ -66,12 +65,13 @@ class ScraperSource(dg.ConfigurableResource):
 
         with self.apify_client() as client:
             _run, items = client.run_and_iter_items(
-                build_actor_input(self.hashtags, self.results_per_hashtag), max_wait_s=self.max_wait_s
+                build_actor_input(self.hashtags, self.results_per_hashtag),
+                max_wait_s=self.max_wait_s,
             )
             yield from items
 
     def fetch_video_stats(self, videos: list[Any], now: datetime) -> dict[str, Any]:
-        """Current stats of predicted videos (`engine.outcomes.VideoToCollect`), by video id.
+        """Current stats of predicted videos (`engine.calibration.outcomes.VideoToCollect`), by video id.
 
         A video the source cannot find is absent from the answer. Simulated: deterministic per
         video id, from the prediction's own request. Apify: one actor run over the videos' URLs
@@ -80,21 +80,23 @@ class ScraperSource(dg.ConfigurableResource):
         if not videos:
             return {}
         if self.source == "simulated":
-            from viral_pipeline.engine.simulated_outcomes import simulated_stats
+            from viral_pipeline.engine.world.simulated_outcomes import simulated_stats
 
             found = (simulated_stats(v.video_id, v.payload, v.posted_at, now) for v in videos)
             return {stats.video_id: stats for stats in found if stats is not None}
-        from viral_pipeline.engine.outcomes import stats_from_items, video_url_for
+        from viral_pipeline.engine.calibration.outcomes import stats_from_items, video_url_for
         from viral_pipeline.sources.apify import build_post_urls_input
 
         urls = list(dict.fromkeys(v.video_url or video_url_for(v.video_id) for v in videos))
         with self.apify_client() as client:
-            _run, items = client.run_and_iter_items(build_post_urls_input(urls), max_wait_s=self.max_wait_s)
+            _run, items = client.run_and_iter_items(
+                build_post_urls_input(urls), max_wait_s=self.max_wait_s
+            )
             return stats_from_items(items, now=now)
 
     def fetch_profile(self, handle: str):  # type: ignore[no-untyped-def]
         """One creator's profile (CreatorProfile); ProfileNotFound when the handle names nobody."""
-        from viral_pipeline.engine.profiles import profile_from_items, simulated_profile
+        from viral_pipeline.engine.inputs.profiles import profile_from_items, simulated_profile
         from viral_pipeline.sources.apify import build_profile_input
 
         if self.source == "simulated":
@@ -130,12 +132,14 @@ class MlflowTracking(dg.ConfigurableResource):
         fragment = f"#/experiments/{experiment_id}/runs/{run_id}"
         if self.ui_url:
             return dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/{fragment}")
-        return dg.MetadataValue.text(f"{self.tracking_uri} {fragment} (set MLFLOW_UI_URL for a link)")
+        return dg.MetadataValue.text(
+            f"{self.tracking_uri} {fragment} (set MLFLOW_UI_URL for a link)"
+        )
 
 
 class ModelPolicy(dg.ConfigurableResource):
     """How the label is defined, when the bundled set stands in, and what the gate demands
-    (defaults and reasons: settings.py and engine/gate.py)."""
+    (defaults and reasons: settings.py and engine/model/gate.py)."""
 
     viral_quantile: float = 0.9
     label_window_days: int = 1
@@ -149,8 +153,13 @@ class ModelPolicy(dg.ConfigurableResource):
 
     def gate_thresholds(self) -> GateThresholds:
         """The gate's thresholds: each `gate_<name>` field sets GateThresholds' `<name>`."""
-        return GateThresholds(**{name.removeprefix("gate_"): getattr(self, name)
-                                 for name in type(self).model_fields if name.startswith("gate_")})
+        return GateThresholds(
+            **{
+                name.removeprefix("gate_"): getattr(self, name)
+                for name in type(self).model_fields
+                if name.startswith("gate_")
+            }
+        )
 
 
 def _env_or(name: str, default: Any) -> Any:
@@ -189,7 +198,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             allow_other_source=settings.serve_model_from_other_source,
         ),
         "signal_weights": SignalWeights(**settings.signal_weights),
-        "prediction_limits": PredictionSensorLimits(max_runs_per_tick=settings.predict_max_runs_per_tick),
+        "prediction_limits": PredictionSensorLimits(
+            max_runs_per_tick=settings.predict_max_runs_per_tick
+        ),
         "profile_limits": ProfileSensorLimits(max_runs_per_tick=settings.profile_max_runs_per_tick),
         "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
         "mlflow_tracking": MlflowTracking(
@@ -200,7 +211,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             ui_url=settings.mlflow_ui,
         ),
         # Every field of ModelPolicy is the setting of the same name.
-        "model_policy": ModelPolicy(**{name: getattr(settings, name) for name in ModelPolicy.model_fields}),
+        "model_policy": ModelPolicy(
+            **{name: getattr(settings, name) for name in ModelPolicy.model_fields}
+        ),
         "calibration_policy": CalibrationPolicy(
             tier=settings.calibration_tier,
             min_outcomes=settings.calibration_min_outcomes,

@@ -47,7 +47,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -69,14 +69,14 @@ _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; every time stored here is UTC.
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -97,7 +97,9 @@ class BreakerOpen(JudgeUnavailable):
 
     def __init__(self, provider: str, reopens_at: datetime) -> None:
         super().__init__(
-            provider, f"circuit breaker open until {reopens_at.isoformat(timespec='seconds')}", kind="breaker_open"
+            provider,
+            f"circuit breaker open until {reopens_at.isoformat(timespec='seconds')}",
+            kind="breaker_open",
         )
         self.reopens_at = reopens_at
 
@@ -125,7 +127,9 @@ class CircuitBreaker:
         self._clock = clock
         insert = _INSERTS.get(engine.dialect.name)
         if insert is None:
-            raise ValueError(f"CircuitBreaker supports SQLite and PostgreSQL, not {engine.dialect.name}")
+            raise ValueError(
+                f"CircuitBreaker supports SQLite and PostgreSQL, not {engine.dialect.name}"
+            )
         self._insert = insert
 
     def __repr__(self) -> str:
@@ -134,7 +138,7 @@ class CircuitBreaker:
     # -- reading -----------------------------------------------------------------------------
     def _now(self) -> datetime:
         now = self._clock()
-        return now.astimezone(timezone.utc) if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
 
     def _row(self) -> Any:
         """The provider's row, created (closed) on first use; insert-if-missing is race-safe."""
@@ -152,7 +156,9 @@ class CircuitBreaker:
             return connection.execute(query).one()
 
     def _update(self, *conditions: Any, **values: Any) -> int:
-        statement = sa.update(table).where(table.c.provider == self.provider, *conditions).values(**values)
+        statement = (
+            sa.update(table).where(table.c.provider == self.provider, *conditions).values(**values)
+        )
         with self.engine.begin() as connection:
             return connection.execute(statement).rowcount
 
@@ -180,7 +186,10 @@ class CircuitBreaker:
         stale = now - timedelta(seconds=self.probe_timeout_s)
         taken = self._update(
             sa.or_(
-                sa.and_(table.c.state == OPEN, sa.or_(table.c.open_until.is_(None), table.c.open_until <= now)),
+                sa.and_(
+                    table.c.state == OPEN,
+                    sa.or_(table.c.open_until.is_(None), table.c.open_until <= now),
+                ),
                 sa.and_(
                     table.c.state == HALF_OPEN,
                     sa.or_(table.c.probe_token.is_(None), table.c.probe_started_at < stale),
@@ -192,7 +201,9 @@ class CircuitBreaker:
             updated_at=now,
         )
         if taken == 1:
-            log.info("circuit breaker probe taken", provider=self.provider, previous_state=row.state)
+            log.info(
+                "circuit breaker probe taken", provider=self.provider, previous_state=row.state
+            )
             return Permit(self.provider, probe=True, token=token)
         # Someone else changed the row between our read and our update (most often: took the probe).
         row = self._row()
@@ -215,10 +226,17 @@ class CircuitBreaker:
             if closed:
                 log.info("circuit breaker closed", provider=self.provider, reason="probe succeeded")
             else:
-                log.info("circuit breaker ignored a late probe result", provider=self.provider, outcome="success")
+                log.info(
+                    "circuit breaker ignored a late probe result",
+                    provider=self.provider,
+                    outcome="success",
+                )
             return
         self._update(
-            table.c.state == CLOSED, table.c.consecutive_failures > 0, consecutive_failures=0, updated_at=now
+            table.c.state == CLOSED,
+            table.c.consecutive_failures > 0,
+            consecutive_failures=0,
+            updated_at=now,
         )
 
     def record_failure(self, permit: Permit) -> None:
@@ -242,7 +260,11 @@ class CircuitBreaker:
                     open_until=_iso(open_until),
                 )
             else:
-                log.info("circuit breaker ignored a late probe result", provider=self.provider, outcome="failure")
+                log.info(
+                    "circuit breaker ignored a late probe result",
+                    provider=self.provider,
+                    outcome="failure",
+                )
             return
         # One statement: SET expressions see the row as it was, so `+ 1` and the CASE agree.
         trips = table.c.consecutive_failures + 1 >= self.failure_threshold
@@ -252,7 +274,10 @@ class CircuitBreaker:
             .values(
                 consecutive_failures=table.c.consecutive_failures + 1,
                 state=sa.case((trips, OPEN), else_=table.c.state),
-                open_until=sa.case((trips, sa.literal(open_until, table.c.open_until.type)), else_=table.c.open_until),
+                open_until=sa.case(
+                    (trips, sa.literal(open_until, table.c.open_until.type)),
+                    else_=table.c.open_until,
+                ),
                 updated_at=now,
             )
             .returning(table.c.state, table.c.consecutive_failures)
@@ -274,7 +299,10 @@ class CircuitBreaker:
         """
         if permit.probe:
             self._update(
-                table.c.probe_token == permit.token, probe_token=None, probe_started_at=None, updated_at=self._now()
+                table.c.probe_token == permit.token,
+                probe_token=None,
+                probe_started_at=None,
+                updated_at=self._now(),
             )
 
     def state(self) -> dict[str, Any]:
@@ -287,7 +315,9 @@ class CircuitBreaker:
             "state": row.state,
             "consecutive_failures": row.consecutive_failures,
             "open_until": _iso(_aware(row.open_until)),
-            "probe_in_flight": row.state == HALF_OPEN and row.probe_token is not None and blocked_until is not None,
+            "probe_in_flight": row.state == HALF_OPEN
+            and row.probe_token is not None
+            and blocked_until is not None,
             "probe_started_at": _iso(_aware(row.probe_started_at)),
             "updated_at": _iso(_aware(row.updated_at)),
             "accepting_calls": blocked_until is None,

@@ -51,7 +51,9 @@ class DeepSeekJudge(BaseJudge):
         else:
             # A generic OpenAI-compatible server reports cache hits here, if at all.
             details = usage.get("prompt_tokens_details")
-            cached = token_count(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+            cached = (
+                token_count(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+            )
         return TokenUsage(
             input_tokens=prompt,
             cached_input_tokens=min(cached, prompt),

@@ -12,7 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from viral_pipeline.llm.judge import BaseJudge, JudgeFailed, TokenUsage, token_count, verdict_json_schema
+from viral_pipeline.llm.judge import (
+    BaseJudge,
+    JudgeFailed,
+    TokenUsage,
+    token_count,
+    verdict_json_schema,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -46,16 +52,23 @@ class GeminiJudge(BaseJudge):
         return TokenUsage(
             input_tokens=token_count(usage.get("promptTokenCount", 0)),
             cached_input_tokens=token_count(usage.get("cachedContentTokenCount", 0)),
-            output_tokens=token_count(usage.get("candidatesTokenCount", 0)) + token_count(usage.get("thoughtsTokenCount", 0)),
+            output_tokens=token_count(usage.get("candidatesTokenCount", 0))
+            + token_count(usage.get("thoughtsTokenCount", 0)),
         )
 
     def _answer(self, payload: dict[str, Any]) -> tuple[str | None, str | None]:
         candidates = payload.get("candidates")
-        if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
+        if (
+            not isinstance(candidates, list)
+            or not candidates
+            or not isinstance(candidates[0], dict)
+        ):
             feedback = payload.get("promptFeedback")
             block = feedback.get("blockReason") if isinstance(feedback, dict) else None
             if block:
-                raise JudgeFailed(self.provider, f"the prompt was blocked ({block})", kind="blocked")
+                raise JudgeFailed(
+                    self.provider, f"the prompt was blocked ({block})", kind="blocked"
+                )
             raise JudgeFailed(self.provider, "the response has no candidate", kind="bad_response")
         candidate = candidates[0]
         content = candidate.get("content")
@@ -63,7 +76,9 @@ class GeminiJudge(BaseJudge):
         texts = [
             part["text"]
             for part in (parts if isinstance(parts, list) else [])
-            if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
+            if isinstance(part, dict)
+            and isinstance(part.get("text"), str)
+            and not part.get("thought")
         ]
         finish = candidate.get("finishReason")
         return ("".join(texts) if texts else None), (str(finish) if finish else None)

@@ -70,12 +70,18 @@ def _not_bool(value: Any) -> Any:
 
 
 def _shorten(value: str) -> str:
-    return value if len(value) <= MAX_VERDICT_REASON_CHARS else value[: MAX_VERDICT_REASON_CHARS - 1] + "…"
+    return (
+        value
+        if len(value) <= MAX_VERDICT_REASON_CHARS
+        else value[: MAX_VERDICT_REASON_CHARS - 1] + "…"
+    )
 
 
 Percent = Annotated[int, Field(ge=0, le=100), BeforeValidator(_not_bool)]
 # Long reasons are cut rather than rejected: the verdict itself is still good.
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_shorten)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_shorten)
+]
 
 
 class JudgeVerdict(BaseModel):
@@ -84,14 +90,31 @@ class JudgeVerdict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     score: Percent = Field(description="0-100: how likely the video is to go viral on TikTok")
-    hook_strength: Percent = Field(description="0-100: how well the hook stops the scroll in the first seconds")
-    caption_quality: Percent = Field(description="0-100: clarity, curiosity, call to action and hashtag fit")
-    reasons: list[Reason] = Field(min_length=1, max_length=5, description="1 to 5 short reasons for the score")
+    hook_strength: Percent = Field(
+        description="0-100: how well the hook stops the scroll in the first seconds"
+    )
+    caption_quality: Percent = Field(
+        description="0-100: clarity, curiosity, call to action and hashtag fit"
+    )
+    reasons: list[Reason] = Field(
+        min_length=1, max_length=5, description="1 to 5 short reasons for the score"
+    )
 
 
 # Keywords Gemini's responseJsonSchema understands; anything else (titles...) is left out.
 _SCHEMA_KEYWORDS = frozenset(
-    {"type", "description", "properties", "required", "items", "minimum", "maximum", "minItems", "maxItems", "enum"}
+    {
+        "type",
+        "description",
+        "properties",
+        "required",
+        "items",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "enum",
+    }
 )
 
 
@@ -178,7 +201,9 @@ class JudgeError(Exception):
     `cached_input_tokens`, `output_tokens`, `cost_cents`, and `status_code` (last HTTP status).
     """
 
-    def __init__(self, provider: str, reason: str, *, kind: str = "error", status_code: int | None = None) -> None:
+    def __init__(
+        self, provider: str, reason: str, *, kind: str = "error", status_code: int | None = None
+    ) -> None:
         reason = reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
         super().__init__(f"{provider}: {reason}")
         self.provider = provider
@@ -235,14 +260,19 @@ def parse_verdict(text: str | None, provider: str) -> JudgeVerdict:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise JudgeFailed(provider, f"malformed JSON answer: {detail}", kind="malformed") from None
     if not isinstance(data, dict):
-        raise JudgeFailed(provider, f"answer is a JSON {type(data).__name__}, not an object", kind="malformed")
+        raise JudgeFailed(
+            provider, f"answer is a JSON {type(data).__name__}, not an object", kind="malformed"
+        )
     try:
         return JudgeVerdict.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'answer'}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in error['loc']) or 'answer'}: {error['msg']}"
+            for error in exc.errors()
         )
-        raise JudgeFailed(provider, f"answer violates the schema: {problems}", kind="schema") from None
+        raise JudgeFailed(
+            provider, f"answer violates the schema: {problems}", kind="schema"
+        ) from None
 
 
 # ---- The prompt ------------------------------------------------------------------------
@@ -305,7 +335,9 @@ def token_count(value: Any) -> int:
 
 
 class _Retryable(Exception):
-    def __init__(self, problem: str, kind: str, status_code: int | None = None, wait_s: float | None = None):
+    def __init__(
+        self, problem: str, kind: str, status_code: int | None = None, wait_s: float | None = None
+    ):
         super().__init__(problem)
         self.problem = problem
         self.kind = kind
@@ -441,7 +473,11 @@ class BaseJudge(ABC):
 
     def _post(self, call: _Call, body: dict[str, Any]) -> dict[str, Any]:
         assert self._api_key is not None
-        headers = {**self._headers(self._api_key), "Content-Type": "application/json", "Accept": "application/json"}
+        headers = {
+            **self._headers(self._api_key),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
         while True:
             call.attempts += 1
             try:
@@ -455,7 +491,10 @@ class BaseJudge(ABC):
         kind, code = retryable.kind, retryable.status_code
         if call.attempts >= MAX_ATTEMPTS:
             raise JudgeFailed(
-                self.provider, f"{retryable.problem} (after {call.attempts} attempts)", kind=kind, status_code=code
+                self.provider,
+                f"{retryable.problem} (after {call.attempts} attempts)",
+                kind=kind,
+                status_code=code,
             )
         honoured = retryable.wait_s is not None
         wait_s = retryable.wait_s if retryable.wait_s is not None else random.uniform(*BACKOFF_S)
@@ -479,7 +518,9 @@ class BaseJudge(ABC):
         )
         time.sleep(wait_s)
 
-    def _attempt(self, call: _Call, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    def _attempt(
+        self, call: _Call, headers: dict[str, str], body: dict[str, Any]
+    ) -> dict[str, Any]:
         remaining = call.deadline - time.monotonic()
         try:
             with self._client.stream(
@@ -504,7 +545,10 @@ class BaseJudge(ABC):
                 payload = None
             if not isinstance(payload, dict):
                 raise JudgeFailed(
-                    self.provider, "the response body is not a JSON object", kind="bad_response", status_code=status
+                    self.provider,
+                    "the response body is not a JSON object",
+                    kind="bad_response",
+                    status_code=status,
                 )
             return payload
         problem = f"HTTP {status}: {self._error_message(raw)}"
@@ -522,7 +566,9 @@ class BaseJudge(ABC):
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise JudgeFailed(self.provider, "the response body is too large", kind="bad_response")
+                raise JudgeFailed(
+                    self.provider, "the response body is too large", kind="bad_response"
+                )
             if time.monotonic() > call.deadline:
                 raise httpx.ReadTimeout("the answer did not arrive within the time budget")
         return b"".join(chunks)
@@ -553,13 +599,21 @@ class BaseJudge(ABC):
         error.cost_cents = self._cost(call.usage)
 
     def _cost(self, usage: TokenUsage) -> float:
-        return cost_cents(self.provider, self.model, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens)
+        return cost_cents(
+            self.provider,
+            self.model,
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.output_tokens,
+        )
 
     @staticmethod
     def _elapsed_ms(call: _Call) -> float:
         return (time.monotonic() - call.started) * 1000.0
 
-    def _log(self, call: _Call, outcome: str, error: JudgeError | None = None, **extra: Any) -> None:
+    def _log(
+        self, call: _Call, outcome: str, error: JudgeError | None = None, **extra: Any
+    ) -> None:
         fields: dict[str, Any] = {
             "provider": self.provider,
             "model": self.model,
@@ -573,7 +627,9 @@ class BaseJudge(ABC):
             **extra,
         }
         if error is not None:
-            fields.update(kind=error.kind, reason=self._redact(error.reason), status_code=error.status_code)
+            fields.update(
+                kind=error.kind, reason=self._redact(error.reason), status_code=error.status_code
+            )
         (log.warning if outcome == "failed" else log.info)("llm judge call", **fields)
 
 

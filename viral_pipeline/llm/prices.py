@@ -55,7 +55,9 @@ PRICES: dict[tuple[str, str], Price] = {
     ("gemini", "gemini-2.5-pro"): Price(1.25, 0.125, 10.00, date(2025, 6, 17), _GEMINI_SOURCE),
     # deepseek-chat and deepseek-reasoner are the non-thinking and thinking modes of one model.
     ("deepseek", "deepseek-chat"): Price(0.28, 0.028, 0.42, date(2025, 9, 29), _DEEPSEEK_SOURCE),
-    ("deepseek", "deepseek-reasoner"): Price(0.28, 0.028, 0.42, date(2025, 9, 29), _DEEPSEEK_SOURCE),
+    ("deepseek", "deepseek-reasoner"): Price(
+        0.28, 0.028, 0.42, date(2025, 9, 29), _DEEPSEEK_SOURCE
+    ),
 }
 
 # An unknown model (a preview, a newer release, a local OpenAI-compatible server) is costed high
@@ -98,7 +100,9 @@ def price_for(provider: str, model: str) -> Price:
     return DEFAULT_PRICE
 
 
-def cost_cents(provider: str, model: str, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+def cost_cents(
+    provider: str, model: str, input_tokens: int, cached_tokens: int, output_tokens: int
+) -> float:
     """Cost of one call in US cents (unrounded). Never raises: bad counts are clamped to 0."""
     price = price_for(provider, model)
     prompt = max(0, int(input_tokens or 0))

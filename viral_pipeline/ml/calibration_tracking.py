@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-
-from viral_pipeline.engine.platt_fit import FOLDS, N_BINS, CalibrationFit
+from viral_pipeline.engine.calibration.platt_fit import FOLDS, N_BINS, CalibrationFit
 from viral_pipeline.ml import plots
 from viral_pipeline.ml.tracking import ensure_experiment
 
@@ -23,20 +22,43 @@ DIAGRAMS = ("reliability_before.png", "reliability_after.png")
 
 def fit_metrics(fit: CalibrationFit) -> dict[str, float]:
     return {
-        "n": float(fit.n), "positives": float(fit.positives), "a": fit.a, "b": fit.b,
-        "ece_before": fit.ece_before, "ece_after": fit.ece_after,
-        "ece_before_equal_mass": fit.ece_before_equal_mass, "ece_after_equal_mass": fit.ece_after_equal_mass,
-        "noise_floor": fit.noise_floor, "ece_threshold": fit.ece_threshold,
+        "n": float(fit.n),
+        "positives": float(fit.positives),
+        "a": fit.a,
+        "b": fit.b,
+        "ece_before": fit.ece_before,
+        "ece_after": fit.ece_after,
+        "ece_before_equal_mass": fit.ece_before_equal_mass,
+        "ece_after_equal_mass": fit.ece_after_equal_mass,
+        "noise_floor": fit.noise_floor,
+        "ece_threshold": fit.ece_threshold,
     }
 
 
-def log_calibration_run(fit: CalibrationFit, *, version: str, tier: str, model_version: str | None,
-                        tracking_uri: str, artifact_root: str | None) -> tuple[str, str]:
+def log_calibration_run(
+    fit: CalibrationFit,
+    *,
+    version: str,
+    tier: str,
+    model_version: str | None,
+    tracking_uri: str,
+    artifact_root: str | None,
+) -> tuple[str, str]:
     """(run id, artifact URI of the after-calibration reliability diagram)."""
     experiment_id = ensure_experiment(tracking_uri, EXPERIMENT, artifact_root)
-    with tempfile.TemporaryDirectory() as folder, mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params({"version": version, "evaluation_tier": tier, "model_version": model_version or "none",
-                           "bins": N_BINS, "cross_fit_folds": FOLDS})
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mlflow.start_run(experiment_id=experiment_id) as run,
+    ):
+        mlflow.log_params(
+            {
+                "version": version,
+                "evaluation_tier": tier,
+                "model_version": model_version or "none",
+                "bins": N_BINS,
+                "cross_fit_folds": FOLDS,
+            }
+        )
         mlflow.log_metrics(fit_metrics(fit))
         before, after = (Path(folder) / name for name in DIAGRAMS)
         plots.reliability_diagram_png(fit.labels, fit.raw, before, N_BINS)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from viral_pipeline.engine.features import FEATURE_COLUMNS, build_features
-from viral_pipeline.engine.provenance import BUNDLED_SOURCE, Provenance
-from viral_pipeline.engine.labels import label_top_decile, window_key
-from viral_pipeline.engine.split import Split, time_creator_split
+from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
+from viral_pipeline.engine.model.provenance import BUNDLED_SOURCE, Provenance
+from viral_pipeline.engine.model.split import Split, time_creator_split
 
 LABEL = "viral"
 
@@ -28,7 +28,7 @@ class TrainingSet:
 
     @property
     def source(self) -> str:
-        """"database" or "bundled": where the rows came from (the scraper source is in provenance)."""
+        """ "database" or "bundled": where the rows came from (the scraper source is in provenance)."""
         return self.provenance.dataset
 
     @property
@@ -61,8 +61,10 @@ def assemble_training_set(
     dataset, source = "database", scraper_source
     videos = labelled_videos
     if len(videos) < min_rows:
-        notes.append(f"only {len(videos)} labelled {scraper_source} videos in the database (< {min_rows}): "
-                     "using the bundled simulated set")
+        notes.append(
+            f"only {len(videos)} labelled {scraper_source} videos in the database (< {min_rows}): "
+            "using the bundled simulated set"
+        )
         dataset, source, videos = "bundled", BUNDLED_SOURCE, fallback
     videos = videos.reset_index(drop=True)
     windows = window_key(videos["posted_at"], window_days)
@@ -75,6 +77,11 @@ def assemble_training_set(
     frame["window"] = windows
     split = time_creator_split(frame, label_col=LABEL)
     posted = videos["posted_at"]
-    provenance = Provenance(dataset=dataset, source=source, first_posted_day=posted.min().date().isoformat(),
-                            last_posted_day=posted.max().date().isoformat(), rows=len(frame))
+    provenance = Provenance(
+        dataset=dataset,
+        source=source,
+        first_posted_day=posted.min().date().isoformat(),
+        last_posted_day=posted.max().date().isoformat(),
+        rows=len(frame),
+    )
     return TrainingSet(frame, split, thresholds, provenance, quantile, notes)

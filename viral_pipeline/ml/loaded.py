@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from viral_pipeline.engine.provenance import Provenance
+from viral_pipeline.engine.model.provenance import Provenance
 
 
 class NoChampionError(LookupError):
@@ -27,18 +27,18 @@ class LoadedModel:
 
     @property
     def compiled(self) -> bool:
-        from viral_pipeline.engine.scorer import CompiledScorer
+        from viral_pipeline.engine.model.scorer import CompiledScorer
 
         return isinstance(self.model, CompiledScorer)
 
     def probability(self, raw: Mapping[str, Any]) -> float:
         """P(viral) of one row of raw columns (`RAW_COLUMNS`)."""
         if self.compiled:
-            from viral_pipeline.engine.feature_row import feature_vector
+            from viral_pipeline.engine.model.feature_row import feature_vector
 
             return float(self.model.predict_proba(feature_vector(raw)[None, :])[0, 1])
         import pandas as pd
 
-        from viral_pipeline.engine.features import build_features
+        from viral_pipeline.engine.model.features import build_features
 
         return float(self.model.predict_proba(build_features(pd.DataFrame([dict(raw)])))[0, 1])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from viral_pipeline.engine.calibration import BinStrategy, ece_from_table, reliability_table
+from viral_pipeline.engine.calibration.maths import BinStrategy, ece_from_table, reliability_table
 
 _DPI = 110
 
@@ -57,7 +57,14 @@ def confusion_matrix_png(
     for i in range(2):
         for j in range(2):
             color = "white" if row_share[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{matrix[i, j]:,}\n{row_share[i, j]:.0%}", ha="center", va="center", color=color)
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:,}\n{row_share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color=color,
+            )
     ax.set_xticks([0, 1], ["not viral", "viral"])
     ax.set_yticks([0, 1], ["not viral", "viral"])
     ax.set_xlabel("predicted")
@@ -104,7 +111,10 @@ def roc_curve_png(y_true: ArrayLike, y_prob: ArrayLike, path: str | Path) -> Pat
 
 
 def plot_precision_recall(
-    y_true: ArrayLike, y_prob: ArrayLike, out_dir: str | Path, filename: str = "precision_recall.png"
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
+    out_dir: str | Path,
+    filename: str = "precision_recall.png",
 ) -> Path:
     """Precision-recall curve with its average precision, against the base rate (no skill)."""
     return precision_recall_png(y_true, y_prob, Path(out_dir) / filename)
@@ -120,7 +130,9 @@ def precision_recall_png(y_true: ArrayLike, y_prob: ArrayLike, path: str | Path)
     figure = _figure()
     ax = figure.add_subplot()
     ax.step(recall, precision, where="post", label=f"model (AP {ap:.3f})")
-    ax.axhline(base_rate, linestyle="--", color="grey", label=f"no skill (base rate {base_rate:.3f})")
+    ax.axhline(
+        base_rate, linestyle="--", color="grey", label=f"no skill (base rate {base_rate:.3f})"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall")
@@ -186,7 +198,9 @@ def plot_feature_importances(
     return feature_importances_png(importances, Path(out_dir) / filename, top)
 
 
-def feature_importances_png(importances: Sequence[tuple[str, float]], path: str | Path, top: int = 20) -> Path:
+def feature_importances_png(
+    importances: Sequence[tuple[str, float]], path: str | Path, top: int = 20
+) -> Path:
     """The bar chart of `plot_feature_importances`, written to `path`."""
     shown = sorted(importances, key=lambda pair: pair[1], reverse=True)[:top]
     names = [name for name, _ in shown][::-1]

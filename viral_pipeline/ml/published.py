@@ -4,7 +4,7 @@ the pickled model.
 champion_model loads `models:/<name>@champion` from MLflow and publishes it here when the
 alias moves. A predict run (a fresh process each time) then reads one small row instead of
 importing MLflow (~1 s) and loading from the registry (~3 s): see the project's GUIDE figures.
-It reads the compiled scorer (numpy arrays, engine/scorer.py) when there is one, so it does not
+It reads the compiled scorer (numpy arrays, engine/model/scorer.py) when there is one, so it does not
 import scikit-learn either; the pickle serves models the compiler does not support.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.provenance import Provenance, provenance_from
+from viral_pipeline.engine.model.provenance import Provenance, provenance_from
 from viral_pipeline.ml.loaded import LoadedModel, NoChampionError
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.db import dialect_insert
@@ -36,19 +36,33 @@ def _compiled_bytes(model: Any) -> bytes | None:
     try:
         return compile_model(model).to_bytes()
     except Exception as error:
-        log.warning("champion not compiled; predict runs will unpickle it",
-                    error_type=type(error).__name__, reason=str(error))
+        log.warning(
+            "champion not compiled; predict runs will unpickle it",
+            error_type=type(error).__name__,
+            reason=str(error),
+        )
         return None
 
 
 def publish(
-    engine: sa.Engine, name: str, version: str, model: Any, threshold: float, trained_on: Provenance | None
+    engine: sa.Engine,
+    name: str,
+    version: str,
+    model: Any,
+    threshold: float,
+    trained_on: Provenance | None,
 ) -> None:
     import cloudpickle
 
-    row = {"model_name": name, "version": str(version), "decision_threshold": float(threshold),
-           "model_pickle": cloudpickle.dumps(model), "scorer": _compiled_bytes(model),
-           "published_at": datetime.now(UTC), "trained_on": trained_on.as_dict() if trained_on else None}
+    row = {
+        "model_name": name,
+        "version": str(version),
+        "decision_threshold": float(threshold),
+        "model_pickle": cloudpickle.dumps(model),
+        "scorer": _compiled_bytes(model),
+        "published_at": datetime.now(UTC),
+        "trained_on": trained_on.as_dict() if trained_on else None,
+    }
     insert = dialect_insert(engine, serving_models)
     statement = insert.on_conflict_do_update(
         index_elements=["model_name"],
@@ -74,19 +88,27 @@ class PublishedChampion:
         self._lock = threading.Lock()
 
     def get(self, engine: sa.Engine) -> LoadedModel:
-        query = sa.select(serving_models.c.version, serving_models.c.decision_threshold,
-                          serving_models.c.trained_on).where(
-            serving_models.c.model_name == self.name
-        )
+        query = sa.select(
+            serving_models.c.version,
+            serving_models.c.decision_threshold,
+            serving_models.c.trained_on,
+        ).where(serving_models.c.model_name == self.name)
         with engine.connect() as connection:
             row = connection.execute(query).first()
         if row is None:
-            raise NoChampionError(f"no champion of {self.name!r} has been published yet (run champion_model)")
+            raise NoChampionError(
+                f"no champion of {self.name!r} has been published yet (run champion_model)"
+            )
         key = (self.name, row.version)
         with self._lock:
             if key not in self._loaded:
-                self._loaded[key] = LoadedModel(self.name, row.version, self._load(engine, row.version),
-                                                float(row.decision_threshold), provenance_from(row.trained_on))
+                self._loaded[key] = LoadedModel(
+                    self.name,
+                    row.version,
+                    self._load(engine, row.version),
+                    float(row.decision_threshold),
+                    provenance_from(row.trained_on),
+                )
             return self._loaded[key]
 
     def _load(self, engine: sa.Engine, version: str) -> Any:
@@ -99,12 +121,14 @@ class PublishedChampion:
         if stored is None:  # replaced between the two reads: the next call sees the new one
             raise NoChampionError(f"champion of {self.name!r} changed while loading; retry")
         if stored.scorer is not None:
-            from viral_pipeline.engine.scorer import CompiledScorer
+            from viral_pipeline.engine.model.scorer import CompiledScorer
 
             return CompiledScorer.from_bytes(stored.scorer)
         import pickle
 
-        return pickle.loads(stored.model_pickle)  # written by cloudpickle, read by the standard library
+        return pickle.loads(
+            stored.model_pickle
+        )  # written by cloudpickle, read by the standard library
 
     @property
     def cached_versions(self) -> list[str]:

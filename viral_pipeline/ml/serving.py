@@ -26,7 +26,9 @@ class ChampionCache:
         mlflow_client = client(self.tracking_uri)
         current = champion_version(mlflow_client, self.model_name)
         if current is None:
-            raise NoChampionError(f"no version of {self.model_name!r} carries the champion alias yet")
+            raise NoChampionError(
+                f"no version of {self.model_name!r} carries the champion alias yet"
+            )
         key = (self.model_name, str(current.version))
         with self._lock:
             if key not in self._loaded:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import mlflow
-from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+
+import mlflow
+from mlflow import MlflowClient
 
 CHAMPION_ALIAS = "champion"
 GATE_TAG = "accuracy_gate"
@@ -56,9 +57,15 @@ def champion_version(mlflow_client: MlflowClient, model_name: str) -> ModelVersi
 
 
 def record_gate_verdict(
-    mlflow_client: MlflowClient, model_name: str, version: str, passed: bool, failed_checks: str = ""
+    mlflow_client: MlflowClient,
+    model_name: str,
+    version: str,
+    passed: bool,
+    failed_checks: str = "",
 ) -> None:
-    mlflow_client.set_model_version_tag(model_name, version, GATE_TAG, "passed" if passed else "failed")
+    mlflow_client.set_model_version_tag(
+        model_name, version, GATE_TAG, "passed" if passed else "failed"
+    )
     mlflow_client.set_model_version_tag(model_name, version, GATE_REASONS_TAG, failed_checks)
 
 

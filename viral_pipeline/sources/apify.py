@@ -39,7 +39,9 @@ class ApifyRunFailed(ApifyError):
 
 class ApifyRunTimeout(ApifyError):
     def __init__(self, run_id: str, status: str | None, waited_s: float) -> None:
-        super().__init__(f"apify run {run_id} not finished after {waited_s:.1f} s (status {status})")
+        super().__init__(
+            f"apify run {run_id} not finished after {waited_s:.1f} s (status {status})"
+        )
         self.run_id = run_id
         self.status = status
 
@@ -86,7 +88,9 @@ class ApifyClient:
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s))
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s)
+        )
 
     def __enter__(self) -> ApifyClient:
         return self
@@ -101,7 +105,12 @@ class ApifyClient:
         # A retried POST after a lost response could start a second run; that costs credits but
         # loses no data, which is the same trade-off Apify's own client makes.
         run = _data(self._request("POST", f"/v2/acts/{self.actor_id}/runs", json=actor_input))
-        log.info("apify run started", run_id=run.get("id"), status=run.get("status"), actor_id=self.actor_id)
+        log.info(
+            "apify run started",
+            run_id=run.get("id"),
+            status=run.get("status"),
+            actor_id=self.actor_id,
+        )
         return run
 
     def get_run(self, run_id: str, wait_s: int = 0) -> dict[str, Any]:
@@ -109,7 +118,9 @@ class ApifyClient:
         # The server holds the request up to wait_s, so the read timeout must outlast that.
         timeout = httpx.Timeout(self._timeout_s, read=self._timeout_s + wait_s)
         params = {"waitForFinish": wait_s} if wait_s else None
-        return _data(self._request("GET", f"/v2/actor-runs/{run_id}", params=params, timeout=timeout))
+        return _data(
+            self._request("GET", f"/v2/actor-runs/{run_id}", params=params, timeout=timeout)
+        )
 
     def wait_for_run(self, run_id: str, max_wait_s: float) -> dict[str, Any]:
         started = time.monotonic()
@@ -132,7 +143,9 @@ class ApifyClient:
             raise ApifyRunFailed(run_id, str(status))
         return run
 
-    def iter_dataset_items(self, dataset_id: str, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_dataset_items(
+        self, dataset_id: str, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
             params = {"offset": offset, "limit": page_size, "clean": "true", "format": "json"}
@@ -140,9 +153,13 @@ class ApifyClient:
             try:
                 items = response.json()
             except ValueError as exc:
-                raise ApifyError(f"dataset {dataset_id} page at offset {offset} is not JSON") from exc
+                raise ApifyError(
+                    f"dataset {dataset_id} page at offset {offset} is not JSON"
+                ) from exc
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-                raise ApifyError(f"dataset {dataset_id} page at offset {offset} is not a list of objects")
+                raise ApifyError(
+                    f"dataset {dataset_id} page at offset {offset} is not a list of objects"
+                )
             if not items:
                 return
             yield from items
@@ -173,8 +190,12 @@ class ApifyClient:
                     return response
                 problem = f"HTTP {status_code}: {_error_message(response)}"
                 if status_code != 429 and status_code < 500:
-                    raise ApifyError(self._redact(f"{method} {path} failed: {problem}"), status_code)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), cap_s=self._max_backoff_s)
+                    raise ApifyError(
+                        self._redact(f"{method} {path} failed: {problem}"), status_code
+                    )
+                retry_after = parse_retry_after(
+                    response.headers.get("Retry-After"), cap_s=self._max_backoff_s
+                )
             if attempt == self._max_retries:
                 message = f"{method} {path} failed after {attempt + 1} attempts: {problem}"
                 raise ApifyError(self._redact(message), status_code)

@@ -14,9 +14,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.platt import PlattParams
+from viral_pipeline.engine.calibration.platt import PlattParams
 from viral_pipeline.engine.timeutil import as_utc as _utc
-from viral_pipeline.store.schema import calibration_audits, outcomes, platt_calibrations, prediction_requests
+from viral_pipeline.store.schema import (
+    calibration_audits,
+    outcomes,
+    platt_calibrations,
+    prediction_requests,
+)
 
 SUCCEEDED = "succeeded"
 
@@ -40,11 +45,17 @@ class StoredPlatt:
     fitted_at: datetime
 
 
-def load_calibration_pairs(engine: sa.Engine, tier: str, *, since: datetime | None = None) -> list[CalibrationPair]:
+def load_calibration_pairs(
+    engine: sa.Engine, tier: str, *, since: datetime | None = None
+) -> list[CalibrationPair]:
     """Succeeded predictions with an outcome of `tier`, oldest first (optionally created since)."""
     query = (
-        sa.select(prediction_requests.c.request_id, prediction_requests.c.result, prediction_requests.c.created_at,
-                  outcomes.c.is_viral)
+        sa.select(
+            prediction_requests.c.request_id,
+            prediction_requests.c.result,
+            prediction_requests.c.created_at,
+            outcomes.c.is_viral,
+        )
         .join(outcomes, outcomes.c.request_id == prediction_requests.c.request_id)
         .where(outcomes.c.evaluation_tier == tier, prediction_requests.c.status == SUCCEEDED)
         .order_by(prediction_requests.c.created_at, prediction_requests.c.id)
@@ -60,29 +71,45 @@ def load_calibration_pairs(engine: sa.Engine, tier: str, *, since: datetime | No
         if raw is None:
             continue
         served = result.get("viral_probability", raw)
-        pairs.append(CalibrationPair(
-            request_id=row.request_id, raw_probability=float(raw),
-            served_probability=None if served is None else float(served), is_viral=bool(row.is_viral),
-            model_version=result.get("model_version"), platt_version=result.get("platt_version"),
-            created_at=_utc(row.created_at),
-        ))
+        pairs.append(
+            CalibrationPair(
+                request_id=row.request_id,
+                raw_probability=float(raw),
+                served_probability=None if served is None else float(served),
+                is_viral=bool(row.is_viral),
+                model_version=result.get("model_version"),
+                platt_version=result.get("platt_version"),
+                created_at=_utc(row.created_at),
+            )
+        )
     return pairs
 
 
 def save_platt_params(engine: sa.Engine, params: PlattParams, tier: str) -> None:
     """Store a version; from the next prediction on it serves (the newest fitted_at wins)."""
     with engine.begin() as connection:
-        connection.execute(sa.insert(platt_calibrations).values(
-            version=params.version, params=params.model_dump(mode="json"), evaluation_tier=tier,
-            fitted_at=params.fitted_at,
-        ))
+        connection.execute(
+            sa.insert(platt_calibrations).values(
+                version=params.version,
+                params=params.model_dump(mode="json"),
+                evaluation_tier=tier,
+                fitted_at=params.fitted_at,
+            )
+        )
 
 
 def latest_platt(engine: sa.Engine) -> StoredPlatt | None:
     """The serving version: one query on the fitted_at index."""
-    query = (sa.select(platt_calibrations.c.version, platt_calibrations.c.params, platt_calibrations.c.evaluation_tier,
-                       platt_calibrations.c.fitted_at)
-             .order_by(platt_calibrations.c.fitted_at.desc(), platt_calibrations.c.id.desc()).limit(1))
+    query = (
+        sa.select(
+            platt_calibrations.c.version,
+            platt_calibrations.c.params,
+            platt_calibrations.c.evaluation_tier,
+            platt_calibrations.c.fitted_at,
+        )
+        .order_by(platt_calibrations.c.fitted_at.desc(), platt_calibrations.c.id.desc())
+        .limit(1)
+    )
     with engine.connect() as connection:
         row = connection.execute(query).first()
     if row is None:
@@ -92,23 +119,45 @@ def latest_platt(engine: sa.Engine) -> StoredPlatt | None:
 
 def has_platt_version(engine: sa.Engine, version: str) -> bool:
     with engine.connect() as connection:
-        return connection.execute(
-            sa.select(platt_calibrations.c.id).where(platt_calibrations.c.version == version)).first() is not None
+        return (
+            connection.execute(
+                sa.select(platt_calibrations.c.id).where(platt_calibrations.c.version == version)
+            ).first()
+            is not None
+        )
 
 
-def record_audit(engine: sa.Engine, *, tier: str, window_days: int, n_outcomes: int, ece: float | None,
-                 ece_equal_mass: float | None, noise_floor: float | None, platt_version: str | None,
-                 audited_at: datetime | None = None) -> None:
+def record_audit(
+    engine: sa.Engine,
+    *,
+    tier: str,
+    window_days: int,
+    n_outcomes: int,
+    ece: float | None,
+    ece_equal_mass: float | None,
+    noise_floor: float | None,
+    platt_version: str | None,
+    audited_at: datetime | None = None,
+) -> None:
     with engine.begin() as connection:
-        connection.execute(sa.insert(calibration_audits).values(
-            audited_at=audited_at or datetime.now(UTC), evaluation_tier=tier, window_days=window_days,
-            n_outcomes=n_outcomes, ece=ece, ece_equal_mass=ece_equal_mass, noise_floor=noise_floor,
-            platt_version=platt_version,
-        ))
+        connection.execute(
+            sa.insert(calibration_audits).values(
+                audited_at=audited_at or datetime.now(UTC),
+                evaluation_tier=tier,
+                window_days=window_days,
+                n_outcomes=n_outcomes,
+                ece=ece,
+                ece_equal_mass=ece_equal_mass,
+                noise_floor=noise_floor,
+                platt_version=platt_version,
+            )
+        )
 
 
 def audits(engine: sa.Engine) -> list[dict[str, Any]]:
     """Every recorded audit, oldest first."""
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(calibration_audits).order_by(calibration_audits.c.id)).fetchall()
+        rows = connection.execute(
+            sa.select(calibration_audits).order_by(calibration_audits.c.id)
+        ).fetchall()
     return [dict(row._mapping) for row in rows]

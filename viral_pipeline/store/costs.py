@@ -42,10 +42,17 @@ class CostSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "start": self.start.isoformat(), "end": self.end.isoformat(),
-            "totals": {"cost_cents": self.total_cost_cents, "requests": self.requests,
-                       "stage_records": self.stage_records, "cost_per_request_cents": self.cost_per_request_cents},
-            "by_day": self.by_day, "by_stage": self.by_stage, "by_provider": self.by_provider,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "totals": {
+                "cost_cents": self.total_cost_cents,
+                "requests": self.requests,
+                "stage_records": self.stage_records,
+                "cost_per_request_cents": self.cost_per_request_cents,
+            },
+            "by_day": self.by_day,
+            "by_stage": self.by_stage,
+            "by_provider": self.by_provider,
         }
 
 
@@ -60,34 +67,58 @@ def _measures() -> list[Any]:
 
 
 def _row(key: str, value: Any, row: Any) -> dict[str, Any]:
-    return {key: value, "cost_cents": round(float(row.cost_cents), 6), "requests": int(row.requests),
-            "stage_records": int(row.stage_records), "duration_ms": round(float(row.duration_ms), 2)}
+    return {
+        key: value,
+        "cost_cents": round(float(row.cost_cents), 6),
+        "requests": int(row.requests),
+        "stage_records": int(row.stage_records),
+        "duration_ms": round(float(row.duration_ms), 2),
+    }
 
 
 def cost_summary(engine: sa.Engine, start: date, end: date) -> CostSummary:
     """Cost and counts for the UTC days start..end (both included), by day, stage and provider."""
     c = prediction_stages.c
-    window = sa.and_(c.recorded_at >= datetime.combine(start, time(), tzinfo=UTC),
-                     c.recorded_at < datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC))
+    window = sa.and_(
+        c.recorded_at >= datetime.combine(start, time(), tzinfo=UTC),
+        c.recorded_at < datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC),
+    )
     day = sa.literal_column(_UTC_DAY[engine.dialect.name]).label("day")
     provider = sa.func.coalesce(c.provider, INTERNAL_PROVIDER).label("provider")
     with engine.connect() as connection:
         total = connection.execute(sa.select(*_measures()).where(window)).one()
-        days = {str(row.day)[:10]: row for row in
-                connection.execute(sa.select(day, *_measures()).where(window).group_by(day))}
+        days = {
+            str(row.day)[:10]: row
+            for row in connection.execute(sa.select(day, *_measures()).where(window).group_by(day))
+        }
         stages = connection.execute(
-            sa.select(c.stage, *_measures()).where(window).group_by(c.stage).order_by(c.stage)).all()
+            sa.select(c.stage, *_measures()).where(window).group_by(c.stage).order_by(c.stage)
+        ).all()
         providers = connection.execute(
-            sa.select(provider, *_measures()).where(window).group_by(provider).order_by(provider)).all()
+            sa.select(provider, *_measures()).where(window).group_by(provider).order_by(provider)
+        ).all()
     by_day = []
     for offset in range((end - start).days + 1):  # every day of the range, so a plot has no gaps
         key = (start + timedelta(days=offset)).isoformat()
         row = days.get(key)
-        by_day.append(_row("day", key, row) if row is not None else
-                      {"day": key, "cost_cents": 0.0, "requests": 0, "stage_records": 0, "duration_ms": 0.0})
+        by_day.append(
+            _row("day", key, row)
+            if row is not None
+            else {
+                "day": key,
+                "cost_cents": 0.0,
+                "requests": 0,
+                "stage_records": 0,
+                "duration_ms": 0.0,
+            }
+        )
     return CostSummary(
-        start=start, end=end, total_cost_cents=round(float(total.cost_cents), 6), requests=int(total.requests),
-        stage_records=int(total.stage_records), by_day=by_day,
+        start=start,
+        end=end,
+        total_cost_cents=round(float(total.cost_cents), 6),
+        requests=int(total.requests),
+        stage_records=int(total.stage_records),
+        by_day=by_day,
         by_stage=[_row("stage", row.stage, row) for row in stages],
         by_provider=[_row("provider", row.provider, row) for row in providers],
     )

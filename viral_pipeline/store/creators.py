@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.creators import follower_tier_sql
+from viral_pipeline.engine.inputs.creators import follower_tier_sql
 
 # The latest sighting gives handle and verified; the latest sighting that carried a follower
 # count gives followers (the older scraper format has none, and must not erase a known count).
@@ -45,6 +45,8 @@ def refresh_creator_profiles(engine: sa.Engine) -> int:
 
 
 def tier_counts(engine: sa.Engine) -> dict[str, int]:
-    query = sa.text("SELECT COALESCE(follower_tier, 'unknown') AS tier, COUNT(*) AS n FROM creators GROUP BY 1")
+    query = sa.text(
+        "SELECT COALESCE(follower_tier, 'unknown') AS tier, COUNT(*) AS n FROM creators GROUP BY 1"
+    )
     with engine.connect() as connection:
         return {row.tier: row.n for row in connection.execute(query)}

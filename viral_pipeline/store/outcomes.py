@@ -1,7 +1,7 @@
 """Outcomes of predicted videos: one row per (request, evaluation tier), upserted.
 
 The viral threshold comes from `scraped_videos` with the training label's definition
-(engine/outcomes.py). When the posting window has fewer than MIN_THRESHOLD_VIDEOS scraped videos,
+(engine/calibration/outcomes.py). When the posting window has fewer than MIN_THRESHOLD_VIDEOS scraped videos,
 the most recent earlier window with enough is used, and the label definition says so. When no
 window has enough, there is no honest label: the write is refused (`no_threshold`) and nothing
 is stored; the API answers 409 and the schedule retries on its next tick.
@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.outcomes import (
+from viral_pipeline.engine.calibration.outcomes import (
     MIN_THRESHOLD_VIDEOS,
     TIERS,
     VideoToCollect,
@@ -98,7 +98,9 @@ def viral_threshold_for(
         if earlier is None:
             return None
         window, plays = earlier, _window_plays(connection, earlier, window_days)
-    return viral_threshold(plays, window=window, posting=posting, quantile=quantile, window_days=window_days)
+    return viral_threshold(
+        plays, window=window, posting=posting, quantile=quantile, window_days=window_days
+    )
 
 
 def _request_row(connection: sa.Connection, request_id: str) -> Any:
@@ -117,12 +119,18 @@ def _bind_video(
         return row.video_id, row.video_url
     if row.video_id is not None and row.video_id != video_id:
         stored = connection.execute(
-            sa.select(sa.func.count()).select_from(outcomes).where(outcomes.c.request_id == row.request_id)
+            sa.select(sa.func.count())
+            .select_from(outcomes)
+            .where(outcomes.c.request_id == row.request_id)
         ).scalar()
         if stored:
-            raise OutcomeError("video_conflict", (
-                f"prediction {row.request_id} is already bound to video {row.video_id}, not {video_id}: "
-                f"it already has {stored} outcome(s)"))
+            raise OutcomeError(
+                "video_conflict",
+                (
+                    f"prediction {row.request_id} is already bound to video {row.video_id}, not {video_id}: "
+                    f"it already has {stored} outcome(s)"
+                ),
+            )
     url = video_url or (row.video_url if row.video_id == video_id else None)
     if row.video_id != video_id or row.video_url != url:
         connection.execute(
@@ -166,39 +174,67 @@ def upsert_outcome(
         if row is None:
             raise OutcomeError("unknown_request", f"no prediction request {request_id}")
         if row.status != SUCCEEDED:
-            raise OutcomeError("not_succeeded", f"prediction {request_id} is {row.status}, not succeeded: "
-                                                "outcomes are recorded for succeeded predictions only")
+            raise OutcomeError(
+                "not_succeeded",
+                f"prediction {request_id} is {row.status}, not succeeded: "
+                "outcomes are recorded for succeeded predictions only",
+            )
         video_id, video_url = _bind_video(connection, row, video_id, video_url)
         if video_id is None:
-            raise OutcomeError("no_video", "video_id or video_url is required: no video is recorded for this prediction")
+            raise OutcomeError(
+                "no_video",
+                "video_id or video_url is required: no video is recorded for this prediction",
+            )
         posted_at = prediction_posted_at(row.payload, row.created_at)
         window = (posting_window(posted_at, window_days), quantile, window_days)
         if thresholds is not None and window in thresholds:
             threshold = thresholds[window]
         else:
-            threshold = viral_threshold_for(connection, posted_at, quantile=quantile, window_days=window_days)
+            threshold = viral_threshold_for(
+                connection, posted_at, quantile=quantile, window_days=window_days
+            )
             if thresholds is not None:
                 thresholds[window] = threshold
         if threshold is None:
-            raise OutcomeError("no_threshold", (
-                f"no viral threshold: scraped_videos has no window of {window_days} day(s) with at least "
-                f"{MIN_THRESHOLD_VIDEOS} videos at or before {posted_at.date().isoformat()}; scrape first"))
-        key = sa.and_(outcomes.c.request_id == request_id, outcomes.c.evaluation_tier == evaluation_tier)
+            raise OutcomeError(
+                "no_threshold",
+                (
+                    f"no viral threshold: scraped_videos has no window of {window_days} day(s) with at least "
+                    f"{MIN_THRESHOLD_VIDEOS} videos at or before {posted_at.date().isoformat()}; scrape first"
+                ),
+            )
+        key = sa.and_(
+            outcomes.c.request_id == request_id, outcomes.c.evaluation_tier == evaluation_tier
+        )
         existed = connection.execute(sa.select(outcomes.c.id).where(key)).first() is not None
         values = {
-            "request_id": request_id, "evaluation_tier": evaluation_tier, "video_id": video_id,
-            "video_url": video_url, "views": int(views), "likes": likes, "comments": comments, "shares": shares,
-            "is_viral": threshold.is_viral(int(views)), "viral_threshold_views": threshold.views,
-            "label_definition": threshold.definition(), "source": source, "observed_at": now, "updated_at": now,
+            "request_id": request_id,
+            "evaluation_tier": evaluation_tier,
+            "video_id": video_id,
+            "video_url": video_url,
+            "views": int(views),
+            "likes": likes,
+            "comments": comments,
+            "shares": shares,
+            "is_viral": threshold.is_viral(int(views)),
+            "viral_threshold_views": threshold.views,
+            "label_definition": threshold.definition(),
+            "source": source,
+            "observed_at": now,
+            "updated_at": now,
         }
         insert = dialect_insert(connection, outcomes)
         keep_if_missing = {"likes", "comments", "shares"}
         statement = insert.values(**values).on_conflict_do_update(
             index_elements=["request_id", "evaluation_tier"],
             set_={
-                name: (sa.func.coalesce(insert.excluded[name], outcomes.c[name]) if name in keep_if_missing
-                       else insert.excluded[name])
-                for name in values if name not in ("request_id", "evaluation_tier")
+                name: (
+                    sa.func.coalesce(insert.excluded[name], outcomes.c[name])
+                    if name in keep_if_missing
+                    else insert.excluded[name]
+                )
+                for name in values
+                if name not in ("request_id", "evaluation_tier")
             },
         )
         connection.execute(statement)
@@ -206,7 +242,9 @@ def upsert_outcome(
     return OutcomeWrite(outcome=dict(stored._mapping), created=not existed)
 
 
-def set_prediction_video(engine: sa.Engine, request_id: str, video_id: str, video_url: str | None) -> dict[str, Any]:
+def set_prediction_video(
+    engine: sa.Engine, request_id: str, video_id: str, video_url: str | None
+) -> dict[str, Any]:
     """Announce the posted video of a prediction (any status): evaluate_predictions then collects
     its outcomes. Re-announcing another video is allowed until an outcome has been stored."""
     with engine.begin() as connection:
@@ -220,7 +258,9 @@ def set_prediction_video(engine: sa.Engine, request_id: str, video_id: str, vide
 def outcomes_of(engine: sa.Engine, request_id: str) -> list[dict[str, Any]]:
     order = sa.case({tier: i for i, tier in enumerate(TIERS)}, value=outcomes.c.evaluation_tier)
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(outcomes).where(outcomes.c.request_id == request_id).order_by(order))
+        rows = connection.execute(
+            sa.select(outcomes).where(outcomes.c.request_id == request_id).order_by(order)
+        )
         return [dict(row._mapping) for row in rows]
 
 
@@ -242,13 +282,19 @@ def due_evaluations(engine: sa.Engine, now: datetime, *, limit: int = 500) -> Du
     now = _utc(now)
     r = prediction_requests.c
     recorded = (
-        sa.select(sa.func.count()).select_from(outcomes)
-        .where(outcomes.c.request_id == r.request_id).scalar_subquery()
+        sa.select(sa.func.count())
+        .select_from(outcomes)
+        .where(outcomes.c.request_id == r.request_id)
+        .scalar_subquery()
     )
     query = (
         sa.select(r.request_id, r.payload, r.created_at, r.video_id, r.video_url)
-        .where(r.status == SUCCEEDED, r.video_id.is_not(None), r.created_at >= now - timedelta(days=LOOKBACK_DAYS),
-               recorded < len(TIERS))
+        .where(
+            r.status == SUCCEEDED,
+            r.video_id.is_not(None),
+            r.created_at >= now - timedelta(days=LOOKBACK_DAYS),
+            recorded < len(TIERS),
+        )
         .order_by(r.id)
     )
     scan = DueScan()
@@ -257,9 +303,11 @@ def due_evaluations(engine: sa.Engine, now: datetime, *, limit: int = 500) -> Du
         done: dict[str, set[str]] = {}
         ids = [row.request_id for row in requests]
         for start in range(0, len(ids), 500):  # bounded IN lists
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             for request_id, tier in connection.execute(
-                sa.select(outcomes.c.request_id, outcomes.c.evaluation_tier).where(outcomes.c.request_id.in_(chunk))
+                sa.select(outcomes.c.request_id, outcomes.c.evaluation_tier).where(
+                    outcomes.c.request_id.in_(chunk)
+                )
             ):
                 done.setdefault(request_id, set()).add(tier)
     for row in requests:
@@ -272,7 +320,11 @@ def due_evaluations(engine: sa.Engine, now: datetime, *, limit: int = 500) -> Du
             if tier not in open_now:
                 scan.expired += 1
             elif len(scan.due) < limit:
-                video = VideoToCollect(video_id=row.video_id, video_url=row.video_url, posted_at=posted_at,
-                                       payload=row.payload)
+                video = VideoToCollect(
+                    video_id=row.video_id,
+                    video_url=row.video_url,
+                    posted_at=posted_at,
+                    payload=row.payload,
+                )
                 scan.due.append(DueEvaluation(row.request_id, tier, video))
     return scan

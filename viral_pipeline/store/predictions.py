@@ -14,9 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.schema import prediction_requests, prediction_stages
 from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
-
+from viral_pipeline.store.schema import prediction_requests, prediction_stages
 
 
 def create_request(engine: sa.Engine, payload: dict[str, Any]) -> str:
@@ -65,7 +64,10 @@ def mark_succeeded(engine: sa.Engine, request_id: str, result: dict[str, Any]) -
         return bool(
             connection.execute(
                 sa.update(prediction_requests)
-                .where(prediction_requests.c.request_id == request_id, prediction_requests.c.status != SUCCEEDED)
+                .where(
+                    prediction_requests.c.request_id == request_id,
+                    prediction_requests.c.status != SUCCEEDED,
+                )
                 .values(status=SUCCEEDED, result=result, error=None, finished_at=datetime.now(UTC))
             ).rowcount
         )
@@ -76,7 +78,10 @@ def mark_failed(engine: sa.Engine, request_id: str, error: str) -> bool:
         return bool(
             connection.execute(
                 sa.update(prediction_requests)
-                .where(prediction_requests.c.request_id == request_id, prediction_requests.c.status != SUCCEEDED)
+                .where(
+                    prediction_requests.c.request_id == request_id,
+                    prediction_requests.c.status != SUCCEEDED,
+                )
                 .values(status=FAILED, error=error[:2000], finished_at=datetime.now(UTC))
             ).rowcount
         )
@@ -103,8 +108,17 @@ def record_stages(engine: sa.Engine, request_id: str, stages: list[dict[str, Any
     insert = dialect_insert(engine, prediction_stages)
     statement = insert.on_conflict_do_update(
         index_elements=["request_id", "stage"],
-        set_={name: insert.excluded[name] for name in
-              ("provider", "duration_ms", "cost_cents", "input_tokens", "output_tokens", "recorded_at")},
+        set_={
+            name: insert.excluded[name]
+            for name in (
+                "provider",
+                "duration_ms",
+                "cost_cents",
+                "input_tokens",
+                "output_tokens",
+                "recorded_at",
+            )
+        },
     )
     with engine.begin() as connection:
         connection.execute(statement, rows)

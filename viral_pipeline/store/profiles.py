@@ -12,52 +12,83 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.creators import follower_tier
-from viral_pipeline.engine.profiles import CreatorProfile, handle_key
+from viral_pipeline.engine.inputs.creators import follower_tier
+from viral_pipeline.engine.inputs.profiles import CreatorProfile, handle_key
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.schema import creators, profile_requests
 from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
-
+from viral_pipeline.store.schema import creators, profile_requests
 
 
 def create_profile_request(engine: sa.Engine, handle: str, payload: dict[str, Any]) -> str:
     request_id = str(uuid.uuid4())
     with engine.begin() as connection:
-        connection.execute(sa.insert(profile_requests).values(
-            request_id=request_id, handle=handle, payload=payload, status=QUEUED, created_at=datetime.now(UTC)))
+        connection.execute(
+            sa.insert(profile_requests).values(
+                request_id=request_id,
+                handle=handle,
+                payload=payload,
+                status=QUEUED,
+                created_at=datetime.now(UTC),
+            )
+        )
     return request_id
 
 
 def get_profile_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         row = connection.execute(
-            sa.select(profile_requests).where(profile_requests.c.request_id == request_id)).first()
+            sa.select(profile_requests).where(profile_requests.c.request_id == request_id)
+        ).first()
     return dict(row._mapping) if row else None
 
 
 def _transition(engine: sa.Engine, request_id: str, allowed: list[str], **values: Any) -> bool:
     with engine.begin() as connection:
-        return bool(connection.execute(
-            sa.update(profile_requests)
-            .where(profile_requests.c.request_id == request_id, profile_requests.c.status.in_(allowed))
-            .values(**values)
-        ).rowcount)
+        return bool(
+            connection.execute(
+                sa.update(profile_requests)
+                .where(
+                    profile_requests.c.request_id == request_id,
+                    profile_requests.c.status.in_(allowed),
+                )
+                .values(**values)
+            ).rowcount
+        )
 
 
 def mark_profile_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:
     """queued (or failed, on a run retry) → running. False when it already succeeded."""
-    return _transition(engine, request_id, [QUEUED, RUNNING, FAILED], status=RUNNING,
-                       dagster_run_id=dagster_run_id, error=None, finished_at=None)
+    return _transition(
+        engine,
+        request_id,
+        [QUEUED, RUNNING, FAILED],
+        status=RUNNING,
+        dagster_run_id=dagster_run_id,
+        error=None,
+        finished_at=None,
+    )
 
 
 def mark_profile_succeeded(engine: sa.Engine, request_id: str) -> bool:
-    return _transition(engine, request_id, [QUEUED, RUNNING, FAILED], status=SUCCEEDED, error=None,
-                       finished_at=datetime.now(UTC))
+    return _transition(
+        engine,
+        request_id,
+        [QUEUED, RUNNING, FAILED],
+        status=SUCCEEDED,
+        error=None,
+        finished_at=datetime.now(UTC),
+    )
 
 
 def mark_profile_failed(engine: sa.Engine, request_id: str, error: str) -> bool:
-    return _transition(engine, request_id, [QUEUED, RUNNING, FAILED], status=FAILED, error=error[:2000],
-                       finished_at=datetime.now(UTC))
+    return _transition(
+        engine,
+        request_id,
+        [QUEUED, RUNNING, FAILED],
+        status=FAILED,
+        error=error[:2000],
+        finished_at=datetime.now(UTC),
+    )
 
 
 def upsert_profile(engine: sa.Engine, profile: CreatorProfile) -> None:
@@ -65,8 +96,13 @@ def upsert_profile(engine: sa.Engine, profile: CreatorProfile) -> None:
     tier = follower_tier(profile.followers)
     insert = dialect_insert(engine, creators)
     statement = insert.values(
-        author_id=profile.author_id, handle=profile.handle, followers=profile.followers,
-        verified=profile.verified, follower_tier=tier, source="profile", updated_at=datetime.now(UTC),
+        author_id=profile.author_id,
+        handle=profile.handle,
+        followers=profile.followers,
+        verified=profile.verified,
+        follower_tier=tier,
+        source="profile",
+        updated_at=datetime.now(UTC),
     )
     statement = statement.on_conflict_do_update(
         index_elements=["author_id"],
@@ -74,7 +110,9 @@ def upsert_profile(engine: sa.Engine, profile: CreatorProfile) -> None:
             "handle": statement.excluded.handle,
             "followers": sa.func.coalesce(statement.excluded.followers, creators.c.followers),
             "verified": sa.func.coalesce(statement.excluded.verified, creators.c.verified),
-            "follower_tier": sa.func.coalesce(statement.excluded.follower_tier, creators.c.follower_tier),
+            "follower_tier": sa.func.coalesce(
+                statement.excluded.follower_tier, creators.c.follower_tier
+            ),
             "source": statement.excluded.source,
             "updated_at": statement.excluded.updated_at,
         },
@@ -88,12 +126,19 @@ def creator_by_handle(engine: sa.Engine, handle: str) -> CreatorProfile | None:
     query = (
         sa.select(creators)
         .where(sa.func.lower(creators.c.handle) == handle_key(handle))
-        .order_by(sa.case((creators.c.source == "profile", 0), else_=1), creators.c.updated_at.desc())
+        .order_by(
+            sa.case((creators.c.source == "profile", 0), else_=1), creators.c.updated_at.desc()
+        )
         .limit(1)
     )
     with engine.connect() as connection:
         row = connection.execute(query).first()
     if row is None:
         return None
-    return CreatorProfile(author_id=row.author_id, handle=row.handle, followers=row.followers,
-                          verified=row.verified, source=row.source)
+    return CreatorProfile(
+        author_id=row.author_id,
+        handle=row.handle,
+        followers=row.followers,
+        verified=row.verified,
+        source=row.source,
+    )

@@ -20,30 +20,43 @@ import sqlalchemy as sa
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 
-def _ids(engine: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool], limit: int) -> list[tuple[int, str]]:
-    query = (sa.select(table.c.id, table.c.request_id).where(condition, table.c.status == QUEUED)
-             .order_by(table.c.id).limit(limit))
+def _ids(
+    engine: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool], limit: int
+) -> list[tuple[int, str]]:
+    query = (
+        sa.select(table.c.id, table.c.request_id)
+        .where(condition, table.c.status == QUEUED)
+        .order_by(table.c.id)
+        .limit(limit)
+    )
     with engine.connect() as connection:
         return [(row.id, row.request_id) for row in connection.execute(query)]
 
 
-def queued_after(engine: sa.Engine, table: sa.Table, last_id: int, limit: int) -> list[tuple[int, str]]:
+def queued_after(
+    engine: sa.Engine, table: sa.Table, last_id: int, limit: int
+) -> list[tuple[int, str]]:
     """(id, request_id) of queued rows after the cursor, oldest first."""
     return _ids(engine, table, table.c.id > last_id, limit)
 
 
-def stale_queued(engine: sa.Engine, table: sa.Table, up_to_id: int, created_before: datetime,
-                 limit: int) -> list[tuple[int, str]]:
+def stale_queued(
+    engine: sa.Engine, table: sa.Table, up_to_id: int, created_before: datetime, limit: int
+) -> list[tuple[int, str]]:
     """(id, request_id) of rows at or below the cursor still queued since before `created_before`."""
-    return _ids(engine, table, (table.c.id <= up_to_id) & (table.c.created_at < created_before), limit)
+    return _ids(
+        engine, table, (table.c.id <= up_to_id) & (table.c.created_at < created_before), limit
+    )
 
 
 def fail_unfinished(engine: sa.Engine, table: sa.Table, request_id: str, error: str) -> bool:
     """Mark a request failed if it is still queued or running; True when it was. A finished one
     (succeeded, or failed with its own reason) is left as it is."""
     with engine.begin() as connection:
-        return bool(connection.execute(
-            sa.update(table)
-            .where(table.c.request_id == request_id, table.c.status.in_([QUEUED, RUNNING]))
-            .values(status=FAILED, error=error[:2000], finished_at=datetime.now(UTC))
-        ).rowcount)
+        return bool(
+            connection.execute(
+                sa.update(table)
+                .where(table.c.request_id == request_id, table.c.status.in_([QUEUED, RUNNING]))
+                .values(status=FAILED, error=error[:2000], finished_at=datetime.now(UTC))
+            ).rowcount
+        )

@@ -154,10 +154,10 @@ serving_models = sa.Table(
     sa.Column("decision_threshold", sa.Float, nullable=False),
     sa.Column("model_pickle", sa.LargeBinary, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
-    # The same model compiled to numpy arrays (engine/scorer.py): loads without scikit-learn.
+    # The same model compiled to numpy arrays (engine/model/scorer.py): loads without scikit-learn.
     # NULL when the compiler does not support the model; the pickle serves then.
     sa.Column("scorer", sa.LargeBinary, nullable=True),
-    # What the version was trained on (engine.provenance.Provenance.as_dict()); NULL when unknown.
+    # What the version was trained on (engine.model.provenance.Provenance.as_dict()); NULL when unknown.
     sa.Column("trained_on", sa.JSON, nullable=True),
 )
 
@@ -222,7 +222,9 @@ profile_requests = sa.Table(
     sa.Column("request_id", sa.String(36), nullable=False, unique=True),
     sa.Column("handle", sa.String(128), nullable=False, index=True),
     sa.Column("payload", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # queued, running, succeeded, failed
+    sa.Column(
+        "status", sa.String(16), nullable=False, index=True
+    ),  # queued, running, succeeded, failed
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("dagster_run_id", sa.String(64), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from viral_pipeline.engine.features import RAW_COLUMNS
+from viral_pipeline.engine.model.features import RAW_COLUMNS
 from viral_pipeline.store.schema import scraped_videos, trending_sounds
 from viral_pipeline.store.trends import DAY_FROM_NUMBER_SQL, DAY_NUMBER_SQL
 
@@ -37,15 +37,27 @@ def _query(dialect: str, cutoff: datetime, scraper_source: str | None) -> sa.Sel
     )
     statement = (
         sa.select(
-            v.video_id, v.author_id, v.posted_at, v.play_count, v.caption, v.hashtags,
-            v.music_id, v.music_original, sa.func.coalesce(t.trend_score, 0.0).label("sound_trend_score"),
-            v.duration_s, v.is_slideshow, v.author_followers, v.author_verified,
+            v.video_id,
+            v.author_id,
+            v.posted_at,
+            v.play_count,
+            v.caption,
+            v.hashtags,
+            v.music_id,
+            v.music_original,
+            sa.func.coalesce(t.trend_score, 0.0).label("sound_trend_score"),
+            v.duration_s,
+            v.is_slideshow,
+            v.author_followers,
+            v.author_verified,
         )
         .select_from(join)
         .where(v.posted_at <= sa.bindparam("cutoff", cutoff, type_=sa.DateTime(timezone=True)))
         .order_by(v.posted_at, v.video_id)
     )
-    return statement if scraper_source is None else statement.where(v.scraper_source == scraper_source)
+    return (
+        statement if scraper_source is None else statement.where(v.scraper_source == scraper_source)
+    )
 
 
 def _nullable_bools(values: list) -> pd.Series:
@@ -54,7 +66,11 @@ def _nullable_bools(values: list) -> pd.Series:
 
 
 def load_labelled_videos(
-    engine: sa.Engine, *, now: datetime | None = None, min_age_hours: float = 24, scraper_source: str | None = None
+    engine: sa.Engine,
+    *,
+    now: datetime | None = None,
+    min_age_hours: float = 24,
+    scraper_source: str | None = None,
 ) -> pd.DataFrame:
     """One row per video posted at least `min_age_hours` before `now`, oldest first; with
     `scraper_source`, only the videos that source delivered (a model learns one world).
@@ -80,14 +96,20 @@ def load_labelled_videos(
     out["caption"] = frame["caption"].astype(str)
     out["hashtags"] = frame["hashtags"].map(list).astype(object)
     # No sound: None. A sound whose originality the scraper did not report: not original.
-    out["sound_original"] = _nullable_bools([
-        None if pd.isna(music_id) else (False if pd.isna(original) else original)
-        for music_id, original in zip(frame["music_id"].tolist(), frame["music_original"].tolist())
-    ])
+    out["sound_original"] = _nullable_bools(
+        [
+            None if pd.isna(music_id) else (False if pd.isna(original) else original)
+            for music_id, original in zip(
+                frame["music_id"].tolist(), frame["music_original"].tolist()
+            )
+        ]
+    )
     out["sound_trend_score"] = frame["sound_trend_score"].astype(float)
     out["duration_s"] = frame["duration_s"].astype(np.int64)
     out["is_slideshow"] = frame["is_slideshow"].astype(bool)
-    out["followers"] = pd.to_numeric(frame["author_followers"].astype(object), errors="coerce").astype(float)
+    out["followers"] = pd.to_numeric(
+        frame["author_followers"].astype(object), errors="coerce"
+    ).astype(float)
     out["verified"] = _nullable_bools(frame["author_verified"].tolist())
     return out[list(LABELLED_COLUMNS)]
 
@@ -96,5 +118,7 @@ def videos_by_source(engine: sa.Engine) -> dict[str, int]:
     """Stored videos per scraper source ("unknown" for rows stored before it was recorded)."""
     v = scraped_videos.c
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(v.scraper_source, sa.func.count()).group_by(v.scraper_source)).all()
+        rows = connection.execute(
+            sa.select(v.scraper_source, sa.func.count()).group_by(v.scraper_source)
+        ).all()
     return {source or "unknown": int(count) for source, count in rows}

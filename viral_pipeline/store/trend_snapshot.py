@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.trends_match import TrendingSound, TrendSnapshot
+from viral_pipeline.engine.signals.trends_match import TrendingSound, TrendSnapshot
 from viral_pipeline.store.schema import scraped_videos, trending_sounds
 
 # The newest videos of the window, at most :max_videos of them (the index on posted_at serves both).
@@ -62,7 +62,11 @@ def _sounds(connection: sa.Connection, day: date, limit: int) -> tuple[TrendingS
     t, v = trending_sounds.c, scraped_videos.c
     authors = (
         sa.select(v.music_id, sa.func.max(v.music_author).label("author"))
-        .where(v.music_id.is_not(None), v.posted_at >= _midnight(day), v.posted_at < _midnight(day + timedelta(days=1)))
+        .where(
+            v.music_id.is_not(None),
+            v.posted_at >= _midnight(day),
+            v.posted_at < _midnight(day + timedelta(days=1)),
+        )
         .group_by(v.music_id)
         .subquery()
     )
@@ -74,17 +78,25 @@ def _sounds(connection: sa.Connection, day: date, limit: int) -> tuple[TrendingS
         .limit(limit)
     )
     return tuple(
-        TrendingSound(music_id=str(row.music_id), name=row.music_name or "", author=row.author,
-                      trend_score=float(row.trend_score))
+        TrendingSound(
+            music_id=str(row.music_id),
+            name=row.music_name or "",
+            author=row.author,
+            trend_score=float(row.trend_score),
+        )
         for row in connection.execute(query)
     )
 
 
-def _hashtag_shares(connection: sa.Connection, day: date, days: int, limit: int, max_videos: int) -> dict[str, float]:
+def _hashtag_shares(
+    connection: sa.Connection, day: date, days: int, limit: int, max_videos: int
+) -> dict[str, float]:
     start, end = _midnight(day - timedelta(days=days - 1)), _midnight(day + timedelta(days=1))
     v = scraped_videos.c
     in_window = connection.execute(
-        sa.select(sa.func.count()).select_from(scraped_videos).where(v.posted_at >= start, v.posted_at < end)
+        sa.select(sa.func.count())
+        .select_from(scraped_videos)
+        .where(v.posted_at >= start, v.posted_at < end)
     ).scalar_one()
     total = min(in_window, max_videos)
     if not total:

@@ -79,17 +79,26 @@ def compute_trending_sounds(engine: sa.Engine, since: date | None = None) -> int
     One transaction: readers see either the old rows or the new ones, never a half-written day.
     """
     dialect = engine.dialect.name
-    sql = _TEMPLATE.format(day_number=DAY_NUMBER_SQL[dialect], day_from_number=DAY_FROM_NUMBER_SQL[dialect],
-                           source=_SOURCE[dialect])
+    sql = _TEMPLATE.format(
+        day_number=DAY_NUMBER_SQL[dialect],
+        day_from_number=DAY_FROM_NUMBER_SQL[dialect],
+        source=_SOURCE[dialect],
+    )
     first_day = since or date(1970, 1, 1)
     first_day_no = (first_day - date(1970, 1, 1)).days
     # The 7-day window of the first recomputed day needs the week before it.
     window_start = datetime.fromordinal(max(first_day.toordinal() - 7, 1)).replace(tzinfo=UTC)
     with engine.begin() as connection:
-        connection.execute(sa.text("DELETE FROM trending_sounds WHERE day >= :first_day"), {"first_day": first_day})
+        connection.execute(
+            sa.text("DELETE FROM trending_sounds WHERE day >= :first_day"), {"first_day": first_day}
+        )
         result = connection.execute(
             sa.text(sql),
-            {"window_start": window_start, "first_day_no": first_day_no, "computed_at": datetime.now(UTC)},
+            {
+                "window_start": window_start,
+                "first_day_no": first_day_no,
+                "computed_at": datetime.now(UTC),
+            },
         )
         return result.rowcount
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.items import Rejection, VideoRecord, parse_item
+from viral_pipeline.engine.inputs.items import Rejection, VideoRecord, parse_item
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import ingest_rejects, scraped_videos
 
@@ -53,7 +53,10 @@ _STAMP_COLUMNS = ("first_seen_at", "last_seen_at", "scraper_source")
 
 
 def upsert_videos(
-    connection: sa.Connection, records: list[VideoRecord], seen_at: datetime, scraper_source: str | None = None
+    connection: sa.Connection,
+    records: list[VideoRecord],
+    seen_at: datetime,
+    scraper_source: str | None = None,
 ) -> int:
     """Insert or update one chunk of records, stamped with when and from which scraper source
     they were seen. Returns the number of distinct videos written."""
@@ -87,7 +90,9 @@ def _sqlite_executemany(
     if tuple(names[-k:]) != _STAMP_COLUMNS:
         raise RuntimeError(f"expected {_STAMP_COLUMNS} as the last columns: {names}")
     record_names = names[:-k]
-    processors = [scraped_videos.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processors = [
+        scraped_videos.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
     convert = [(i, p) for i, p in enumerate(processors[:-k]) if p is not None]
     stamps = [p(v) if p else v for p, v in zip(processors[-k:], stamp_values)]
     values = operator.attrgetter(*record_names)
@@ -112,7 +117,9 @@ def _reject_row(rejection: Rejection, source: str, batch: str, now: datetime) ->
     }
 
 
-def record_rejects(connection: sa.Connection, rejections: list[Rejection], source: str, batch: str, now: datetime) -> None:
+def record_rejects(
+    connection: sa.Connection, rejections: list[Rejection], source: str, batch: str, now: datetime
+) -> None:
     if not rejections:
         return
     statement = dialect_insert(connection, ingest_rejects).on_conflict_do_nothing(

@@ -10,7 +10,12 @@ from viral_pipeline.store.schema import apify_webhook_events
 
 
 def record_webhook_event(
-    engine: sa.Engine, *, apify_run_id: str, dataset_id: str | None, event_type: str, run_status: str
+    engine: sa.Engine,
+    *,
+    apify_run_id: str,
+    dataset_id: str | None,
+    event_type: str,
+    run_status: str,
 ) -> bool:
     """Store the event once per Apify run. Returns True when this delivery was new.
 

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +64,9 @@ class _RunSpec:
     dataset_items: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _statuses(status: str, finishes_after_polls: int | None, statuses: list[str] | None) -> list[str]:
+def _statuses(
+    status: str, finishes_after_polls: int | None, statuses: list[str] | None
+) -> list[str]:
     if statuses:
         return list(statuses)
     if finishes_after_polls is None:
@@ -73,7 +75,7 @@ def _statuses(status: str, finishes_after_polls: int | None, statuses: list[str]
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FakeApify:
@@ -103,7 +105,10 @@ class FakeApify:
         self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         # A short poll interval keeps shutdown (once per test) from costing half a second.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-apify", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-apify",
+            daemon=True,
         )
         self._thread.start()
 
@@ -139,7 +144,9 @@ class FakeApify:
 
         `finishes_after_polls=None` never finishes; `statuses` gives the whole sequence instead.
         """
-        spec = _RunSpec(_statuses(status, finishes_after_polls, statuses), list(dataset_items or []))
+        spec = _RunSpec(
+            _statuses(status, finishes_after_polls, statuses), list(dataset_items or [])
+        )
         return self._create_run(actor_id, spec)
 
     def next_run(
@@ -151,7 +158,9 @@ class FakeApify:
         statuses: list[str] | None = None,
     ) -> None:
         """Queue what the next `POST /v2/acts/{actor}/runs` creates (default: SUCCEEDED, empty)."""
-        spec = _RunSpec(_statuses(status, finishes_after_polls, statuses), list(dataset_items or []))
+        spec = _RunSpec(
+            _statuses(status, finishes_after_polls, statuses), list(dataset_items or [])
+        )
         with self._lock:
             self._next_runs.append(spec)
 
@@ -185,7 +194,9 @@ class FakeApify:
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
         with self._lock:
             return [
-                r for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)
+                r
+                for r in self.requests
+                if r.path.startswith(path_prefix) and (method is None or r.method == method)
             ]
 
     # -- internals (called from handler threads) -------------------------------------------
@@ -236,7 +247,9 @@ class FakeApify:
         with self._lock:
             return self._next_runs.pop(0) if self._next_runs else _RunSpec(["SUCCEEDED"])
 
-    def _dataset_page(self, dataset_id: str, query: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    def _dataset_page(
+        self, dataset_id: str, query: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
         with self._lock:
             items = list(self.datasets[dataset_id])
         total = len(items)
@@ -247,7 +260,9 @@ class FakeApify:
         page = items[offset : offset + limit]
         if query.get("clean") in ("1", "true"):
             # Like Apify: empty items are dropped after offset/limit, and '#' fields are hidden.
-            page = [{k: v for k, v in item.items() if not k.startswith("#")} for item in page if item]
+            page = [
+                {k: v for k, v in item.items() if not k.startswith("#")} for item in page if item
+            ]
         headers = {
             "X-Apify-Pagination-Offset": str(offset),
             "X-Apify-Pagination-Limit": str(limit),
@@ -288,29 +303,49 @@ def _make_handler(fake: FakeApify) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = None
             with fake._lock:
-                fake.requests.append(RecordedRequest(method, path, query, dict(self.headers.items()), body))
+                fake.requests.append(
+                    RecordedRequest(method, path, query, dict(self.headers.items()), body)
+                )
 
             fault = fake._take_fault(path)
             if fault is not None:
                 time.sleep(fault.stall_s)
                 if fault.status is not None:
-                    headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                    headers = (
+                        {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                    )
                     if fault.body is not None:
                         return self._send(fault.status, fault.body, headers)
-                    return self._error(fault.status, "fake-fault", f"injected HTTP {fault.status}", headers)
+                    return self._error(
+                        fault.status, "fake-fault", f"injected HTTP {fault.status}", headers
+                    )
 
             if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                return self._error(401, "token-not-valid", "User was not found or authentication token is not valid")
+                return self._error(
+                    401,
+                    "token-not-valid",
+                    "User was not found or authentication token is not valid",
+                )
 
             parts = path.strip("/").split("/")
-            if method == "POST" and len(parts) == 4 and parts[:2] == ["v2", "acts"] and parts[3] == "runs":
+            if (
+                method == "POST"
+                and len(parts) == 4
+                and parts[:2] == ["v2", "acts"]
+                and parts[3] == "runs"
+            ):
                 run_id = fake._create_run(parts[2], fake._pop_next_run())
                 with fake._lock:
                     run = dict(fake.runs[run_id])
                 return self._json(201, {"data": run})
             if method == "GET" and len(parts) == 3 and parts[:2] == ["v2", "actor-runs"]:
                 return self._get_run(parts[2], query)
-            if method == "GET" and len(parts) == 4 and parts[:2] == ["v2", "datasets"] and parts[3] == "items":
+            if (
+                method == "GET"
+                and len(parts) == 4
+                and parts[:2] == ["v2", "datasets"]
+                and parts[3] == "items"
+            ):
                 if parts[2] not in fake.datasets:
                     return self._error(404, "record-not-found", "Dataset was not found")
                 page, headers = fake._dataset_page(parts[2], query)
@@ -326,11 +361,17 @@ def _make_handler(fake: FakeApify) -> type[BaseHTTPRequestHandler]:
                 time.sleep(min(wait_s, MAX_HOLD_S))
             return self._json(200, {"data": run})
 
-        def _error(self, status: int, type_: str, message: str, headers: dict[str, str] | None = None) -> None:
+        def _error(
+            self, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+        ) -> None:
             self._json(status, {"error": {"type": type_, "message": message}}, headers)
 
         def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+            self._send(
+                status,
+                json.dumps(payload).encode(),
+                {"Content-Type": "application/json", **(headers or {})},
+            )
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)

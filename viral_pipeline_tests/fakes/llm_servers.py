@@ -96,7 +96,10 @@ class FakeLLMServer:
         self._stopping.clear()
         self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.name, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=self.name,
+            daemon=True,
         )
         thread.start()
         return self
@@ -136,7 +139,9 @@ class FakeLLMServer:
     ) -> Self:
         """A 200 whose answer is `text`, else the verdict (DEFAULT_VERDICT updated by `verdict_fields`)."""
         if text is None:
-            text = json.dumps({**(verdict if verdict is not None else DEFAULT_VERDICT), **verdict_fields})
+            text = json.dumps(
+                {**(verdict if verdict is not None else DEFAULT_VERDICT), **verdict_fields}
+            )
         behaviour = Behaviour(
             text=text,
             input_tokens=input_tokens,
@@ -175,7 +180,9 @@ class FakeLLMServer:
         """Hold the request `seconds` (longer than the client's timeout, usually), then succeed."""
         return self.push(Behaviour(text=json.dumps(DEFAULT_VERDICT), delay_s=seconds), count)
 
-    def malformed(self, text: str = '{"score": 55, "hook_strength": 60, "reasons": [', **kwargs: Any) -> Self:
+    def malformed(
+        self, text: str = '{"score": 55, "hook_strength": 60, "reasons": [', **kwargs: Any
+    ) -> Self:
         return self.succeed(text=text, **kwargs)
 
     def blank(self, text: str = "", **kwargs: Any) -> Self:
@@ -190,7 +197,9 @@ class FakeLLMServer:
 
     def trickle(self, seconds_between: float, pieces: int = 10) -> Self:
         """A success whose body dribbles out in `pieces`, each `seconds_between` apart."""
-        return self.push(Behaviour(text=json.dumps(DEFAULT_VERDICT), trickle_s=seconds_between, pieces=pieces))
+        return self.push(
+            Behaviour(text=json.dumps(DEFAULT_VERDICT), trickle_s=seconds_between, pieces=pieces)
+        )
 
     def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
         with self._lock:
@@ -204,7 +213,9 @@ class FakeLLMServer:
     # -- internals -------------------------------------------------------------------------
     def _next(self) -> Behaviour:
         with self._lock:
-            return self._queue.pop(0) if self._queue else Behaviour(text=json.dumps(DEFAULT_VERDICT))
+            return (
+                self._queue.pop(0) if self._queue else Behaviour(text=json.dumps(DEFAULT_VERDICT))
+            )
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -220,7 +231,9 @@ class FakeLLMServer:
     def _success(self, behaviour: Behaviour, model: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _error(self, status: int, message: str, behaviour: Behaviour | None = None) -> dict[str, Any]:
+    def _error(
+        self, status: int, message: str, behaviour: Behaviour | None = None
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -229,25 +242,40 @@ class FakeGemini(FakeLLMServer):
 
     DEFAULT_KEY = "AIzaFAKE-gemini-test-key-7d41c"
     name = "fake-gemini"
-    _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
+    _STATUS = {
+        400: "INVALID_ARGUMENT",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        429: "RESOURCE_EXHAUSTED",
+    }
 
     def _route(self, path: str) -> str | None:
         prefix, suffix = "/v1beta/models/", ":generateContent"
-        if path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix):
+        if (
+            path.startswith(prefix)
+            and path.endswith(suffix)
+            and len(path) > len(prefix) + len(suffix)
+        ):
             return path[len(prefix) : -len(suffix)]
         return None
 
     def _refuse(self, request: RecordedRequest) -> tuple[int, dict[str, Any]] | None:
         if "key" in request.query:
-            return 400, self._error(400, "This fake refuses ?key=: send the key in the x-goog-api-key header.")
+            return 400, self._error(
+                400, "This fake refuses ?key=: send the key in the x-goog-api-key header."
+            )
         key = request.headers.get("x-goog-api-key")
         if key is None:
-            return 403, self._error(403, "Method doesn't allow unregistered callers. Please use an API key.")
+            return 403, self._error(
+                403, "Method doesn't allow unregistered callers. Please use an API key."
+            )
         if key != self.api_key:
             return 400, self._error(400, "API key not valid. Please pass a valid API key.")
         body = request.body if isinstance(request.body, dict) else {}
         if not body.get("contents"):
-            return 400, self._error(400, "* GenerateContentRequest.contents: contents is not specified")
+            return 400, self._error(
+                400, "* GenerateContentRequest.contents: contents is not specified"
+            )
         return None
 
     def _success(self, behaviour: Behaviour, model: str) -> dict[str, Any]:
@@ -267,7 +295,9 @@ class FakeGemini(FakeLLMServer):
             usage: dict[str, Any] = {
                 "promptTokenCount": behaviour.input_tokens,
                 "candidatesTokenCount": behaviour.output_tokens,
-                "totalTokenCount": behaviour.input_tokens + behaviour.output_tokens + behaviour.thoughts_tokens,
+                "totalTokenCount": behaviour.input_tokens
+                + behaviour.output_tokens
+                + behaviour.thoughts_tokens,
             }
             if behaviour.cached_tokens:
                 usage["cachedContentTokenCount"] = behaviour.cached_tokens
@@ -276,11 +306,20 @@ class FakeGemini(FakeLLMServer):
             payload["usageMetadata"] = usage
         return {**payload, **behaviour.extra}
 
-    def _error(self, status: int, message: str, behaviour: Behaviour | None = None) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": status, "message": message, "status": self._STATUS.get(status, "INTERNAL")}
+    def _error(
+        self, status: int, message: str, behaviour: Behaviour | None = None
+    ) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "code": status,
+            "message": message,
+            "status": self._STATUS.get(status, "INTERNAL"),
+        }
         if behaviour is not None and behaviour.retry_delay is not None:
             error["details"] = [
-                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": behaviour.retry_delay}
+                {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": behaviour.retry_delay,
+                }
             ]
         return {"error": error}
 
@@ -309,9 +348,13 @@ class FakeDeepSeek(FakeLLMServer):
         if not body.get("model") or not isinstance(body.get("messages"), list):
             return 400, self._error(400, "Failed to deserialize the JSON body into the target type")
         if (body.get("response_format") or {}).get("type") == "json_object":
-            prompt = " ".join(str(m.get("content", "")) for m in body["messages"] if isinstance(m, dict))
+            prompt = " ".join(
+                str(m.get("content", "")) for m in body["messages"] if isinstance(m, dict)
+            )
             if "json" not in prompt.lower():
-                message = "Prompt must contain the word 'json' in some form to use 'response_format'"
+                message = (
+                    "Prompt must contain the word 'json' in some form to use 'response_format'"
+                )
                 return 400, self._error(400, message)
         return None
 
@@ -346,9 +389,22 @@ class FakeDeepSeek(FakeLLMServer):
             payload["usage"] = usage
         return {**payload, **behaviour.extra}
 
-    def _error(self, status: int, message: str, behaviour: Behaviour | None = None) -> dict[str, Any]:
-        kinds = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_reached"}
-        return {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None, "code": None}}
+    def _error(
+        self, status: int, message: str, behaviour: Behaviour | None = None
+    ) -> dict[str, Any]:
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            429: "rate_limit_reached",
+        }
+        return {
+            "error": {
+                "message": message,
+                "type": kinds.get(status, "server_error"),
+                "param": None,
+                "code": None,
+            }
+        }
 
 
 class _Server(ThreadingHTTPServer):
@@ -362,7 +418,9 @@ class _Server(ThreadingHTTPServer):
 def _make_handler(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
+        disable_nagle_algorithm = (
+            True  # headers and body go out at once (no 40 ms delayed-ACK stall)
+        )
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             pass
@@ -402,12 +460,18 @@ def _make_handler(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._drop()
             if behaviour.drop:
                 return self._drop()
-            headers = {} if behaviour.retry_after is None else {"Retry-After": behaviour.retry_after}
+            headers = (
+                {} if behaviour.retry_after is None else {"Retry-After": behaviour.retry_after}
+            )
             if behaviour.raw_body is not None:
-                return self._send(behaviour.status, behaviour.raw_body, {"Content-Type": "text/plain", **headers})
+                return self._send(
+                    behaviour.status, behaviour.raw_body, {"Content-Type": "text/plain", **headers}
+                )
             if behaviour.status != 200:
                 message = behaviour.message or f"injected HTTP {behaviour.status}"
-                return self._json(behaviour.status, fake._error(behaviour.status, message, behaviour), headers)
+                return self._json(
+                    behaviour.status, fake._error(behaviour.status, message, behaviour), headers
+                )
             model = route if route != "chat" else str((body or {}).get("model", ""))
             return self._json(200, fake._success(behaviour, model), headers, behaviour)
 
@@ -415,12 +479,27 @@ def _make_handler(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
         def _json(
-            self, status: int, payload: Any, headers: dict[str, str] | None = None, behaviour: Behaviour | None = None
+            self,
+            status: int,
+            payload: Any,
+            headers: dict[str, str] | None = None,
+            behaviour: Behaviour | None = None,
         ) -> None:
             data = json.dumps(payload).encode()
-            self._send(status, data, {"Content-Type": "application/json; charset=UTF-8", **(headers or {})}, behaviour)
+            self._send(
+                status,
+                data,
+                {"Content-Type": "application/json; charset=UTF-8", **(headers or {})},
+                behaviour,
+            )
 
-        def _send(self, status: int, data: bytes, headers: dict[str, str], behaviour: Behaviour | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            data: bytes,
+            headers: dict[str, str],
+            behaviour: Behaviour | None = None,
+        ) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

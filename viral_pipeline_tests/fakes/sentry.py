@@ -17,7 +17,12 @@ class CapturingTransport(Transport):
 
     def events(self):
         sentry_sdk.flush()
-        return [item.payload.json for env in self.envelopes for item in env.items if item.type == "event"]
+        return [
+            item.payload.json
+            for env in self.envelopes
+            for item in env.items
+            if item.type == "event"
+        ]
 
 
 @pytest.fixture

@@ -3,7 +3,11 @@
 import dagster as dg
 
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
-from viral_pipeline.defs.calibration.assets import calibration_audit, platt_calibration, serving_calibration
+from viral_pipeline.defs.calibration.assets import (
+    calibration_audit,
+    platt_calibration,
+    serving_calibration,
+)
 
 calibration_job = dg.define_asset_job(
     "calibration_job",

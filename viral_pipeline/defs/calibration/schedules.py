@@ -15,7 +15,7 @@ log = get_logger(__name__)
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every day 05:00 UTC: calibration_audit, then platt_calibration refits and serving_calibration "
-                "publishes the fit if calibration_improves passed.",
+    "publishes the fit if calibration_improves passed.",
 )
 def calibration_audit_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     scheduled = context.scheduled_execution_time

@@ -16,7 +16,10 @@ cost_days = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC"
 
 def _table(rows: list[dict], key: str) -> str:
     lines = [f"| {key} | cost (cents) | requests | stage records |", "|---|---|---|---|"]
-    lines += [f"| {row[key]} | {row['cost_cents']:.4f} | {row['requests']} | {row['stage_records']} |" for row in rows]
+    lines += [
+        f"| {row[key]} | {row['cost_cents']:.4f} | {row['requests']} | {row['stage_records']} |"
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -31,16 +34,25 @@ def cost_report(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.Ma
 
     started = time.perf_counter()
     day = date.fromisoformat(context.partition_key)
-    with bound_context(run_id=context.run.run_id, asset="cost_report", partition=context.partition_key):
+    with bound_context(
+        run_id=context.run.run_id, asset="cost_report", partition=context.partition_key
+    ):
         summary = cost_summary(app_db.engine(), day, day)
-        log.info("cost report", day=context.partition_key, total_cost_cents=summary.total_cost_cents,
-                 requests=summary.requests)
+        log.info(
+            "cost report",
+            day=context.partition_key,
+            total_cost_cents=summary.total_cost_cents,
+            requests=summary.requests,
+        )
     metadata: dict = {
         "total_cost_cents": summary.total_cost_cents,
         "requests": summary.requests,
         "stage_records": summary.stage_records,
         "cost_per_request_cents": round(summary.cost_per_request_cents, 6),
-        **{f"provider_{row['provider']}_cost_cents": row["cost_cents"] for row in summary.by_provider},
+        **{
+            f"provider_{row['provider']}_cost_cents": row["cost_cents"]
+            for row in summary.by_provider
+        },
         **{f"stage_{row['stage']}_cost_cents": row["cost_cents"] for row in summary.by_stage},
         "by_provider": dg.MetadataValue.md(_table(summary.by_provider, "provider")),
         "by_stage": dg.MetadataValue.md(_table(summary.by_stage, "stage")),

@@ -22,6 +22,13 @@ log = get_logger(__name__)
 def daily_cost_report(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     scheduled = context.scheduled_execution_time
     partition_key = (scheduled - timedelta(days=1)).strftime("%Y-%m-%d")
-    log.info("schedule tick", schedule="daily_cost_report", partition=partition_key, scheduled=scheduled.isoformat())
+    log.info(
+        "schedule tick",
+        schedule="daily_cost_report",
+        partition=partition_key,
+        scheduled=scheduled.isoformat(),
+    )
     # A partitioned run that brings config must bring the JSON logger with it.
-    return dg.RunRequest(run_key=partition_key, partition_key=partition_key, run_config=JSON_RUN_LOGS)
+    return dg.RunRequest(
+        run_key=partition_key, partition_key=partition_key, run_config=JSON_RUN_LOGS
+    )

@@ -1,6 +1,5 @@
 """The data assets: scraped_videos (daily partitions) → creator_profiles, trending_sounds."""
 
-
 import time
 from datetime import date
 
@@ -29,7 +28,6 @@ class TrendsConfig(dg.Config):
     """Recompute only the last N days (None: every day). The 7-day windows read a week further back."""
 
 
-
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="ingest",
@@ -37,11 +35,16 @@ class TrendsConfig(dg.Config):
     description="One row per TikTok video (latest stats, first and last seen), upserted per daily scrape.",
 )
 def scraped_videos(
-    context: dg.AssetExecutionContext, config: ScrapeConfig, app_db: AppDatabase, scraper: ScraperSource
+    context: dg.AssetExecutionContext,
+    config: ScrapeConfig,
+    app_db: AppDatabase,
+    scraper: ScraperSource,
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     day = date.fromisoformat(context.partition_key)
-    with bound_context(run_id=context.run.run_id, asset="scraped_videos", partition=context.partition_key):
+    with bound_context(
+        run_id=context.run.run_id, asset="scraped_videos", partition=context.partition_key
+    ):
         if config.apify_dataset_id:
             source, batch = "apify", config.apify_run_id or config.apify_dataset_id
             items = scraper.fetch_dataset(config.apify_dataset_id)
@@ -54,7 +57,9 @@ def scraped_videos(
             # Chunks already loaded stay loaded; Dagster's run retries take it from here.
             report_exception(error, run_id=context.run.run_id, asset="scraped_videos", batch=batch)
             raise
-        log.info("scraped videos stored", source=source, stored=result.stored, rejected=result.rejected)
+        log.info(
+            "scraped videos stored", source=source, stored=result.stored, rejected=result.rejected
+        )
     return dg.MaterializeResult(
         metadata={
             "rows_stored": result.stored,
@@ -73,7 +78,9 @@ def scraped_videos(
     kinds={"sql"},
     description="Followers, verified flag and follower tier per creator; profile scrapes win over video data.",
 )
-def creator_profiles(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.MaterializeResult:
+def creator_profiles(
+    context: dg.AssetExecutionContext, app_db: AppDatabase
+) -> dg.MaterializeResult:
     started = time.perf_counter()
     with bound_context(run_id=context.run.run_id, asset="creator_profiles"):
         engine = app_db.engine()

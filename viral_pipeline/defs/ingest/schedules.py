@@ -1,6 +1,5 @@
 """Ingestion crons, running by default: scrape every 6 hours, refresh creator profiles daily."""
 
-
 import dagster as dg
 
 from viral_pipeline.defs.ingest.jobs import creator_profiles_job, scrape_job
@@ -19,7 +18,12 @@ log = get_logger(__name__)
 def scrape_trending(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     scheduled = context.scheduled_execution_time
     partition_key = scheduled.strftime("%Y-%m-%d")
-    log.info("schedule tick", schedule="scrape_trending", partition=partition_key, scheduled=scheduled.isoformat())
+    log.info(
+        "schedule tick",
+        schedule="scrape_trending",
+        partition=partition_key,
+        scheduled=scheduled.isoformat(),
+    )
     # Four scrapes a day refresh the same partition: the loader upserts, so stats just get newer.
     return dg.RunRequest(run_key=scheduled.isoformat(), partition_key=partition_key)
 

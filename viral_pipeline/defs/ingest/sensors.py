@@ -1,6 +1,5 @@
 """Sensors: recompute trending_sounds after each scrape; ingest Apify runs announced by webhook."""
 
-
 import dagster as dg
 import sqlalchemy as sa
 
@@ -24,8 +23,12 @@ MAX_RUNS_PER_TICK = 25
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Recompute trending_sounds after each materialization of scraped_videos.",
 )
-def trending_sounds_after_scrape(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    log.info("sensor tick", sensor="trending_sounds_after_scrape", upstream_run_id=asset_event.run_id)
+def trending_sounds_after_scrape(
+    context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+):
+    log.info(
+        "sensor tick", sensor="trending_sounds_after_scrape", upstream_run_id=asset_event.run_id
+    )
     # One recompute per scrape run, even when that run (a backfill) wrote several partitions.
     return dg.RunRequest(run_key=asset_event.run_id)
 
@@ -61,12 +64,17 @@ def apify_webhook_runs(context: dg.SensorEvaluationContext, app_db: AppDatabase)
                     **JSON_RUN_LOGS,
                     "ops": {
                         "scraped_videos": {
-                            "config": {"apify_run_id": event.apify_run_id, "apify_dataset_id": event.dataset_id}
+                            "config": {
+                                "apify_run_id": event.apify_run_id,
+                                "apify_dataset_id": event.dataset_id,
+                            }
                         }
-                    }
+                    },
                 },
                 tags={"apify_run_id": event.apify_run_id},
             )
         )
-    log.info("sensor tick", sensor="apify_webhook_runs", events=len(events), runs_requested=len(requests))
+    log.info(
+        "sensor tick", sensor="apify_webhook_runs", events=len(events), runs_requested=len(requests)
+    )
     return dg.SensorResult(run_requests=requests, cursor=str(last_id))

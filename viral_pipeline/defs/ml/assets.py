@@ -12,7 +12,6 @@ from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 log = get_logger(__name__)
 
 
-
 @dg.asset(
     deps=["scraped_videos", trending_sounds, creator_profiles],
     group_name="ml",
@@ -20,7 +19,10 @@ log = get_logger(__name__)
     description="Features known before posting + the top-decile label, split by time with no creator on both sides.",
 )
 def training_set(
-    context: dg.AssetExecutionContext, app_db: AppDatabase, model_policy: ModelPolicy, scraper: ScraperSource
+    context: dg.AssetExecutionContext,
+    app_db: AppDatabase,
+    model_policy: ModelPolicy,
+    scraper: ScraperSource,
 ):
     from viral_pipeline.ml.dataset import assemble_training_set
     from viral_pipeline.ml.fallback import load_fallback_frame
@@ -51,7 +53,8 @@ def training_set(
             "scraper_source": dataset.provenance.source,
             "first_posted_day": dataset.provenance.first_posted_day,
             "last_posted_day": dataset.provenance.last_posted_day,
-            "notes": "; ".join(dataset.notes) or f"built from the database's {scraper.source} videos",
+            "notes": "; ".join(dataset.notes)
+            or f"built from the database's {scraper.source} videos",
             "labelled_rows_in_database": len(labelled),
             "stored_videos_by_source": dg.MetadataValue.json(stored),
             "rows": len(dataset.frame),
@@ -63,7 +66,9 @@ def training_set(
             "positive_rate": round(counts["positives"] / max(len(dataset.frame), 1), 4),
             "imbalance_ratio": round(counts["negatives"] / max(counts["positives"], 1), 2),
             "label_windows": len(thresholds),
-            "median_plays_threshold": float(sorted(thresholds)[len(thresholds) // 2]) if thresholds else 0.0,
+            "median_plays_threshold": float(sorted(thresholds)[len(thresholds) // 2])
+            if thresholds
+            else 0.0,
             "digest": dataset.digest,
             "duration_ms": elapsed_ms(started),
         },
@@ -87,8 +92,12 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
             artifact_root=mlflow_tracking.artifact_root,
             model_name=mlflow_tracking.model_name,
         )
-        log.info("model trained", model_version=outcome.model_version, mlflow_run_id=outcome.run_id,
-                 roc_auc=outcome.metrics["roc_auc"])
+        log.info(
+            "model trained",
+            model_version=outcome.model_version,
+            mlflow_run_id=outcome.run_id,
+            roc_auc=outcome.metrics["roc_auc"],
+        )
     return dg.Output(
         outcome,
         metadata={
@@ -114,17 +123,20 @@ def ml_model(context: dg.AssetExecutionContext, training_set, mlflow_tracking: M
     description="Moves the `champion` alias to the newest version, only if accuracy_gate passed for that version.",
 )
 def champion_model(
-    context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking, app_db: AppDatabase,
+    context: dg.AssetExecutionContext,
+    mlflow_tracking: MlflowTracking,
+    app_db: AppDatabase,
     model_serving: ModelServing,
 ) -> dg.MaterializeResult:
-    from viral_pipeline.engine.provenance import TAG_PREFIX, provenance_from
+    from viral_pipeline.engine.model.provenance import TAG_PREFIX, provenance_from
     from viral_pipeline.ml.published import publish, published_version
     from viral_pipeline.ml.tracking import GATE_REASONS_TAG, GATE_TAG, champion_version, promote
 
     mlflow_client = mlflow_tracking.client()
     name = mlflow_tracking.model_name
-    versions = mlflow_client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"],
-                                                   max_results=1)
+    versions = mlflow_client.search_model_versions(
+        f"name = '{name}'", order_by=["version_number DESC"], max_results=1
+    )
     champion = champion_version(mlflow_client, name)
     # The registry answers versions as int or str depending on the call: compare strings.
     current = str(champion.version) if champion else None
@@ -141,7 +153,11 @@ def champion_model(
         serving, reason = newest, f"version {newest} passed accuracy_gate and was promoted"
     else:
         serving = current
-        why = "failed accuracy_gate" if verdict == "failed" else "has no accuracy_gate verdict (never gated)"
+        why = (
+            "failed accuracy_gate"
+            if verdict == "failed"
+            else "has no accuracy_gate verdict (never gated)"
+        )
         reason = f"version {newest} {why}; " + (
             f"version {serving} keeps serving" if serving else "no champion serves yet"
         )
@@ -153,16 +169,32 @@ def champion_model(
         import mlflow.sklearn
 
         model = mlflow.sklearn.load_model(f"models:/{name}@champion")
-        publish(engine, name, serving, model, float(serving_tags.get("decision_threshold", 0.5)), trained_on)
+        publish(
+            engine,
+            name,
+            serving,
+            model,
+            float(serving_tags.get("decision_threshold", 0.5)),
+            trained_on,
+        )
     if serving:
         decision = model_serving.serving_decision(serving, trained_on)
-        serves_configured_source, source_note = decision.allowed, decision.reason or "trained on the configured source"
+        serves_configured_source, source_note = (
+            decision.allowed,
+            decision.reason or "trained on the configured source",
+        )
     else:
         serves_configured_source, source_note = False, "no champion serves yet"
     with bound_context(run_id=context.run.run_id, asset="champion_model"):
-        log.info("champion decided", serving=serving, newest=newest, reason=reason,
-                 trained_on=trained_on.as_dict() if trained_on else None, serves=serves_configured_source,
-                 source_note=source_note)
+        log.info(
+            "champion decided",
+            serving=serving,
+            newest=newest,
+            reason=reason,
+            trained_on=trained_on.as_dict() if trained_on else None,
+            serves=serves_configured_source,
+            source_note=source_note,
+        )
     return dg.MaterializeResult(
         metadata={
             "serving_version": serving or "none",

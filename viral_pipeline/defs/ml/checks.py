@@ -19,22 +19,42 @@ log = get_logger(__name__)
         "Accuracy is reported, not blocking. Each figure and its threshold are in the metadata."
     ),
 )
-def accuracy_gate(ml_model, mlflow_tracking: MlflowTracking, model_policy: ModelPolicy) -> dg.AssetCheckResult:
-    from viral_pipeline.engine.gate import evaluate_gate
+def accuracy_gate(
+    ml_model, mlflow_tracking: MlflowTracking, model_policy: ModelPolicy
+) -> dg.AssetCheckResult:
+    from viral_pipeline.engine.model.gate import evaluate_gate
     from viral_pipeline.ml.tracking import record_gate_verdict
 
-    result = evaluate_gate(ml_model.metrics, model_policy.gate_thresholds(), ml_model.champion_metrics,
-                           ml_model.margins, notes=[ml_model.champion_note])
+    result = evaluate_gate(
+        ml_model.metrics,
+        model_policy.gate_thresholds(),
+        ml_model.champion_metrics,
+        ml_model.margins,
+        notes=[ml_model.champion_note],
+    )
     failed = [check.name for check in result.failed]
     # The verdict travels with the model version: champion_model promotes only a version
     # tagged 'passed', whichever run selects it.
-    record_gate_verdict(mlflow_tracking.client(), ml_model.model_name, ml_model.model_version, result.passed,
-                        ",".join(failed))
-    log.info("accuracy gate evaluated", model_version=ml_model.model_version, passed=result.passed, failed=failed)
+    record_gate_verdict(
+        mlflow_tracking.client(),
+        ml_model.model_name,
+        ml_model.model_version,
+        result.passed,
+        ",".join(failed),
+    )
+    log.info(
+        "accuracy gate evaluated",
+        model_version=ml_model.model_version,
+        passed=result.passed,
+        failed=failed,
+    )
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description="passed" if result.passed else "failed: " + ", ".join(failed),
-        metadata={"model_version": dg.MetadataValue.text(ml_model.model_version),
-                  "trained_on": ml_model.trained_on.describe(), **result.metadata()},
+        metadata={
+            "model_version": dg.MetadataValue.text(ml_model.model_version),
+            "trained_on": ml_model.trained_on.describe(),
+            **result.metadata(),
+        },
     )

@@ -1,6 +1,5 @@
 """prediction_outcomes: collect what predicted videos did at their evaluation tiers."""
 
-
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ def prediction_outcomes(
 ) -> dg.MaterializeResult:
     # Imported here, not at module level: they import pandas, and every run of every job in
     # this code location (predict's included) would pay for it at start-up.
-    from viral_pipeline.engine.outcomes import TIERS
+    from viral_pipeline.engine.calibration.outcomes import TIERS
     from viral_pipeline.store.outcomes import OutcomeError, due_evaluations, upsert_outcome
 
     started = time.perf_counter()
@@ -58,7 +57,9 @@ def prediction_outcomes(
             stats = scraper.fetch_video_stats(videos, now)
         except Exception as error:
             # Nothing was written yet; the next hourly tick asks again.
-            report_exception(error, run_id=context.run.run_id, asset="prediction_outcomes", videos=len(videos))
+            report_exception(
+                error, run_id=context.run.run_id, asset="prediction_outcomes", videos=len(videos)
+            )
             raise
         collected: Counter[str] = Counter()
         thresholds: dict = {}  # one read per label window, not per outcome
@@ -67,27 +68,53 @@ def prediction_outcomes(
             found = stats.get(item.video.video_id)
             if found is None:
                 missing += 1
-                log.warning("video not found by the source", request_id=item.request_id,
-                            video_id=item.video.video_id, evaluation_tier=item.evaluation_tier, source=scraper.source)
+                log.warning(
+                    "video not found by the source",
+                    request_id=item.request_id,
+                    video_id=item.video.video_id,
+                    evaluation_tier=item.evaluation_tier,
+                    source=scraper.source,
+                )
                 continue
             try:
                 written = upsert_outcome(
-                    engine, request_id=item.request_id, evaluation_tier=item.evaluation_tier, views=found.views,
-                    likes=found.likes, comments=found.comments, shares=found.shares, video_id=item.video.video_id,
-                    source=scraper.source, quantile=model_policy.viral_quantile,
-                    window_days=model_policy.label_window_days, now=now, thresholds=thresholds,
+                    engine,
+                    request_id=item.request_id,
+                    evaluation_tier=item.evaluation_tier,
+                    views=found.views,
+                    likes=found.likes,
+                    comments=found.comments,
+                    shares=found.shares,
+                    video_id=item.video.video_id,
+                    source=scraper.source,
+                    quantile=model_policy.viral_quantile,
+                    window_days=model_policy.label_window_days,
+                    now=now,
+                    thresholds=thresholds,
                 )
             except OutcomeError as error:
                 # No threshold yet (nothing scraped for that window), or the video changed meanwhile.
                 skipped[error.kind] += 1
-                log.warning("outcome not recorded", request_id=item.request_id,
-                            evaluation_tier=item.evaluation_tier, reason=str(error), kind=error.kind)
+                log.warning(
+                    "outcome not recorded",
+                    request_id=item.request_id,
+                    evaluation_tier=item.evaluation_tier,
+                    reason=str(error),
+                    kind=error.kind,
+                )
                 continue
             collected[item.evaluation_tier] += 1
             viral += bool(written.outcome["is_viral"])
         total = sum(collected.values())
-        log.info("outcomes collected", due=len(scan.due), collected=total, missing=missing,
-                 expired=scan.expired, skipped=dict(skipped), evaluated_at=now.isoformat())
+        log.info(
+            "outcomes collected",
+            due=len(scan.due),
+            collected=total,
+            missing=missing,
+            expired=scan.expired,
+            skipped=dict(skipped),
+            evaluated_at=now.isoformat(),
+        )
     return dg.MaterializeResult(
         metadata={
             "due": len(scan.due),

@@ -23,6 +23,8 @@ def evaluate_predictions(context: dg.ScheduleEvaluationContext) -> dg.RunRequest
     # that were due at the tick, reproducibly.
     return dg.RunRequest(
         run_key=scheduled.isoformat(),
-        run_config={**JSON_RUN_LOGS,
-                    "ops": {"prediction_outcomes": {"config": {"now": scheduled.isoformat()}}}},
+        run_config={
+            **JSON_RUN_LOGS,
+            "ops": {"prediction_outcomes": {"config": {"now": scheduled.isoformat()}}},
+        },
     )

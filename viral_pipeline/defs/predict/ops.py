@@ -11,7 +11,6 @@ from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, Signa
 from viral_pipeline.defs.predict.stage import Staged, StageTimer
 from viral_pipeline.defs.resources import AppDatabase
 
-
 # Outputs stay in memory (the in-process executor runs every op in one process): nothing is
 # pickled to disk between ops. A run retry re-executes every step (the job's ALL_STEPS tag).
 STAGED = dg.Out(io_manager_key="predict_io_manager")
@@ -23,10 +22,14 @@ class PredictConfig(dg.Config):
     request_id: str
 
 
-@dg.op(out=STAGED, description="Load the stored request, mark it running, validate and normalise it.")
-def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.request import AnalyzeRequest
-    from viral_pipeline.engine.request import normalize as normalize_request
+@dg.op(
+    out=STAGED, description="Load the stored request, mark it running, validate and normalise it."
+)
+def normalize(
+    context: dg.OpExecutionContext, config: PredictConfig, app_db: AppDatabase
+) -> dg.Output:
+    from viral_pipeline.engine.inputs.request import AnalyzeRequest
+    from viral_pipeline.engine.inputs.request import normalize as normalize_request
     from viral_pipeline.store.predictions import get_request, mark_running
 
     with StageTimer("normalize", config.request_id, app_db) as timer:
@@ -36,26 +39,32 @@ def normalize(context: dg.OpExecutionContext, config: PredictConfig, app_db: App
             raise dg.Failure(f"unknown request {config.request_id}")
         if not mark_running(engine, config.request_id, context.run.run_id):
             raise dg.Failure(f"request {config.request_id} already succeeded; nothing to do")
-        request = normalize_request(AnalyzeRequest.model_validate(row["payload"]),
-                                    now=row["created_at"])
+        request = normalize_request(
+            AnalyzeRequest.model_validate(row["payload"]), now=row["created_at"]
+        )
         request, followers_source = _with_known_creator(engine, request)
         return timer.output(request, followers_source=followers_source)
 
 
 def _with_known_creator(engine, request):  # type: ignore[no-untyped-def]
     """Followers and badge the request left out, from `creators` (a profile scrape first); the request's win."""
-    from viral_pipeline.engine.profiles import fill_creator
+    from viral_pipeline.engine.inputs.profiles import fill_creator
 
-    if request.creator_handle is None or (request.followers is not None and request.verified is not None):
+    if request.creator_handle is None or (
+        request.followers is not None and request.verified is not None
+    ):
         return fill_creator(request, None)
     from viral_pipeline.store.profiles import creator_by_handle
 
     return fill_creator(request, creator_by_handle(engine, request.creator_handle))
 
 
-@dg.op(out=STAGED, description="Deterministic heuristics: caption and hashtag counts, duration sweet spot, posting hour.")
+@dg.op(
+    out=STAGED,
+    description="Deterministic heuristics: caption and hashtag counts, duration sweet spot, posting hour.",
+)
 def rules(normalized: Staged, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.rules import score_rules
+    from viral_pipeline.engine.signals.rules import score_rules
 
     request = normalized.value
     with StageTimer("rules", _request_id(normalized), app_db, (normalized,)) as timer:
@@ -64,7 +73,7 @@ def rules(normalized: Staged, app_db: AppDatabase) -> dg.Output:
 
 @dg.op(out=STAGED, description="Fuzzy match of the sound and hashtags against trending_sounds.")
 def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.trends_match import score_trends, sound_trend_score
+    from viral_pipeline.engine.signals.trends_match import score_trends, sound_trend_score
     from viral_pipeline.store.trend_snapshot import load_trend_snapshot
 
     request = normalized.value
@@ -75,7 +84,7 @@ def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
 
 
 def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.aggregate import Signal
+    from viral_pipeline.engine.signals.aggregate import Signal
     from viral_pipeline.llm.breaker import call_with_breaker
     from viral_pipeline.llm.judge import JudgeError, JudgeInput, JudgeUnavailable
     from viral_pipeline.observability import report_exception
@@ -86,42 +95,83 @@ def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppData
         if not judges.configured(provider):
             # Not an error: the product runs out of the box without keys.
             reason = f"{provider.upper()}_API_KEY not set"
-            return timer.output(Signal(provider, None, False, reason), provider=provider, outcome="unavailable")
-        item = JudgeInput(caption=request.caption, hook=request.hook, hashtags=list(request.hashtags),
-                          duration_s=request.duration_s, sound_name=request.sound_name)
+            return timer.output(
+                Signal(provider, None, False, reason), provider=provider, outcome="unavailable"
+            )
+        item = JudgeInput(
+            caption=request.caption,
+            hook=request.hook,
+            hashtags=list(request.hashtags),
+            duration_s=request.duration_s,
+            sound_name=request.sound_name,
+        )
         try:
             with judges.judge(provider) as judge:
-                result = call_with_breaker(judges.breaker(app_db.engine(), provider), lambda: judge.judge(item))
+                result = call_with_breaker(
+                    judges.breaker(app_db.engine(), provider), lambda: judge.judge(item)
+                )
         except JudgeUnavailable as error:  # the breaker is open
-            return timer.output(Signal(provider, None, False, error.reason), provider=provider, outcome="unavailable")
+            return timer.output(
+                Signal(provider, None, False, error.reason),
+                provider=provider,
+                outcome="unavailable",
+            )
         except JudgeError as error:
             # The prediction goes on without this judge; the failure is reported, and what the
             # failed call cost (tokens of a malformed answer) is still counted.
             report_exception(error, request_id=request_id, stage=provider)
-            return timer.output(Signal(provider, None, False, f"failed: {error.reason}"), cost_cents=error.cost_cents,
-                                provider=provider, input_tokens=error.input_tokens, output_tokens=error.output_tokens,
-                                outcome="failed", attempts=error.attempts)
-        signal = Signal(provider, float(result.verdict.score), True, "; ".join(result.verdict.reasons)[:300],
-                        cost_cents=result.cost_cents)
-        return timer.output(signal, cost_cents=result.cost_cents, provider=provider,
-                            input_tokens=result.input_tokens, output_tokens=result.output_tokens,
-                            outcome="ok", attempts=result.attempts)
+            return timer.output(
+                Signal(provider, None, False, f"failed: {error.reason}"),
+                cost_cents=error.cost_cents,
+                provider=provider,
+                input_tokens=error.input_tokens,
+                output_tokens=error.output_tokens,
+                outcome="failed",
+                attempts=error.attempts,
+            )
+        signal = Signal(
+            provider,
+            float(result.verdict.score),
+            True,
+            "; ".join(result.verdict.reasons)[:300],
+            cost_cents=result.cost_cents,
+        )
+        return timer.output(
+            signal,
+            cost_cents=result.cost_cents,
+            provider=provider,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            outcome="ok",
+            attempts=result.attempts,
+        )
 
 
-@dg.op(out=STAGED, description="Gemini judges the hook and caption (JSON output with a response schema).")
+@dg.op(
+    out=STAGED,
+    description="Gemini judges the hook and caption (JSON output with a response schema).",
+)
 def gemini(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
     return _judge("gemini", normalized, llm_judges, app_db)
 
 
-@dg.op(out=STAGED, description="DeepSeek (any OpenAI-compatible server) judges the hook and caption (JSON mode).")
+@dg.op(
+    out=STAGED,
+    description="DeepSeek (any OpenAI-compatible server) judges the hook and caption (JSON mode).",
+)
 def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
     return _judge("deepseek", normalized, llm_judges, app_db)
 
 
-@dg.op(out=STAGED, description="The champion model's probability for the features known before posting.")
-def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.aggregate import Signal, ml_score
-    from viral_pipeline.engine.request import feature_row
+@dg.op(
+    out=STAGED,
+    description="The champion model's probability for the features known before posting.",
+)
+def ml(
+    normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase
+) -> dg.Output:
+    from viral_pipeline.engine.inputs.request import feature_row
+    from viral_pipeline.engine.signals.aggregate import Signal, ml_score
     from viral_pipeline.ml.loaded import NoChampionError
 
     request = normalized.value
@@ -131,22 +181,41 @@ def ml(normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: 
         except NoChampionError as error:
             return timer.output(Signal("ml", None, False, str(error)), model_version="none")
         decision = model_serving.serving_decision(champion.version, champion.trained_on)
-        served = {"model_version": champion.version, "model_source_mismatch": decision.mismatch,
-                  "model_trained_on": champion.trained_on.as_dict() if champion.trained_on else None}
+        served = {
+            "model_version": champion.version,
+            "model_source_mismatch": decision.mismatch,
+            "model_trained_on": champion.trained_on.as_dict() if champion.trained_on else None,
+        }
         if not decision.allowed:
             # Like a missing champion: the other signals' weights are redistributed.
             return timer.output(Signal("ml", None, False, decision.reason), **served)
-        probability = champion.probability(feature_row(request, trends.extra.get("sound_trend_score", 0.0)))
+        probability = champion.probability(
+            feature_row(request, trends.extra.get("sound_trend_score", 0.0))
+        )
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
-        signal = Signal("ml", score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason)
-        return timer.output(signal, **served, ml_probability=probability, compiled_model=champion.compiled)
+        signal = Signal(
+            "ml", score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason
+        )
+        return timer.output(
+            signal, **served, ml_probability=probability, compiled_model=champion.compiled
+        )
 
 
-@dg.op(out=STAGED, description="Weighted mean of the available signals; unavailable weight is redistributed.")
-def aggregate(signal_weights: SignalWeights, rules: Staged, trends: Staged, ml: Staged, gemini: Staged,
-              deepseek: Staged, app_db: AppDatabase) -> dg.Output:
-    from viral_pipeline.engine.aggregate import aggregate as combine
+@dg.op(
+    out=STAGED,
+    description="Weighted mean of the available signals; unavailable weight is redistributed.",
+)
+def aggregate(
+    signal_weights: SignalWeights,
+    rules: Staged,
+    trends: Staged,
+    ml: Staged,
+    gemini: Staged,
+    deepseek: Staged,
+    app_db: AppDatabase,
+) -> dg.Output:
+    from viral_pipeline.engine.signals.aggregate import aggregate as combine
 
     scored = (rules, trends, ml, gemini, deepseek)
     with StageTimer("aggregate", _request_id(rules), app_db, scored) as timer:
@@ -154,23 +223,32 @@ def aggregate(signal_weights: SignalWeights, rules: Staged, trends: Staged, ml: 
         return timer.output(combine(signals, signal_weights.as_dict()))
 
 
-@dg.op(out=STAGED, description="A calibrated probability: Platt on outcomes, else the champion's own, else none.")
+@dg.op(
+    out=STAGED,
+    description="A calibrated probability: Platt on outcomes, else the champion's own, else none.",
+)
 def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.defs.predict.platt_cache import current_platt_params
-    from viral_pipeline.engine.platt import served_probability
+    from viral_pipeline.engine.calibration.platt import served_probability
 
     request_id = _request_id(aggregate)
     with StageTimer("calibrate", request_id, app_db, (aggregate,)) as timer:
         params = current_platt_params(app_db.engine(), request_id)
         ml = aggregate.lineage()["ml"]
-        served = served_probability(aggregate.value.raw_probability, params, ml.extra.get("ml_probability"),
-                                    ml.value.reason)
-        return timer.output({"served": served, "platt_version": params.version if params else None},
-                            platt_version=params.version if params else "none",
-                            probability_source=served.source or "none")
+        served = served_probability(
+            aggregate.value.raw_probability, params, ml.extra.get("ml_probability"), ml.value.reason
+        )
+        return timer.output(
+            {"served": served, "platt_version": params.version if params else None},
+            platt_version=params.version if params else "none",
+            probability_source=served.source or "none",
+        )
 
 
-@dg.op(out=STAGED, description="Write the result once, with the per-stage duration and cost breakdown and totals.")
+@dg.op(
+    out=STAGED,
+    description="Write the result once, with the per-stage duration and cost breakdown and totals.",
+)
 def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.store.predictions import mark_succeeded, record_stages
 
@@ -194,7 +272,9 @@ def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDataba
         result = {
             # A calibrated probability or null (probability_note says why); score is the 0..100
             # weighted score of the available signals, which is not a probability.
-            "viral_probability": None if served.probability is None else round(served.probability, 6),
+            "viral_probability": None
+            if served.probability is None
+            else round(served.probability, 6),
             "probability_source": served.source,
             "probability_note": served.note,
             "score": round(combined.score, 2),

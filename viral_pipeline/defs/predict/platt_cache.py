@@ -13,7 +13,7 @@ import threading
 
 import sqlalchemy as sa
 
-from viral_pipeline.engine.platt import PlattParams, platt_params_or_error
+from viral_pipeline.engine.calibration.platt import PlattParams, platt_params_or_error
 from viral_pipeline.observability import get_logger
 
 log = get_logger(__name__)
@@ -46,8 +46,13 @@ def _report_unusable(error: Exception, version: str, request_id: str | None) -> 
     import sentry_sdk
 
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    log.warning("platt parameters unusable, prediction stays uncalibrated", platt_version=version,
-                request_id=request_id, stage="calibrate", reason=reason[:300])
+    log.warning(
+        "platt parameters unusable, prediction stays uncalibrated",
+        platt_version=version,
+        request_id=request_id,
+        stage="calibrate",
+        reason=reason[:300],
+    )
     with sentry_sdk.new_scope() as scope:
         scope.set_level("warning")
         scope.set_tag("stage", "calibrate")

@@ -27,16 +27,24 @@ class LlmJudges(dg.ConfigurableResource):
         if provider == "gemini":
             from viral_pipeline.llm.gemini import GeminiJudge
 
-            return GeminiJudge(self.gemini_api_key, self.gemini_base_url, self.gemini_model, self.timeout_s)
+            return GeminiJudge(
+                self.gemini_api_key, self.gemini_base_url, self.gemini_model, self.timeout_s
+            )
         from viral_pipeline.llm.deepseek import DeepSeekJudge
 
-        return DeepSeekJudge(self.deepseek_api_key, self.deepseek_base_url, self.deepseek_model, self.timeout_s)
+        return DeepSeekJudge(
+            self.deepseek_api_key, self.deepseek_base_url, self.deepseek_model, self.timeout_s
+        )
 
     def breaker(self, engine, provider: str):  # type: ignore[no-untyped-def]
         from viral_pipeline.llm.breaker import CircuitBreaker
 
-        return CircuitBreaker(engine, provider, failure_threshold=self.breaker_failure_threshold,
-                              open_seconds=self.breaker_open_seconds)
+        return CircuitBreaker(
+            engine,
+            provider,
+            failure_threshold=self.breaker_failure_threshold,
+            open_seconds=self.breaker_open_seconds,
+        )
 
 
 class ModelServing(dg.ConfigurableResource):
@@ -49,7 +57,7 @@ class ModelServing(dg.ConfigurableResource):
 
     def serving_decision(self, version: str, trained_on):  # type: ignore[no-untyped-def]
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
-        from viral_pipeline.engine.provenance import serving_decision
+        from viral_pipeline.engine.model.provenance import serving_decision
 
         return serving_decision(version, trained_on, self.scraper_source, self.allow_other_source)
 
@@ -72,5 +80,10 @@ class SignalWeights(dg.ConfigurableResource):
     deepseek: float = 0.15
 
     def as_dict(self) -> dict[str, float]:
-        return {"rules": self.rules, "trends": self.trends, "ml": self.ml, "gemini": self.gemini,
-                "deepseek": self.deepseek}
+        return {
+            "rules": self.rules,
+            "trends": self.trends,
+            "ml": self.ml,
+            "gemini": self.gemini,
+            "deepseek": self.deepseek,
+        }

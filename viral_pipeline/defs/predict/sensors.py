@@ -20,7 +20,15 @@ class PredictionSensorLimits(dg.ConfigurableResource):
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launch one predict run per queued request (run_key = request id), a capped batch per tick.",
 )
-def prediction_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
-                        prediction_limits: PredictionSensorLimits) -> dg.SensorResult:
-    return queue_tick("prediction_requests", app_db.engine(), PREDICTION_QUEUE, context.cursor,
-                      limit=prediction_limits.max_runs_per_tick)
+def prediction_requests(
+    context: dg.SensorEvaluationContext,
+    app_db: AppDatabase,
+    prediction_limits: PredictionSensorLimits,
+) -> dg.SensorResult:
+    return queue_tick(
+        "prediction_requests",
+        app_db.engine(),
+        PREDICTION_QUEUE,
+        context.cursor,
+        limit=prediction_limits.max_runs_per_tick,
+    )

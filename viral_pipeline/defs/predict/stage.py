@@ -73,7 +73,9 @@ class StageTimer:
     An exception inside the block marks the request failed (see `fail_request`) and propagates,
     so Dagster fails the run and its run retries apply."""
 
-    def __init__(self, stage: str, request_id: str, app_db: Any = None, upstream: tuple[Staged, ...] = ()) -> None:
+    def __init__(
+        self, stage: str, request_id: str, app_db: Any = None, upstream: tuple[Staged, ...] = ()
+    ) -> None:
         self.stage, self.request_id = stage, request_id
         self._app_db, self._upstream = app_db, upstream
         self._started = time.perf_counter()
@@ -83,22 +85,53 @@ class StageTimer:
         self._context.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         try:
             if exc is not None and self._app_db is not None:
                 fail_request(self._app_db.engine(), self.request_id, self.stage, exc)
         finally:
             self._context.__exit__(exc_type, exc, tb)
 
-    def output(self, value: Any, *, cost_cents: float = 0.0, provider: str | None = None,
-               input_tokens: int | None = None, output_tokens: int | None = None,
-               **metadata: Any) -> dg.Output:
+    def output(
+        self,
+        value: Any,
+        *,
+        cost_cents: float = 0.0,
+        provider: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        **metadata: Any,
+    ) -> dg.Output:
         duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
         cost_cents = round(float(cost_cents), 6)
         # Request, stage, duration and cost on one line: a stage's cost is never logged apart from it.
-        log.info("stage complete", request_id=self.request_id, stage=self.stage,
-                 duration_ms=duration_ms, cost_cents=cost_cents, **metadata)
-        staged = Staged(self.stage, self.request_id, value, duration_ms, cost_cents, provider, input_tokens,
-                        output_tokens, metadata, self._upstream)
-        return dg.Output(staged, metadata={"duration_ms": duration_ms, "cost_cents": cost_cents,
-                                           **{k: v for k, v in metadata.items() if isinstance(v, (int, float, str, bool))}})
+        log.info(
+            "stage complete",
+            request_id=self.request_id,
+            stage=self.stage,
+            duration_ms=duration_ms,
+            cost_cents=cost_cents,
+            **metadata,
+        )
+        staged = Staged(
+            self.stage,
+            self.request_id,
+            value,
+            duration_ms,
+            cost_cents,
+            provider,
+            input_tokens,
+            output_tokens,
+            metadata,
+            self._upstream,
+        )
+        return dg.Output(
+            staged,
+            metadata={
+                "duration_ms": duration_ms,
+                "cost_cents": cost_cents,
+                **{k: v for k, v in metadata.items() if isinstance(v, (int, float, str, bool))},
+            },
+        )

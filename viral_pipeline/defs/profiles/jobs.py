@@ -15,11 +15,17 @@ class ProfileScrapeConfig(dg.Config):
     request_id: str
 
 
-@dg.op(description="Fetch the profile (simulated world or Apify actor), upsert it into creators as source 'profile'.")
-def scrape_profile(context: dg.OpExecutionContext, config: ProfileScrapeConfig, app_db: AppDatabase,
-                   scraper: ScraperSource) -> dg.Output:
-    from viral_pipeline.engine.creators import follower_tier
-    from viral_pipeline.engine.profiles import ProfileNotFound
+@dg.op(
+    description="Fetch the profile (simulated world or Apify actor), upsert it into creators as source 'profile'."
+)
+def scrape_profile(
+    context: dg.OpExecutionContext,
+    config: ProfileScrapeConfig,
+    app_db: AppDatabase,
+    scraper: ScraperSource,
+) -> dg.Output:
+    from viral_pipeline.engine.inputs.creators import follower_tier
+    from viral_pipeline.engine.inputs.profiles import ProfileNotFound
     from viral_pipeline.store.profiles import (
         get_profile_request,
         mark_profile_failed,
@@ -37,23 +43,47 @@ def scrape_profile(context: dg.OpExecutionContext, config: ProfileScrapeConfig, 
         handle = row["handle"]
         if not mark_profile_running(engine, config.request_id, context.run.run_id):
             log.info("profile request already succeeded", handle=handle)
-            return dg.Output({"outcome": "already_succeeded"}, metadata={"outcome": "already_succeeded"})
+            return dg.Output(
+                {"outcome": "already_succeeded"}, metadata={"outcome": "already_succeeded"}
+            )
         try:
             profile = scraper.fetch_profile(handle)
         except ProfileNotFound as missing:
             # An answer, not an error: the request fails with the reason, and a retry would not help.
             mark_profile_failed(engine, config.request_id, str(missing))
-            log.warning("creator profile not found", handle=handle, reason=missing.reason, source=scraper.source)
-            return dg.Output({"outcome": "not_found"},
-                             metadata={"outcome": "not_found", "reason": missing.reason,
-                                       "duration_ms": elapsed_ms(started)})
+            log.warning(
+                "creator profile not found",
+                handle=handle,
+                reason=missing.reason,
+                source=scraper.source,
+            )
+            return dg.Output(
+                {"outcome": "not_found"},
+                metadata={
+                    "outcome": "not_found",
+                    "reason": missing.reason,
+                    "duration_ms": elapsed_ms(started),
+                },
+            )
         upsert_profile(engine, profile)
         mark_profile_succeeded(engine, config.request_id)
         tier = follower_tier(profile.followers)
-        log.info("creator profile stored", handle=profile.handle, author_id=profile.author_id,
-                 followers=profile.followers, verified=profile.verified, follower_tier=tier, source=scraper.source)
-    metadata = {"outcome": "succeeded", "handle": profile.handle, "author_id": profile.author_id,
-                "follower_tier": tier or "unknown", "duration_ms": elapsed_ms(started)}
+        log.info(
+            "creator profile stored",
+            handle=profile.handle,
+            author_id=profile.author_id,
+            followers=profile.followers,
+            verified=profile.verified,
+            follower_tier=tier,
+            source=scraper.source,
+        )
+    metadata = {
+        "outcome": "succeeded",
+        "handle": profile.handle,
+        "author_id": profile.author_id,
+        "follower_tier": tier or "unknown",
+        "duration_ms": elapsed_ms(started),
+    }
     if profile.followers is not None:
         metadata["followers"] = profile.followers
     if profile.verified is not None:
@@ -70,7 +100,9 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
     request_id = run.tags.get(PROFILE_QUEUE.tag) if run else None
     error = context.op_exception or RuntimeError(f"op {context.op.name} failed")
     if request_id:
-        mark_profile_failed(context.resources.app_db.engine(), request_id, f"{context.op.name}: {error}")
+        mark_profile_failed(
+            context.resources.app_db.engine(), request_id, f"{context.op.name}: {error}"
+        )
     report_exception(error, request_id=request_id, stage=context.op.name)
 
 
@@ -84,4 +116,3 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
 )
 def scrape_creator_profile() -> None:
     scrape_profile()
-

@@ -18,9 +18,18 @@ class ProfileSensorLimits(dg.ConfigurableResource):
     job=scrape_creator_profile,
     minimum_interval_seconds=PROFILE_SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launch one profile scrape per queued PATCH /api/profile (run_key = request id), a capped batch per tick.",
+    description=(
+        "Launch one profile scrape per queued PATCH /api/profile (run_key = request id), "
+        "a capped batch per tick."
+    ),
 )
-def profile_requests(context: dg.SensorEvaluationContext, app_db: AppDatabase,
-                     profile_limits: ProfileSensorLimits) -> dg.SensorResult:
-    return queue_tick("profile_requests", app_db.engine(), PROFILE_QUEUE, context.cursor,
-                      limit=profile_limits.max_runs_per_tick)
+def profile_requests(
+    context: dg.SensorEvaluationContext, app_db: AppDatabase, profile_limits: ProfileSensorLimits
+) -> dg.SensorResult:
+    return queue_tick(
+        "profile_requests",
+        app_db.engine(),
+        PROFILE_QUEUE,
+        context.cursor,
+        limit=profile_limits.max_runs_per_tick,
+    )

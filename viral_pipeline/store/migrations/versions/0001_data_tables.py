@@ -96,5 +96,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("apify_webhook_events", "ingest_rejects", "trending_sounds", "creators", "scraped_videos"):
+    for table in (
+        "apify_webhook_events",
+        "ingest_rejects",
+        "trending_sounds",
+        "creators",
+        "scraped_videos",
+    ):
         op.drop_table(table)

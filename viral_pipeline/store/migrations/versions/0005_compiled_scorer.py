@@ -1,4 +1,4 @@
-"""serving_models.scorer: the champion compiled to numpy arrays (engine/scorer.py).
+"""serving_models.scorer: the champion compiled to numpy arrays (engine/model/scorer.py).
 
 Revision ID: 0005
 Revises: 0004

@@ -2,7 +2,7 @@
 
 A `predict` run is a new process for every request, and what it imports is paid each time:
 pandas costs about 0.25 s to import, scikit-learn about a second. This module computes exactly
-what `viral_pipeline.engine.features.build_features` computes, for a single row, with the
+what `viral_pipeline.engine.model.features.build_features` computes, for a single row, with the
 standard library and numpy only; a test checks both agree on thousands of rows.
 
 It also owns the definitions both share (columns, hashtag buckets), so they cannot drift apart.
@@ -14,17 +14,23 @@ import math
 import zlib
 from bisect import bisect_right
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from viral_pipeline.engine.creators import FOLLOWER_TIERS
+from viral_pipeline.engine.inputs.creators import FOLLOWER_TIERS
 from viral_pipeline.engine.timeutil import parse_utc
 
 RAW_COLUMNS: tuple[str, ...] = (
-    "caption", "hashtags", "sound_original", "sound_trend_score", "duration_s",
-    "is_slideshow", "followers", "verified", "posted_at",
+    "caption",
+    "hashtags",
+    "sound_original",
+    "sound_trend_score",
+    "duration_s",
+    "is_slideshow",
+    "followers",
+    "verified",
+    "posted_at",
 )
 N_HASH_BUCKETS = 16
 # Tags people add for reach rather than topic.
@@ -89,7 +95,9 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`)."""
     missing = [c for c in RAW_COLUMNS if c not in raw]
     if missing:
-        raise ValueError(f"feature_vector needs the columns {list(RAW_COLUMNS)}; missing: {missing}")
+        raise ValueError(
+            f"feature_vector needs the columns {list(RAW_COLUMNS)}; missing: {missing}"
+        )
     out = np.zeros(len(FEATURE_COLUMNS))
     caption = "" if raw["caption"] is None else str(raw["caption"])
     out[_INDEX["caption_chars"]] = len(caption)
@@ -99,7 +107,9 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     if hashtags is None or (isinstance(hashtags, float) and math.isnan(hashtags)):
         hashtags = []
     if not isinstance(hashtags, (list, tuple, np.ndarray)):
-        raise TypeError(f"hashtags must be a list of names, not {type(hashtags).__name__}: {hashtags!r}")
+        raise TypeError(
+            f"hashtags must be a list of names, not {type(hashtags).__name__}: {hashtags!r}"
+        )
     first_bucket = _INDEX[BUCKET_COLUMNS[0]]
     for tag in hashtags:
         name = str(tag).strip().lstrip("#").lower()
@@ -127,7 +137,9 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     try:
         posted = parse_utc(raw["posted_at"])
     except TypeError:
-        raise TypeError(f"posted_at must be a datetime or ISO-8601 text, not {type(raw['posted_at']).__name__}") from None
+        raise TypeError(
+            f"posted_at must be a datetime or ISO-8601 text, not {type(raw['posted_at']).__name__}"
+        ) from None
     fractional = posted.hour + posted.minute / 60 + posted.second / 3600
     out[_INDEX["weekday"]] = posted.weekday()
     out[_INDEX["hour"]] = posted.hour

@@ -21,8 +21,13 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import ArrayLike
 
-from viral_pipeline.engine.calibration import apply_platt, ece_noise_floor, expected_calibration_error, fit_platt
-from viral_pipeline.engine.platt import PlattParams
+from viral_pipeline.engine.calibration.maths import (
+    apply_platt,
+    ece_noise_floor,
+    expected_calibration_error,
+    fit_platt,
+)
+from viral_pipeline.engine.calibration.platt import PlattParams
 
 N_BINS = 10
 FOLDS = 5
@@ -61,8 +66,11 @@ class Verdict:
 
     @property
     def reasons(self) -> list[str]:
-        failed = {"ECE after > ECE before": self.no_worse, "ECE after above the noise-scaled threshold":
-                  self.below_threshold, "slope a is not negative": self.slope_negative}
+        failed = {
+            "ECE after > ECE before": self.no_worse,
+            "ECE after above the noise-scaled threshold": self.below_threshold,
+            "slope a is not negative": self.slope_negative,
+        }
         return [reason for reason, ok in failed.items() if not ok]
 
 
@@ -71,7 +79,9 @@ def _folds(n: int, folds: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(np.arange(n) % folds)
 
 
-def cross_fitted_probabilities(raw: np.ndarray, labels: np.ndarray, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+def cross_fitted_probabilities(
+    raw: np.ndarray, labels: np.ndarray, folds: int = FOLDS, seed: int = 0
+) -> np.ndarray:
     """Each pair calibrated by the (a, b) fitted on the other folds."""
     fold = _folds(raw.size, folds, seed)
     out = np.empty(raw.size)
@@ -82,21 +92,30 @@ def cross_fitted_probabilities(raw: np.ndarray, labels: np.ndarray, folds: int =
     return out
 
 
-def fit_calibration(raw_probability: ArrayLike, is_viral: ArrayLike, *, folds: int = FOLDS, seed: int = 0) -> CalibrationFit:
+def fit_calibration(
+    raw_probability: ArrayLike, is_viral: ArrayLike, *, folds: int = FOLDS, seed: int = 0
+) -> CalibrationFit:
     raw = np.asarray(raw_probability, dtype=float).ravel()
     labels = np.asarray(is_viral, dtype=float).ravel()
     if raw.size < 2 * folds:
-        raise ValueError(f"need at least {2 * folds} pairs to cross-fit {folds} folds, got {raw.size}")
+        raise ValueError(
+            f"need at least {2 * folds} pairs to cross-fit {folds} folds, got {raw.size}"
+        )
     a, b = fit_platt(raw, labels)
     after = cross_fitted_probabilities(raw, labels, folds, seed)
     return CalibrationFit(
-        a=float(a), b=float(b), n=int(raw.size), positives=int(labels.sum()),
+        a=float(a),
+        b=float(b),
+        n=int(raw.size),
+        positives=int(labels.sum()),
         ece_before=expected_calibration_error(labels, raw, N_BINS, "uniform"),
         ece_after=expected_calibration_error(labels, after, N_BINS, "uniform"),
         ece_before_equal_mass=expected_calibration_error(labels, raw, N_BINS, "quantile"),
         ece_after_equal_mass=expected_calibration_error(labels, after, N_BINS, "quantile"),
         noise_floor=ece_noise_floor(raw.size, N_BINS, y_prob=after, seed=seed),
-        raw=raw, labels=labels, cross_fitted=after,
+        raw=raw,
+        labels=labels,
+        cross_fitted=after,
     )
 
 
@@ -104,7 +123,12 @@ def calibration_verdict(fit: CalibrationFit) -> Verdict:
     no_worse = fit.ece_after <= fit.ece_before
     below = fit.ece_after <= fit.ece_threshold
     slope = bool(np.isfinite(fit.a) and fit.a < 0)
-    return Verdict(passed=no_worse and below and slope, no_worse=no_worse, below_threshold=below, slope_negative=slope)
+    return Verdict(
+        passed=no_worse and below and slope,
+        no_worse=no_worse,
+        below_threshold=below,
+        slope_negative=slope,
+    )
 
 
 def platt_version(tier: str, fitted_at: datetime) -> str:

@@ -1,6 +1,6 @@
 """Simulated stats of a predicted video, from the same generative model as the simulated source.
 
-The video's settled plays follow engine/simulated.py: ln(plays) = mu + q + luck, with mu from
+The video's settled plays follow engine/world/simulated.py: ln(plays) = mu + q + luck, with mu from
 `expected_ln_plays` of what the prediction request says (creator followers and verified badge,
 the sound's trend on the posting day, posting hour, duration, hashtags, caption length), q the
 creator's hidden effect and luck the world's LUCK mixture. A creator handle of the simulated world
@@ -24,12 +24,20 @@ from typing import Any
 
 import numpy as np
 
-from viral_pipeline.engine.outcomes import VideoStats
-from viral_pipeline.engine.profiles import handle_key
-from viral_pipeline.engine.request import merge_hashtags
-from viral_pipeline.engine.simulated import (
-    CREATOR_QUALITY_SD, FOLLOWERS_MEDIAN, WORLD_SEED, expected_ln_plays, luck, p_above, sound_trend, world)
+from viral_pipeline.engine.calibration.outcomes import VideoStats
+from viral_pipeline.engine.inputs.profiles import handle_key
+from viral_pipeline.engine.inputs.request import merge_hashtags
 from viral_pipeline.engine.timeutil import as_utc as _utc
+from viral_pipeline.engine.world.simulated import (
+    CREATOR_QUALITY_SD,
+    FOLLOWERS_MEDIAN,
+    WORLD_SEED,
+    expected_ln_plays,
+    luck,
+    p_above,
+    sound_trend,
+    world,
+)
 
 TAU_HOURS = (12.0, 30.0)
 DELETED_SHARE = 0.01  # videos taken down before they are scraped: the source cannot find them
@@ -44,22 +52,34 @@ def sound_trends_on(day: date, world_seed: int = WORLD_SEED) -> dict[str, float]
     return {str(music_id): float(t) for music_id, t in zip(ids, trend.tolist())}
 
 
-def expected_ln_plays_of_request(payload: dict[str, Any], posted_at: datetime, *, world_seed: int = WORLD_SEED) -> float:
+def expected_ln_plays_of_request(
+    payload: dict[str, Any], posted_at: datetime, *, world_seed: int = WORLD_SEED
+) -> float:
     """mu of a prediction request's video in the simulated world."""
     creator = payload.get("creator") or {}
     sound = payload.get("sound") or {}
     followers = creator.get("followers")
-    ln_f = math.log(max(int(followers), 1)) if followers is not None else math.log(FOLLOWERS_MEDIAN)  # the world's median creator
+    ln_f = (
+        math.log(max(int(followers), 1)) if followers is not None else math.log(FOLLOWERS_MEDIAN)
+    )  # the world's median creator
     posted_at = _utc(posted_at)
     original = bool(sound.get("original"))
-    uses_trend = 0.0 if original else sound_trends_on(posted_at.date(), world_seed).get(str(sound.get("id")), 0.0)
+    uses_trend = (
+        0.0
+        if original
+        else sound_trends_on(posted_at.date(), world_seed).get(str(sound.get("id")), 0.0)
+    )
     caption = str(payload.get("caption") or "")
     hashtags = merge_hashtags([str(t).lstrip("#") for t in payload.get("hashtags") or []], caption)
     mu = expected_ln_plays(
-        ln_f=np.array([ln_f]), quality=0.0, uses_trend=np.array([uses_trend]),
+        ln_f=np.array([ln_f]),
+        quality=0.0,
+        uses_trend=np.array([uses_trend]),
         hour=np.array([posted_at.hour + posted_at.minute / 60]),
-        duration=np.array([int(payload.get("duration_s") or 1)]), slideshow=np.array([False]),
-        tag_count=np.array([len(hashtags)]), caption_len=np.array([float(len(caption))]),
+        duration=np.array([int(payload.get("duration_s") or 1)]),
+        slideshow=np.array([False]),
+        tag_count=np.array([len(hashtags)]),
+        caption_len=np.array([float(len(caption))]),
         verified=np.array([bool(creator.get("verified"))]),
     )
     return float(mu[0])
@@ -75,7 +95,12 @@ def creator_quality(payload: dict[str, Any], *, world_seed: int = WORLD_SEED) ->
 
 
 def simulated_stats(
-    video_id: str, payload: dict[str, Any], posted_at: datetime, now: datetime, *, world_seed: int = WORLD_SEED
+    video_id: str,
+    payload: dict[str, Any],
+    posted_at: datetime,
+    now: datetime,
+    *,
+    world_seed: int = WORLD_SEED,
 ) -> VideoStats | None:
     """The video's stats as a scraper would see them at `now`; None when the source cannot find it
     (a deleted video, or one not posted yet)."""
@@ -95,18 +120,30 @@ def simulated_stats(
     likes = views * min(0.085 * math.exp(0.5 * z_likes + 0.1 * eps), 0.6)
     comments = views * 0.0013 * math.exp(0.9 * z_comments)
     shares = views * 0.0009 * math.exp(1.0 * z_shares)
-    return VideoStats(video_id=video_id, views=round(views), likes=round(likes), comments=round(comments),
-                      shares=round(shares))
+    return VideoStats(
+        video_id=video_id,
+        views=round(views),
+        likes=round(likes),
+        comments=round(comments),
+        shares=round(shares),
+    )
 
 
-def viral_probability(payload: dict[str, Any], posted_at: datetime, threshold_views: float, *,
-                      world_seed: int = WORLD_SEED) -> float:
+def viral_probability(
+    payload: dict[str, Any],
+    posted_at: datetime,
+    threshold_views: float,
+    *,
+    world_seed: int = WORLD_SEED,
+) -> float:
     """The true probability that the request's video ends above `threshold_views` once settled
     (7 days: growth is then within 0.4% of its end), given it is found. For a creator of the
     simulated world it knows the creator's hidden effect (the oracle); for any other creator the
     effect is marginalised (the best knowable from the request). Benchmarks use it for the best
     reachable scores."""
-    margin = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) - math.log(max(threshold_views, 1.0))
+    margin = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) - math.log(
+        max(threshold_views, 1.0)
+    )
     quality = creator_quality(payload, world_seed=world_seed)
     if quality is None:
         return float(p_above(margin, CREATOR_QUALITY_SD))

@@ -20,21 +20,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC
 
-from viral_pipeline.engine.aggregate import Signal
-from viral_pipeline.engine.request import NormalizedRequest
+from viral_pipeline.engine.inputs.request import NormalizedRequest
+from viral_pipeline.engine.signals.aggregate import Signal
 
 WEIGHTS = {"caption": 0.25, "hashtags": 0.25, "duration": 0.30, "hour": 0.20}
-_W_CAPTION, _W_HASHTAGS, _W_DURATION, _W_HOUR = (WEIGHTS[k] for k in ("caption", "hashtags", "duration", "hour"))
+_W_CAPTION, _W_HASHTAGS, _W_DURATION, _W_HOUR = (
+    WEIGHTS[k] for k in ("caption", "hashtags", "duration", "hour")
+)
 
 # Score of each UTC hour 0..23: afternoon best, the small hours worst.
 HOUR_SCORES: tuple[int, ...] = (
-    45, 35, 25, 20, 20, 25, 35, 45, 55, 60, 65, 75,  # 00..11
-    80, 90, 100, 100, 100, 100, 100, 90, 80, 70, 60, 50,  # 12..23
+    45,
+    35,
+    25,
+    20,
+    20,
+    25,
+    35,
+    45,
+    55,
+    60,
+    65,
+    75,  # 00..11
+    80,
+    90,
+    100,
+    100,
+    100,
+    100,
+    100,
+    90,
+    80,
+    70,
+    60,
+    50,  # 12..23
 )
 
 # (x, score) knots; the score is linear between knots and flat beyond the last ones.
 CAPTION_CURVE: tuple[tuple[float, float], ...] = ((1, 40), (50, 100), (150, 100), (1000, 30))
-DURATION_CURVE: tuple[tuple[float, float], ...] = ((1, 50), (15, 100), (35, 100), (60, 75), (180, 40), (600, 15))
+DURATION_CURVE: tuple[tuple[float, float], ...] = (
+    (1, 50),
+    (15, 100),
+    (35, 100),
+    (60, 75),
+    (180, 40),
+    (600, 15),
+)
 
 
 def _piecewise(x: float, knots: Sequence[tuple[float, float]]) -> float:

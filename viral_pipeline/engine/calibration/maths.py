@@ -31,6 +31,7 @@ def expit(x: ArrayLike) -> np.ndarray:
 def log_expit(x: ArrayLike) -> np.ndarray:
     return -np.logaddexp(0.0, -np.asarray(x, dtype=float))
 
+
 BinStrategy = Literal["uniform", "quantile"]
 
 
@@ -80,7 +81,9 @@ def reliability_table(
 def ece_from_table(table: Sequence[tuple[float, float, int]]) -> float:
     """ECE of a reliability table: the count-weighted mean gap between observed and predicted."""
     total = sum(count for _, _, count in table)
-    return float(sum(count * abs(observed - predicted) for predicted, observed, count in table) / total)
+    return float(
+        sum(count * abs(observed - predicted) for predicted, observed, count in table) / total
+    )
 
 
 def expected_calibration_error(
@@ -137,7 +140,9 @@ def ece_noise_floor(
         _validate(np.zeros_like(pool), pool)
         probs = pool[rng.integers(0, pool.size, (n_sims, n))]
     labels = (rng.random((n_sims, n)) < probs).astype(float)
-    return float(np.mean([expected_calibration_error(y, p, n_bins, strategy) for y, p in zip(labels, probs)]))
+    return float(
+        np.mean([expected_calibration_error(y, p, n_bins, strategy) for y, p in zip(labels, probs)])
+    )
 
 
 # ---- Platt scaling ------------------------------------------------------------------------

@@ -85,24 +85,46 @@ ORIGINAL_SOUND_SHARE = 0.39  # of videos with a sound
 CATALOGUE_SHARE = 0.6  # of the other videos: a catalogue sound; the rest, one of LONG_TAIL_SOUNDS
 LONG_TAIL_SOUNDS = 1_000_000
 
-_FIRST = "alex sam jo maya leo nina omar lina tom zoe ivan sofia kai mila noah emma luca ana theo yuki"
+_FIRST = (
+    "alex sam jo maya leo nina omar lina tom zoe ivan sofia kai mila noah emma luca ana theo yuki"
+)
 _SECOND = "daily eats fit vibes lab talks diaries studio world life hacks official tv games travels".split()
-_NAMES = "Alex Sam Jo Maya Léo Nina Omar Lina Tom Zoé Iván Sofía Kai Mila Noah Emma Luca Ana Théo Yuki"
+_NAMES = (
+    "Alex Sam Jo Maya Léo Nina Omar Lina Tom Zoé Iván Sofía Kai Mila Noah Emma Luca Ana Théo Yuki"
+)
 _FIRST, _NAMES = _FIRST.split(), _NAMES.split()
-_WORDS = ("the best way to make this recipe in ten minutes wait for the end you will not believe what "
-          "happened today pov when your friend says story time my new routine tried viral trick "
-          "honestly worth it part two comment below who else does this café niño über día très "
-          "bonito ça marche").split()
+_WORDS = (
+    "the best way to make this recipe in ten minutes wait for the end you will not believe what "
+    "happened today pov when your friend says story time my new routine tried viral trick "
+    "honestly worth it part two comment below who else does this café niño über día très "
+    "bonito ça marche"
+).split()
 _EMOJI = ["😂", "🔥", "✨", "🤖", "❤️", "😭", "👀", "💪", "🍕", "🎶"]
-_GENERIC = "fyp fyp fyp foryou foryou viral viral foryoupage fy trending xyzbca tiktok".split()  # weighted
-_TOPICS = [t.split() for t in (
-    "food recipe cooking foodtok easyrecipe", "fitness gym workout gymtok health",
-    "comedy funny humor meme skit", "dance dancechallenge choreo music song",
-    "tech ai chatgpt coding gadgets", "beauty makeup skincare grwm hair",
-    "pets dog cat puppy animals", "travel wanderlust vacation beach roadtrip",
-    "gaming gamer minecraft fortnite twitch", "learnontiktok education science history facts")]
-_LANGS = [("en", "US", "original sound"), ("es", "ES", "sonido original"), ("fr", "FR", "son original"),
-          ("pt", "BR", "som original"), ("de", "DE", "Originalton")]
+_GENERIC = (
+    "fyp fyp fyp foryou foryou viral viral foryoupage fy trending xyzbca tiktok".split()
+)  # weighted
+_TOPICS = [
+    t.split()
+    for t in (
+        "food recipe cooking foodtok easyrecipe",
+        "fitness gym workout gymtok health",
+        "comedy funny humor meme skit",
+        "dance dancechallenge choreo music song",
+        "tech ai chatgpt coding gadgets",
+        "beauty makeup skincare grwm hair",
+        "pets dog cat puppy animals",
+        "travel wanderlust vacation beach roadtrip",
+        "gaming gamer minecraft fortnite twitch",
+        "learnontiktok education science history facts",
+    )
+]
+_LANGS = [
+    ("en", "US", "original sound"),
+    ("es", "ES", "sonido original"),
+    ("fr", "FR", "son original"),
+    ("pt", "BR", "som original"),
+    ("de", "DE", "Originalton"),
+]
 _SONG_A = "midnight golden electric lonely summer neon broken wild paper velvet".split()
 _SONG_B = "dreams heart city lights river echo fever motion signal garden".split()
 
@@ -138,7 +160,9 @@ class World:
         """The index of the creator with this handle (any case), None when nobody has it."""
         match = _HANDLE.fullmatch(handle.lower())
         c = int(match.group(1)) if match else -1
-        return c if 0 <= c < len(self.author_id) and self.handle(c).lower() == handle.lower() else None
+        return (
+            c if 0 <= c < len(self.author_id) and self.handle(c).lower() == handle.lower() else None
+        )
 
     def author(self, c: int) -> dict[str, Any]:
         """authorMeta of creator `c`, as every one of its videos shows it."""
@@ -150,16 +174,35 @@ class World:
         hearts = display_round(fans * (2 + self.picks[creators, 2] % 30)).tolist()
         out = []
         for c, f, heart, (_, _, num, nick), verified in zip(
-                creators.tolist(), fans.tolist(), hearts, self.picks[creators].tolist(), self.verified[creators].tolist()):
+            creators.tolist(),
+            fans.tolist(),
+            hearts,
+            self.picks[creators].tolist(),
+            self.verified[creators].tolist(),
+        ):
             handle = self.handle(c)
-            out.append({
-                "id": str(self.author_id[c]), "name": handle, "profileUrl": f"https://www.tiktok.com/@{handle}",
-                "nickName": f"{_NAMES[nick % len(_NAMES)]} {_SECOND[(nick // 20) % len(_SECOND)].title()}",
-                "verified": verified, "signature": "", "bioLink": None,
-                "originalAvatarUrl": "...", "avatar": "...", "privateAccount": False, "roomId": "",
-                "ttSeller": False, "following": num % 400, "friends": num % 50, "fans": f,
-                "heart": heart, "video": 5 + num % 300, "digg": num,
-            })
+            out.append(
+                {
+                    "id": str(self.author_id[c]),
+                    "name": handle,
+                    "profileUrl": f"https://www.tiktok.com/@{handle}",
+                    "nickName": f"{_NAMES[nick % len(_NAMES)]} {_SECOND[(nick // 20) % len(_SECOND)].title()}",
+                    "verified": verified,
+                    "signature": "",
+                    "bioLink": None,
+                    "originalAvatarUrl": "...",
+                    "avatar": "...",
+                    "privateAccount": False,
+                    "roomId": "",
+                    "ttSeller": False,
+                    "following": num % 400,
+                    "friends": num % 50,
+                    "fans": f,
+                    "heart": heart,
+                    "video": 5 + num % 300,
+                    "digg": num,
+                }
+            )
         return out
 
 
@@ -201,17 +244,27 @@ def world(world_seed: int = WORLD_SEED) -> World:
     score = 1.5 * ln_f + rng.logistic(0, 1, n)
     verified = score >= np.quantile(score, 1 - 0.056)
     regular = rng.lognormal(0, regular_sd, n_regular)
-    activity = np.concatenate([regular * regular_share / regular.sum(), np.full(n_casual, (1 - regular_share) / n_casual)])
+    activity = np.concatenate(
+        [regular * regular_share / regular.sum(), np.full(n_casual, (1 - regular_share) / n_casual)]
+    )
     tags = list(dict.fromkeys(_GENERIC + [t for topic in _TOPICS for t in topic]))
     lengths = rng.integers(6, 20, len(tags))
-    hashtag_id = {t: str(i)[:k] for t, i, k in zip(tags, _ids19(rng, len(tags)).tolist(), lengths.tolist())}
+    hashtag_id = {
+        t: str(i)[:k] for t, i, k in zip(tags, _ids19(rng, len(tags)).tolist(), lengths.tolist())
+    }
     return World(
-        author_id=_ids19(rng, n), ln_followers=ln_f, verified=verified,
+        author_id=_ids19(rng, n),
+        ln_followers=ln_f,
+        verified=verified,
         quality=rng.standard_normal(n) * CREATOR_QUALITY_SD,
-        activity_cdf=np.cumsum(activity), picks=rng.integers(0, 1_000, (n, 4)),
-        topic=rng.integers(0, len(_TOPICS), n), lang=rng.choice(len(_LANGS), n, p=[0.6, 0.15, 0.1, 0.1, 0.05]),
-        sound_phase=rng.uniform(0, SOUND_CYCLE_DAYS, N_SOUNDS), sound_width=rng.uniform(3, 10, N_SOUNDS),
-        sound_amp=rng.lognormal(0, 1.0, N_SOUNDS), sound_base_id=_ids19(rng, N_SOUNDS),
+        activity_cdf=np.cumsum(activity),
+        picks=rng.integers(0, 1_000, (n, 4)),
+        topic=rng.integers(0, len(_TOPICS), n),
+        lang=rng.choice(len(_LANGS), n, p=[0.6, 0.15, 0.1, 0.1, 0.05]),
+        sound_phase=rng.uniform(0, SOUND_CYCLE_DAYS, N_SOUNDS),
+        sound_width=rng.uniform(3, 10, N_SOUNDS),
+        sound_amp=rng.lognormal(0, 1.0, N_SOUNDS),
+        sound_base_id=_ids19(rng, N_SOUNDS),
         long_tail_base_id=int(_ids19(rng, 1)[0]) // LONG_TAIL_SOUNDS * LONG_TAIL_SOUNDS,
         hashtag_id=hashtag_id,
     )
@@ -227,10 +280,15 @@ def sound_trend(w: World, day: date) -> tuple[np.ndarray, np.ndarray]:
 
 def _sound_meta(k: int, music_id: int) -> dict[str, Any]:
     # A sound's name follows from its number k, without any draws.
-    return {"musicName": f"{_SONG_A[k % 10]} {_SONG_B[(k // 10) % 10]}",
-            "musicAuthor": f"{_NAMES[k % 20]} {_SONG_B[(3 * k) % 10].title()}",
-            "musicOriginal": False, "playUrl": "...", "coverMediumUrl": "...",
-            "originalCoverMediumUrl": "...", "musicId": str(music_id)}
+    return {
+        "musicName": f"{_SONG_A[k % 10]} {_SONG_B[(k // 10) % 10]}",
+        "musicAuthor": f"{_NAMES[k % 20]} {_SONG_B[(3 * k) % 10].title()}",
+        "musicOriginal": False,
+        "playUrl": "...",
+        "coverMediumUrl": "...",
+        "originalCoverMediumUrl": "...",
+        "musicId": str(music_id),
+    }
 
 
 def luck(z: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -251,29 +309,44 @@ def p_above(margin: np.ndarray, creator_sd: float = 0.0) -> np.ndarray:
 _LN_PLAYS_CENTRE = np.log(VIEWS_MEDIAN) - 0.36
 
 
-def expected_ln_plays(*, ln_f: np.ndarray, quality: np.ndarray | float, uses_trend: np.ndarray,
-                      hour: np.ndarray, duration: np.ndarray, slideshow: np.ndarray, tag_count: np.ndarray,
-                      caption_len: np.ndarray, verified: np.ndarray) -> np.ndarray:
+def expected_ln_plays(
+    *,
+    ln_f: np.ndarray,
+    quality: np.ndarray | float,
+    uses_trend: np.ndarray,
+    hour: np.ndarray,
+    duration: np.ndarray,
+    slideshow: np.ndarray,
+    tag_count: np.ndarray,
+    caption_len: np.ndarray,
+    verified: np.ndarray,
+) -> np.ndarray:
     """mu (+ the creator effect `quality`, 0 for the knowable part): expected ln(playCount).
 
     Shared by the day generator and the simulated outcomes of predicted videos
-    (engine/simulated_outcomes.py), so both follow one generative model.
+    (engine/world/simulated_outcomes.py), so both follow one generative model.
     """
     # Why these effects: reach helps, but weakly among trending videos; trending sounds help
     # small accounts; the busiest hours a little; a mild duration sweet spot; slideshows
     # underperform. Together, without followers, they rank the top decile at AUC about 0.54.
     small = 1 / (1 + np.exp(ln_f - np.log(10_000)))
-    mu = (FOLLOWER_EFFECT * (ln_f - np.log(FOLLOWERS_MEDIAN)) + quality
-          + 0.5 * uses_trend * small
-          + 0.28 * np.cos(2 * np.pi * (hour - 16) / 24)
-          + np.where(slideshow, -0.45, -0.2 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
-          + 0.07 * np.minimum(tag_count, 5) - 0.17 * (tag_count == 0)
-          - 0.17 * (caption_len > 150) + 0.25 * verified)
+    mu = (
+        FOLLOWER_EFFECT * (ln_f - np.log(FOLLOWERS_MEDIAN))
+        + quality
+        + 0.5 * uses_trend * small
+        + 0.28 * np.cos(2 * np.pi * (hour - 16) / 24)
+        + np.where(slideshow, -0.45, -0.2 * (np.log(np.maximum(duration, 1)) - np.log(18)) ** 2)
+        + 0.07 * np.minimum(tag_count, 5)
+        - 0.17 * (tag_count == 0)
+        - 0.17 * (caption_len > 150)
+        + 0.25 * verified
+    )
     return mu + _LN_PLAYS_CENTRE
 
 
-def _captions(rng: np.random.Generator, w: World, creator: np.ndarray, n_tags: np.ndarray,
-              n_words: np.ndarray) -> tuple[list[str], list[list[str]]]:
+def _captions(
+    rng: np.random.Generator, w: World, creator: np.ndarray, n_tags: np.ndarray, n_words: np.ndarray
+) -> tuple[list[str], list[list[str]]]:
     """Captions from word lists (some non-ASCII, some emoji), ending in their #hashtags."""
     n = len(creator)
     word_ix = rng.integers(0, len(_WORDS), int(n_words.sum())).tolist()
@@ -283,10 +356,13 @@ def _captions(rng: np.random.Generator, w: World, creator: np.ndarray, n_tags: n
     texts, tag_lists, wpos, tpos = [], [], 0, 0
     for c, nw, nt, e in zip(creator.tolist(), n_words.tolist(), n_tags.tolist(), emoji):
         topic = _TOPICS[w.topic[c]]
-        tags = list(dict.fromkeys(  # a repeated tag is written once, as people do
-            _GENERIC[j % len(_GENERIC)] if g else topic[j % len(topic)]
-            for g, j in zip(tag_generic[tpos: tpos + nt], tag_ix[tpos: tpos + nt])))
-        text = " ".join([_WORDS[j] for j in word_ix[wpos: wpos + nw]]).capitalize()
+        tags = list(
+            dict.fromkeys(  # a repeated tag is written once, as people do
+                _GENERIC[j % len(_GENERIC)] if g else topic[j % len(topic)]
+                for g, j in zip(tag_generic[tpos : tpos + nt], tag_ix[tpos : tpos + nt])
+            )
+        )
+        text = " ".join([_WORDS[j] for j in word_ix[wpos : wpos + nw]]).capitalize()
         text += (f" {_EMOJI[e]}" if e >= 0 else "") + "".join([f" #{t}" for t in tags])
         wpos, tpos = wpos + nw, tpos + nt
         texts.append(text)
@@ -310,8 +386,10 @@ def generate_day(day: date, n: int, *, world_seed: int = WORLD_SEED) -> Simulate
 def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     w = world(world_seed)
     rng = np.random.default_rng([world_seed, day.toordinal()])
-    creator = np.minimum(np.searchsorted(w.activity_cdf, rng.random(n) * w.activity_cdf[-1], side="right"),
-                         len(w.activity_cdf) - 1)
+    creator = np.minimum(
+        np.searchsorted(w.activity_cdf, rng.random(n) * w.activity_cdf[-1], side="right"),
+        len(w.activity_cdf) - 1,
+    )
     ln_f = w.ln_followers[creator]
     slideshow = rng.random(n) < 0.04
     original = (rng.random(n) < ORIGINAL_SOUND_SHARE) & ~slideshow
@@ -336,9 +414,17 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     caption_len = np.fromiter(map(len, texts), float, n)
 
     tag_count = np.fromiter(map(len, tag_lists), np.int64, n)
-    mu = expected_ln_plays(ln_f=ln_f, quality=0.0, uses_trend=uses_trend, hour=hour,
-                           duration=duration, slideshow=slideshow, tag_count=tag_count,
-                           caption_len=caption_len, verified=w.verified[creator])
+    mu = expected_ln_plays(
+        ln_f=ln_f,
+        quality=0.0,
+        uses_trend=uses_trend,
+        hour=hour,
+        duration=duration,
+        slideshow=slideshow,
+        tag_count=tag_count,
+        caption_len=caption_len,
+        verified=w.verified[creator],
+    )
     z = rng.standard_normal(n)
     ln_plays = mu + w.quality[creator] + luck(z, rng.random(n))
     plays = np.exp(ln_plays)
@@ -360,13 +446,31 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     iso = np.datetime_as_string(create_time.astype("datetime64[s]"), unit="s").tolist()
     # The sound of each video: None for its own (original) sound, else (number, music id).
     slot_ids = (w.sound_base_id + cycle).tolist()
-    sounds = [None if own else (k + 7 * cy, slot_ids[k]) if cat else (t, w.long_tail_base_id + t)
-              for own, cat, k, cy, t in zip((original | slideshow).tolist(), catalogue.tolist(), slot.tolist(),
-                                            cycle[slot].tolist(), tail.tolist())]
+    sounds = [
+        None if own else (k + 7 * cy, slot_ids[k]) if cat else (t, w.long_tail_base_id + t)
+        for own, cat, k, cy, t in zip(
+            (original | slideshow).tolist(),
+            catalogue.tolist(),
+            slot.tolist(),
+            cycle[slot].tolist(),
+            tail.tolist(),
+        )
+    ]
     unique = np.unique(creator)
     authors = dict(zip(unique.tolist(), w.authors_of(unique)))
-    cols = zip(creator.tolist(), create_time.tolist(), low_bits.tolist(), iso, texts, tag_lists, sounds,
-               own_sound_id.tolist(), slideshow.tolist(), duration.tolist(), *(c.tolist() for c in counts))
+    cols = zip(
+        creator.tolist(),
+        create_time.tolist(),
+        low_bits.tolist(),
+        iso,
+        texts,
+        tag_lists,
+        sounds,
+        own_sound_id.tolist(),
+        slideshow.tolist(),
+        duration.tolist(),
+        *(c.tolist() for c in counts),
+    )
     items, valid = [], []
     for i, (c, ct, bits, when, text, tags, sound, own_id, slides, dur, *stats) in enumerate(cols):
         play, dig, com, sha, col = stats
@@ -374,9 +478,15 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
         author = dict(authors[c])
         lang, country, original_name = _LANGS[w.lang[c]]
         if sound is None:
-            music = {"musicName": original_name, "musicAuthor": author["nickName"], "musicOriginal": True,
-                     "playUrl": "...", "coverMediumUrl": "...", "originalCoverMediumUrl": "...",
-                     "musicId": str(own_id)}
+            music = {
+                "musicName": original_name,
+                "musicAuthor": author["nickName"],
+                "musicOriginal": True,
+                "playUrl": "...",
+                "coverMediumUrl": "...",
+                "originalCoverMediumUrl": "...",
+                "musicId": str(own_id),
+            }
         else:
             music = _sound_meta(*sound)
         if slides:
@@ -384,16 +494,41 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
             music["musicId"] = "0"
         url = f"https://www.tiktok.com/@{author['name']}/video/{vid}"
         item = {
-            "id": vid, "text": text, "textLanguage": lang, "createTime": ct, "createTimeISO": f"{when}.000Z",
-            "locationCreated": country, "isAd": False, "authorMeta": author, "musicMeta": music,
-            "webVideoUrl": url, "mediaUrls": [],
-            "videoMeta": {"height": 0 if slides else 1024, "width": 0 if slides else 576, "duration": dur,
-                          "coverUrl": "...", "originalCoverUrl": "...", "definition": "540p", "format": "mp4",
-                          "subtitleLinks": []},
-            "diggCount": dig, "shareCount": sha, "playCount": play, "collectCount": col, "commentCount": com,
-            "mentions": [], "detailedMentions": [],
-            "hashtags": [{"id": w.hashtag_id[t], "name": t, "title": "", "cover": ""} for t in tags],
-            "effectStickers": [], "isSlideshow": slides, "isPinned": False, "isSponsored": False,
+            "id": vid,
+            "text": text,
+            "textLanguage": lang,
+            "createTime": ct,
+            "createTimeISO": f"{when}.000Z",
+            "locationCreated": country,
+            "isAd": False,
+            "authorMeta": author,
+            "musicMeta": music,
+            "webVideoUrl": url,
+            "mediaUrls": [],
+            "videoMeta": {
+                "height": 0 if slides else 1024,
+                "width": 0 if slides else 576,
+                "duration": dur,
+                "coverUrl": "...",
+                "originalCoverUrl": "...",
+                "definition": "540p",
+                "format": "mp4",
+                "subtitleLinks": [],
+            },
+            "diggCount": dig,
+            "shareCount": sha,
+            "playCount": play,
+            "collectCount": col,
+            "commentCount": com,
+            "mentions": [],
+            "detailedMentions": [],
+            "hashtags": [
+                {"id": w.hashtag_id[t], "name": t, "title": "", "cover": ""} for t in tags
+            ],
+            "effectStickers": [],
+            "isSlideshow": slides,
+            "isPinned": False,
+            "isSponsored": False,
             "submittedVideoUrl": url,
         }
         if i in bad:
@@ -408,16 +543,24 @@ def _generate_day(day: date, n: int, world_seed: int) -> SimulatedDay:
     ids = [items[i]["id"] for i in idx]
     oracle = p_above(mu[idx] + w.quality[creator[idx]] - t_day)
     knowable = p_above(mu[idx] - t_day, CREATOR_QUALITY_SD)
-    return SimulatedDay(day=day, items=items, oracle_viral_probability=dict(zip(ids, oracle.tolist())),
-                        knowable_viral_probability=dict(zip(ids, knowable.tolist())))
+    return SimulatedDay(
+        day=day,
+        items=items,
+        oracle_viral_probability=dict(zip(ids, oracle.tolist())),
+        knowable_viral_probability=dict(zip(ids, knowable.tolist())),
+    )
 
 
 def _break(item: dict[str, Any], kind: int, noise: int) -> dict[str, Any]:
     """One malformed row of a kind the parser must reject."""
     if kind == 0:  # the actor's row for an input that does not exist
         handle = f"{item['authorMeta']['name']}{noise % 97}.x"
-        return {"url": f"https://www.tiktok.com/@{handle}", "searchQuery": "", "input": handle,
-                "error": "This profile/hashtag does not exist."}
+        return {
+            "url": f"https://www.tiktok.com/@{handle}",
+            "searchQuery": "",
+            "input": handle,
+            "error": "This profile/hashtag does not exist.",
+        }
     if kind == 1:  # stats missing or null
         if noise % 2:
             item.pop("playCount")
@@ -456,7 +599,9 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def best_auc(day: SimulatedDay, records_play_counts: dict[str, int], *, oracle: bool = False) -> float:
+def best_auc(
+    day: SimulatedDay, records_play_counts: dict[str, int], *, oracle: bool = False
+) -> float:
     """The best ROC AUC reachable against the realised labels: from pre-posting metadata (the
     knowable probability), or with `oracle` knowing the hidden creator effect too."""
     truth = day.oracle_viral_probability if oracle else day.knowable_viral_probability

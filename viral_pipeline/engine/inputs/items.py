@@ -146,7 +146,9 @@ def parse_item(raw: Any, *, now: datetime | None = None) -> VideoRecord | Reject
     posted_at = datetime.fromtimestamp(item.createTime, tz=UTC)
     latest = (now or datetime.now(UTC)) + timedelta(days=1)
     if not EARLIEST_POST <= posted_at <= latest:
-        return Rejection(f"createTime {item.createTime} is outside {EARLIEST_POST.date()}..now", raw)
+        return Rejection(
+            f"createTime {item.createTime} is outside {EARLIEST_POST.date()}..now", raw
+        )
 
     duration = item.videoMeta.duration if item.videoMeta else 0
     # The current format flags slideshows; the older one shows them only as a zero duration.

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 # The shared definitions live in feature_row (which `predict` runs import without pandas).
-from viral_pipeline.engine.feature_row import BUCKET_COLUMNS as _BUCKET_COLUMNS
-from viral_pipeline.engine.feature_row import (
+from viral_pipeline.engine.model.feature_row import BUCKET_COLUMNS as _BUCKET_COLUMNS
+from viral_pipeline.engine.model.feature_row import (
     FEATURE_COLUMNS,
     GENERIC_TAGS,
     N_HASH_BUCKETS,
@@ -28,7 +28,14 @@ from viral_pipeline.engine.feature_row import (
     hashtag_bucket,
 )
 
-__all__ = ["FEATURE_COLUMNS", "GENERIC_TAGS", "N_HASH_BUCKETS", "RAW_COLUMNS", "build_features", "hashtag_bucket"]
+__all__ = [
+    "FEATURE_COLUMNS",
+    "GENERIC_TAGS",
+    "N_HASH_BUCKETS",
+    "RAW_COLUMNS",
+    "build_features",
+    "hashtag_bucket",
+]
 _TIER_LOWER_BOUNDS = np.array(TIER_LOWER_BOUNDS, dtype=float)
 
 
@@ -42,7 +49,9 @@ def _as_list(value: object) -> list:
         return list(value)
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return []  # a missing list counts as no tags
-    raise TypeError(f"hashtags must be a list of names per row, not {type(value).__name__}: {value!r}")
+    raise TypeError(
+        f"hashtags must be a list of names per row, not {type(value).__name__}: {value!r}"
+    )
 
 
 def _hashtag_features(hashtags: pd.Series) -> dict[str, np.ndarray]:
@@ -56,7 +65,11 @@ def _hashtag_features(hashtags: pd.Series) -> dict[str, np.ndarray]:
     if names:
         buckets = np.fromiter(map(hashtag_bucket, names), dtype=np.int64, count=len(names))
         np.add.at(counts, (positions, buckets), 1.0)
-        np.add.at(generic, positions, np.fromiter((t in GENERIC_TAGS for t in names), dtype=float, count=len(names)))
+        np.add.at(
+            generic,
+            positions,
+            np.fromiter((t in GENERIC_TAGS for t in names), dtype=float, count=len(names)),
+        )
     features = {"hashtag_count": counts.sum(axis=1), "generic_tag_count": generic}
     features.update(zip(_BUCKET_COLUMNS, counts.T))
     return features
@@ -75,12 +88,16 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     """One row of FEATURE_COLUMNS (float64) per row of `raw`, with the same index."""
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
     if missing:
-        raise ValueError(f"build_features needs the columns {list(RAW_COLUMNS)}; missing: {missing}")
+        raise ValueError(
+            f"build_features needs the columns {list(RAW_COLUMNS)}; missing: {missing}"
+        )
     caption = raw["caption"].fillna("").astype(str)
     features: dict[str, np.ndarray] = {
         "caption_chars": caption.str.len().to_numpy(dtype=float),
         # Counted without materialising every word list (that held ~1 GiB at 1M captions).
-        "caption_words": np.fromiter((len(text.split()) for text in caption), dtype=float, count=len(caption)),
+        "caption_words": np.fromiter(
+            (len(text.split()) for text in caption), dtype=float, count=len(caption)
+        ),
     }
     features.update(_hashtag_features(raw["hashtags"]))
 
@@ -99,7 +116,11 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
 
     posted = pd.to_datetime(raw["posted_at"], utc=True).dt
     hours = posted.hour.to_numpy(dtype=float)
-    fractional = hours + posted.minute.to_numpy(dtype=float) / 60 + posted.second.to_numpy(dtype=float) / 3600
+    fractional = (
+        hours
+        + posted.minute.to_numpy(dtype=float) / 60
+        + posted.second.to_numpy(dtype=float) / 3600
+    )
     features["weekday"] = posted.day_of_week.to_numpy(dtype=float)
     features["hour"] = hours
     features["hour_sin"] = np.sin(2 * np.pi * fractional / 24)

@@ -23,11 +23,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from viral_pipeline.engine.items import AuthorMeta
-from viral_pipeline.engine.request import MAX_HANDLE_CHARS, NormalizedRequest, OptionalText
+from viral_pipeline.engine.inputs.items import AuthorMeta
+from viral_pipeline.engine.inputs.request import MAX_HANDLE_CHARS, NormalizedRequest, OptionalText
 
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9._]+$")
-NICHES = ("food", "fitness", "comedy", "dance", "tech", "beauty", "pets", "travel", "gaming", "education", "other")
+NICHES = (
+    "food",
+    "fitness",
+    "comedy",
+    "dance",
+    "tech",
+    "beauty",
+    "pets",
+    "travel",
+    "gaming",
+    "education",
+    "other",
+)
 
 
 def normalize_handle(value: str) -> str:
@@ -78,7 +90,9 @@ class CreatorProfile:
     handle: str
     followers: int | None
     verified: bool | None
-    source: str = "profile"  # in `creators`: 'profile' (a profile scrape) or 'scrape' (video author data)
+    source: str = (
+        "profile"  # in `creators`: 'profile' (a profile scrape) or 'scrape' (video author data)
+    )
 
 
 class ProfileNotFound(Exception):
@@ -92,15 +106,22 @@ class ProfileNotFound(Exception):
 
 def simulated_profile(handle: str, *, world_seed: int | None = None) -> CreatorProfile:
     """The simulated world's creator with this handle (any case), exactly as its videos show it."""
-    from viral_pipeline.engine.simulated import N_CREATORS, WORLD_SEED, world
+    from viral_pipeline.engine.world.simulated import N_CREATORS, WORLD_SEED, world
 
     w = world(WORLD_SEED if world_seed is None else world_seed)
     creator = w.creator_of_handle(handle_key(handle))
     if creator is None:
-        raise ProfileNotFound(handle, f"the simulated world has no such creator (only its {N_CREATORS} creators exist)")
+        raise ProfileNotFound(
+            handle,
+            f"the simulated world has no such creator (only its {N_CREATORS} creators exist)",
+        )
     author = w.author(creator)
-    return CreatorProfile(author_id=author["id"], handle=author["name"], followers=author["fans"],
-                          verified=author["verified"])
+    return CreatorProfile(
+        author_id=author["id"],
+        handle=author["name"],
+        followers=author["fans"],
+        verified=author["verified"],
+    )
 
 
 def profile_from_items(handle: str, items: Iterable[Any]) -> CreatorProfile:
@@ -117,14 +138,22 @@ def profile_from_items(handle: str, items: Iterable[Any]) -> CreatorProfile:
         except ValidationError:
             continue
         if author.name.lower() == key:
-            return CreatorProfile(author_id=author.id, handle=author.name, followers=author.fans,
-                                  verified=author.verified)
+            return CreatorProfile(
+                author_id=author.id,
+                handle=author.name,
+                followers=author.fans,
+                verified=author.verified,
+            )
     if errors:
         raise ProfileNotFound(handle, f"the scraper says: {errors[0]}")
-    raise ProfileNotFound(handle, "the scraper returned no video by this handle (unknown, private or without videos)")
+    raise ProfileNotFound(
+        handle, "the scraper returned no video by this handle (unknown, private or without videos)"
+    )
 
 
-def fill_creator(request: NormalizedRequest, known: CreatorProfile | None) -> tuple[NormalizedRequest, str]:
+def fill_creator(
+    request: NormalizedRequest, known: CreatorProfile | None
+) -> tuple[NormalizedRequest, str]:
     """The request with missing followers/verified taken from `known`, and where followers came from."""
     if request.followers is not None:
         source = "request"

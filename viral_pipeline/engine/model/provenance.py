@@ -42,7 +42,11 @@ class Provenance:
         return {f"{TAG_PREFIX}{key}": str(value) for key, value in self.as_dict().items()}
 
     def describe(self) -> str:
-        what = "the bundled simulated set" if self.dataset == "bundled" else f"{self.source} videos in the database"
+        what = (
+            "the bundled simulated set"
+            if self.dataset == "bundled"
+            else f"{self.source} videos in the database"
+        )
         return f"{what} ({self.first_posted_day}..{self.last_posted_day}, {self.rows:,} rows)"
 
 
@@ -55,9 +59,13 @@ def provenance_from(data: Mapping[str, Any] | None, *, prefix: str = "") -> Prov
         dataset = str(data[f"{prefix}dataset"])
         if dataset not in ("bundled", "database"):
             return None
-        return Provenance(dataset=dataset, source=str(data[f"{prefix}source"]),  # type: ignore[arg-type]
-                          first_posted_day=str(data[f"{prefix}first_posted_day"]),
-                          last_posted_day=str(data[f"{prefix}last_posted_day"]), rows=int(data[f"{prefix}rows"]))
+        return Provenance(
+            dataset=dataset,
+            source=str(data[f"{prefix}source"]),  # type: ignore[arg-type]
+            first_posted_day=str(data[f"{prefix}first_posted_day"]),
+            last_posted_day=str(data[f"{prefix}last_posted_day"]),
+            rows=int(data[f"{prefix}rows"]),
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -84,9 +92,17 @@ def serving_decision(
         return ServingDecision(True, False, None)
     learned = trained_on.describe() if trained_on else "data whose source was not recorded"
     source = trained_on.source if trained_on else UNKNOWN
-    mismatch = (f"champion v{version} was trained on {learned}, source {source!r}, but the configured "
-                f"scraper source is {configured_source!r}")
+    mismatch = (
+        f"champion v{version} was trained on {learned}, source {source!r}, but the configured "
+        f"scraper source is {configured_source!r}"
+    )
     if allow_other_source:
-        return ServingDecision(True, True, f"{mismatch}; serving it anyway (SERVE_MODEL_FROM_OTHER_SOURCE=true)")
-    return ServingDecision(False, True, f"{mismatch}: not served (retrain on {configured_source!r} videos, "
-                                        "or set SERVE_MODEL_FROM_OTHER_SOURCE=true)")
+        return ServingDecision(
+            True, True, f"{mismatch}; serving it anyway (SERVE_MODEL_FROM_OTHER_SOURCE=true)"
+        )
+    return ServingDecision(
+        False,
+        True,
+        f"{mismatch}: not served (retrain on {configured_source!r} videos, "
+        "or set SERVE_MODEL_FROM_OTHER_SOURCE=true)",
+    )

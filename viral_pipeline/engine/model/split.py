@@ -103,7 +103,9 @@ def time_creator_split(
     with warnings.catch_warnings():
         # Fewer positives than folds only warns; the class checks below turn a bad split into an error.
         warnings.simplefilter("ignore", UserWarning)
-        train_pos, calibration_pos = next(folds.split(remaining, labels, groups=remaining[creator_col].to_numpy()))
+        train_pos, calibration_pos = next(
+            folds.split(remaining, labels, groups=remaining[creator_col].to_numpy())
+        )
 
     split = Split(
         train=remaining.index[sorted(train_pos)],
@@ -111,6 +113,10 @@ def time_creator_split(
         test=test,
         dropped_for_creator_overlap=dropped,
     )
-    for name, index in (("train", split.train), ("calibration", split.calibration), ("test", split.test)):
+    for name, index in (
+        ("train", split.train),
+        ("calibration", split.calibration),
+        ("test", split.test),
+    ):
         _check_both_classes(name, frame.loc[index, label_col])
     return split

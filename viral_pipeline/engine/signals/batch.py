@@ -6,7 +6,7 @@ which shares the work a batch has in common. Today `bench/engine.py` calls it; i
 point for anything that scores requests in bulk (a backfill, an offline evaluation of the rules):
 
 - **trends**: the batch's distinct sound names are fuzzy-matched together
-  (`viral_pipeline.engine.trends_match.score_trends_many`);
+  (`viral_pipeline.engine.signals.trends_match.score_trends_many`);
 - **aggregate** (`aggregate_many`): requests with the same signals unavailable, for the same
   reasons, share their weights and notes, which `aggregate`'s own rules (`redistribute`) work
   out once per such group; scores and spreads are numpy over the whole batch, and each row's
@@ -27,7 +27,10 @@ from datetime import datetime
 
 import numpy as np
 
-from viral_pipeline.engine.aggregate import (
+from viral_pipeline.engine.calibration.maths import apply_platt
+from viral_pipeline.engine.calibration.platt import PlattParams
+from viral_pipeline.engine.inputs.request import AnalyzeRequest, NormalizedRequest, normalize
+from viral_pipeline.engine.signals.aggregate import (
     LLM_SIGNALS,
     SIGNALS,
     Aggregate,
@@ -39,11 +42,8 @@ from viral_pipeline.engine.aggregate import (
     normalise_weights,
     redistribute,
 )
-from viral_pipeline.engine.calibration import apply_platt
-from viral_pipeline.engine.platt import PlattParams
-from viral_pipeline.engine.request import AnalyzeRequest, NormalizedRequest, normalize
-from viral_pipeline.engine.rules import score_rules
-from viral_pipeline.engine.trends_match import TrendSnapshot, score_trends_many
+from viral_pipeline.engine.signals.rules import score_rules
+from viral_pipeline.engine.signals.trends_match import TrendSnapshot, score_trends_many
 
 _COLUMN = {name: i for i, name in enumerate(SIGNALS)}
 _LLM_COLUMNS = [_COLUMN[name] for name in LLM_SIGNALS]
@@ -83,7 +83,9 @@ class Aggregates:
         )
 
 
-def aggregate_many(columns: Mapping[str, Sequence[Signal | None]], weights: Mapping[str, float]) -> Aggregates:
+def aggregate_many(
+    columns: Mapping[str, Sequence[Signal | None]], weights: Mapping[str, float]
+) -> Aggregates:
     """`aggregate` of every row: row i holds ``columns[name][i]`` for each signal name (a missing
     column or a None entry means no signal). Raises `aggregate`'s ValueError for the first bad row."""
     check_signal_names(columns)
@@ -106,16 +108,26 @@ def aggregate_many(columns: Mapping[str, Sequence[Signal | None]], weights: Mapp
         up = [s is not None and s.available for s in column]
         scores[:, c] = [s.score if ok else 0.0 for s, ok in zip(column, up)]  # type: ignore[union-attr]
         states: dict[tuple[object, ...], int] = {}
-        codes.append([0 if ok else states.setdefault(("down", s.reason) if s is not None else (), len(states) + 1)
-                      for s, ok in zip(column, up)])
+        codes.append(
+            [
+                0
+                if ok
+                else states.setdefault(("down", s.reason) if s is not None else (), len(states) + 1)
+                for s, ok in zip(column, up)
+            ]
+        )
     mask = np.array(codes, dtype=np.int64).T.reshape(n, len(SIGNALS)) == 0
     n_up = mask.sum(axis=1)
     if n and not n_up.all():
-        aggregate(_row(columns, int(np.flatnonzero(n_up == 0)[0])), weights)  # "no signal is available"
+        aggregate(
+            _row(columns, int(np.flatnonzero(n_up == 0)[0])), weights
+        )  # "no signal is available"
 
     # Rows with the same signals unavailable for the same reasons share their weights and notes.
     groups: dict[tuple[int, ...], int] = {}
-    group = np.fromiter((groups.setdefault(key, len(groups)) for key in zip(*codes)), dtype=np.intp, count=n)
+    group = np.fromiter(
+        (groups.setdefault(key, len(groups)) for key in zip(*codes)), dtype=np.intp, count=n
+    )
     firsts = np.unique(group, return_index=True)[1]  # a row of each group (numbered as first seen)
     used = np.empty((len(firsts), len(SIGNALS)))
     redistributed = np.empty(len(firsts), dtype=bool)
@@ -132,7 +144,9 @@ def aggregate_many(columns: Mapping[str, Sequence[Signal | None]], weights: Mapp
         group_notes.append(notes)
 
     weights_used = used[group]
-    score = np.clip((weights_used * scores).sum(axis=1), 0.0, 100.0)  # rounding must not leave 0..100
+    score = np.clip(
+        (weights_used * scores).sum(axis=1), 0.0, 100.0
+    )  # rounding must not leave 0..100
     deviations = (scores - (scores.sum(axis=1) / n_up)[:, None]) * mask
     spread = np.sqrt((deviations * deviations).sum(axis=1) / n_up)
     llm_up = mask[:, _LLM_COLUMNS].sum(axis=1)
@@ -157,13 +171,17 @@ def _row(columns: Mapping[str, Sequence[Signal | None]], i: int) -> dict[str, Si
     return {name: signal for name, column in columns.items() if (signal := column[i]) is not None}
 
 
-def calibrate_many(raw_probability: np.ndarray, params: PlattParams | None) -> tuple[np.ndarray, bool]:
+def calibrate_many(
+    raw_probability: np.ndarray, params: PlattParams | None
+) -> tuple[np.ndarray, bool]:
     """`calibrate` of every raw probability: (probabilities, is_calibrated)."""
     raw = np.asarray(raw_probability, dtype=float)
     bad = ~(np.isfinite(raw) & (raw >= 0.0) & (raw <= 1.0))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"raw_probability must lie in 0..1, got {raw[first]!r} at position {first}")
+        raise ValueError(
+            f"raw_probability must lie in 0..1, got {raw[first]!r} at position {first}"
+        )
     if params is None:
         return raw.copy(), False
     return apply_platt(raw, params.a, params.b), True
@@ -193,7 +211,9 @@ def score_batch(
     """Score validated requests together. `other_signals` holds the signals computed elsewhere,
     a column per name (``ml``, ``gemini``, ``deepseek``), entry i for request i; a missing column
     or a None entry means no signal."""
-    short = {name: len(column) for name, column in other_signals.items() if len(column) != len(requests)}
+    short = {
+        name: len(column) for name, column in other_signals.items() if len(column) != len(requests)
+    }
     if short:
         raise ValueError(f"{len(requests)} requests but signal columns of other lengths: {short}")
     normalized = [normalize(request, now=now) for request in requests]

@@ -29,7 +29,7 @@ and still found 85-95% of single-typo names and every reordered one.
 
 Speed: one request's fuzzy search scores a shortlist of the trending sounds; a batch
 (`match_sounds`, `score_trends_many`) scores its distinct names together, each against every
-sound it could match (`viral_pipeline.engine.sound_choices`). Both give the full scan's answer,
+sound it could match (`viral_pipeline.engine.signals.sound_choices`). Both give the full scan's answer,
 which the tests check. Answers are memoised per snapshot (at most `sound_choices.CACHE_SIZE` of
 each kind, then a memo starts over).
 
@@ -56,9 +56,9 @@ from datetime import date
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
-from viral_pipeline.engine.aggregate import Signal
-from viral_pipeline.engine.request import NormalizedRequest
-from viral_pipeline.engine.sound_choices import SoundChoices, SoundSearch, remember
+from viral_pipeline.engine.inputs.request import NormalizedRequest
+from viral_pipeline.engine.signals.aggregate import Signal
+from viral_pipeline.engine.signals.sound_choices import SoundChoices, SoundSearch, remember
 
 SOUND_CUTOFF = 85.0
 HASHTAG_CUTOFF = 85.0
@@ -87,7 +87,7 @@ def _name_author(name: str | None, author: str | None) -> str:
 
 
 def _one_deletion(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 class _HashtagPopularity:
@@ -103,7 +103,9 @@ class _HashtagPopularity:
         first_at: dict[float, int] = {}
         for position, share in enumerate(ordered):
             first_at.setdefault(share, position)
-        self.popularity = {tag: 1.0 - first_at[share] / len(merged) for tag, share in merged.items()}
+        self.popularity = {
+            tag: 1.0 - first_at[share] / len(merged) for tag, share in merged.items()
+        }
         # Each tag under itself and under every one-character deletion of it: two spellings one
         # insertion, deletion or substitution apart meet under one key.
         self._near: dict[str, list[str]] = {}
@@ -120,7 +122,11 @@ class _HashtagPopularity:
             return self._memo[tag]
         found = None
         if len(tag) >= HASHTAG_MIN_FUZZY_CHARS:
-            near = {name for variant in _one_deletion(tag) | {tag} for name in self._near.get(variant, ())}
+            near = {
+                name
+                for variant in _one_deletion(tag) | {tag}
+                for name in self._near.get(variant, ())
+            }
             # The most similar spelling, then the most popular one.
             scored = [(fuzz.ratio(tag, name), self.popularity[name], name) for name in near]
             scored = [entry for entry in scored if entry[0] >= HASHTAG_CUTOFF]
@@ -159,11 +165,14 @@ class TrendSnapshot:
     _tags: _HashtagPopularity = field(init=False, repr=False)
     # (sound name, author, cutoff) as the request gives them -> match_sound's answer
     _matches: dict[tuple[str, str | None, float], tuple[TrendingSound | None, float]] = field(
-        init=False, repr=False)
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         sounds = tuple(self.sounds)
-        ranked = tuple(sorted(sounds, key=lambda s: -s.trend_score))  # stable: ties keep their order
+        ranked = tuple(
+            sorted(sounds, key=lambda s: -s.trend_score)
+        )  # stable: ties keep their order
         anonymous = tuple(s for s in ranked if not normalise_text(s.author))
         by_id: dict[str, TrendingSound] = {}
         for sound in ranked:
@@ -179,7 +188,11 @@ class TrendSnapshot:
         set_(self, "_tags", _HashtagPopularity(self.hashtags))
         set_(self, "_matches", {})
 
-    def __reduce__(self) -> tuple[type[TrendSnapshot], tuple[date | None, tuple[TrendingSound, ...], dict[str, float]]]:
+    def __reduce__(
+        self,
+    ) -> tuple[
+        type[TrendSnapshot], tuple[date | None, tuple[TrendingSound, ...], dict[str, float]]
+    ]:
         # Pickled (between Dagster ops, say) as its data alone; the indexes are rebuilt on load.
         return type(self), (self.day, self.sounds, dict(self.hashtags))
 
@@ -201,11 +214,18 @@ def is_generic_original(name: str | None) -> bool:
     """True for names like "original sound - someone", which only an id can match."""
     if not name:
         return False
-    return bool(_GENERIC_ORIGINAL.match(name.strip().casefold()) or _GENERIC_ORIGINAL.match(normalise_text(name)))
+    return bool(
+        _GENERIC_ORIGINAL.match(name.strip().casefold())
+        or _GENERIC_ORIGINAL.match(normalise_text(name))
+    )
 
 
 def match_sound(
-    req: NormalizedRequest, snapshot: TrendSnapshot, *, cutoff: float = SOUND_CUTOFF, full_scan: bool = False
+    req: NormalizedRequest,
+    snapshot: TrendSnapshot,
+    *,
+    cutoff: float = SOUND_CUTOFF,
+    full_scan: bool = False,
 ) -> tuple[TrendingSound | None, float]:
     """(the trending sound the request uses, similarity 0..100), or (None, 0.0).
 
@@ -217,6 +237,7 @@ def match_sound(
     key = (req.sound_name, req.sound_author, cutoff)
     found = None if full_scan else snapshot._matches.get(key)
     if found is None:
+
         def one_by_one(choices: SoundChoices, queries: list[str]) -> list[tuple[int, float]]:
             return [choices.best(query, cutoff, full_scan=full_scan) for query in queries]
 
@@ -258,7 +279,9 @@ def match_sounds(
 _NO_MATCH: tuple[TrendingSound | None, float] = (None, 0.0)
 
 
-def _by_id_or_unnamed(req: NormalizedRequest, snapshot: TrendSnapshot) -> tuple[TrendingSound | None, float] | None:
+def _by_id_or_unnamed(
+    req: NormalizedRequest, snapshot: TrendSnapshot
+) -> tuple[TrendingSound | None, float] | None:
     """The answer when the name need not be searched (a trending id, an original or no name)."""
     if req.sound_id is not None:
         by_id = snapshot._by_id.get(req.sound_id)
@@ -297,7 +320,9 @@ def _match_names(
         (anonymous, snapshot._anonymous_names, snapshot._anonymous),
         (by_name, snapshot._names, snapshot._ranked),
     ):
-        for (i, _), (index, similarity) in zip(entries, search(choices, [name for _, name in entries])):
+        for (i, _), (index, similarity) in zip(
+            entries, search(choices, [name for _, name in entries])
+        ):
             if index >= 0:
                 found[i] = (sounds[index], similarity)
     return found
@@ -332,7 +357,10 @@ def score_trends_many(reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot
     """`score_trends` of every request, with their sounds matched together (`match_sounds`)."""
     if snapshot.is_empty:
         return [_NO_SNAPSHOT] * len(reqs)
-    return [_trend_signal(req, snapshot, found) for req, found in zip(reqs, match_sounds(reqs, snapshot))]
+    return [
+        _trend_signal(req, snapshot, found)
+        for req, found in zip(reqs, match_sounds(reqs, snapshot))
+    ]
 
 
 _NO_SNAPSHOT = Signal.unavailable("trends", "no trending_sounds yet")
@@ -343,7 +371,11 @@ def _trend_signal(
 ) -> Signal:
     sound, similarity = found
     matched = _matched_hashtags(req.hashtags, snapshot)
-    top = sorted(matched.items(), key=_by_popularity)[:TOP_HASHTAGS] if len(matched) > 1 else list(matched.items())
+    top = (
+        sorted(matched.items(), key=_by_popularity)[:TOP_HASHTAGS]
+        if len(matched) > 1
+        else list(matched.items())
+    )
     tag_lift = sum(pop for _, (_, pop) in top) / TOP_HASHTAGS
     sound_lift = min(max(sound.trend_score, 0.0), 1.0) if sound is not None else 0.0
     score = 100.0 * (SOUND_WEIGHT * sound_lift + HASHTAG_WEIGHT * tag_lift)

@@ -5,7 +5,7 @@ viral until it has been calibrated against outcomes. Platt's sigmoid maps it:
 
     p = 1 / (1 + exp(a * s + b)),   s = the raw probability in 0..1
 
-with the convention of `viral_pipeline.engine.calibration.fit_platt`, which fits (a, b), and
+with the convention of `viral_pipeline.engine.calibration.maths.fit_platt`, which fits (a, b), and
 `apply_platt` (which `calibrate` computes for one number with `math`, as a test checks), so fitting
 and applying can never disagree. A higher score
 must mean a higher probability, so a valid `a` is negative.
@@ -26,12 +26,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-
 class PlattParams(BaseModel):
     # Unknown keys are ignored, so parameters written by a newer version still load.
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
-    a: float = Field(lt=0, description="slope; negative, so a higher score means a higher probability")
+    a: float = Field(
+        lt=0, description="slope; negative, so a higher score means a higher probability"
+    )
     b: float
     version: str = Field(min_length=1, max_length=128)
     fitted_at: datetime
@@ -101,7 +102,10 @@ class ServedProbability:
 
 
 def served_probability(
-    raw_probability: float, params: PlattParams | None, champion_probability: float | None, ml_reason: str | None
+    raw_probability: float,
+    params: PlattParams | None,
+    champion_probability: float | None,
+    ml_reason: str | None,
 ) -> ServedProbability:
     """What a prediction may call a probability.
 
@@ -112,11 +116,21 @@ def served_probability(
     """
     if params is not None:
         probability, _ = calibrate(raw_probability, params)
-        return ServedProbability(probability, "outcome_calibration",
-                                 f"aggregate calibrated by Platt parameters {params.version} fitted on outcomes")
+        return ServedProbability(
+            probability,
+            "outcome_calibration",
+            f"aggregate calibrated by Platt parameters {params.version} fitted on outcomes",
+        )
     if champion_probability is not None:
-        return ServedProbability(float(champion_probability), "champion_model",
-                                 "no Platt parameters fitted on outcomes yet: the champion model's probability, "
-                                 "calibrated on held-out videos at training")
-    return ServedProbability(None, None, "no calibrated probability: no Platt parameters fitted on outcomes yet, "
-                                         f"and the ML signal is unavailable ({ml_reason or 'no champion'})")
+        return ServedProbability(
+            float(champion_probability),
+            "champion_model",
+            "no Platt parameters fitted on outcomes yet: the champion model's probability, "
+            "calibrated on held-out videos at training",
+        )
+    return ServedProbability(
+        None,
+        None,
+        "no calibrated probability: no Platt parameters fitted on outcomes yet, "
+        f"and the ML signal is unavailable ({ml_reason or 'no champion'})",
+    )

@@ -60,7 +60,9 @@ class Signal:
     def __post_init__(self) -> None:
         if self.available and (self.score is None or not 0.0 <= self.score <= 100.0):
             # NaN fails both comparisons, so it is refused here too.
-            raise ValueError(f"signal {self.name!r}: an available signal needs a score in 0..100, got {self.score!r}")
+            raise ValueError(
+                f"signal {self.name!r}: an available signal needs a score in 0..100, got {self.score!r}"
+            )
 
     @classmethod
     def unavailable(cls, name: str, reason: str, cost_cents: float = 0.0) -> Signal:
@@ -109,7 +111,9 @@ def _normalised(items: tuple[tuple[str, float], ...]) -> dict[str, float]:
     raw = [float(weights.get(name, 0.0)) for name in SIGNALS]
     if not all(0.0 <= weight < math.inf for weight in raw):  # NaN fails this too
         bad = next(name for name, weight in zip(SIGNALS, raw) if not 0.0 <= weight < math.inf)
-        raise ValueError(f"the weight of {bad!r} must be a finite number >= 0, got {weights[bad]!r}")
+        raise ValueError(
+            f"the weight of {bad!r} must be a finite number >= 0, got {weights[bad]!r}"
+        )
     total = sum(raw)
     if total <= 0.0:
         raise ValueError("the signal weights sum to 0: give at least one signal a positive weight")
@@ -142,7 +146,10 @@ def confidence_of(n_available: int, llm_up: int, spread: float) -> tuple[Confide
     if n_available < len(SIGNALS):
         return "MEDIUM", f"confidence MEDIUM: {n_available} of {len(SIGNALS)} signals are available"
     if spread > HIGH_SPREAD:
-        return "MEDIUM", f"confidence MEDIUM: the signals spread {spread:.1f} points (> {HIGH_SPREAD:g})"
+        return (
+            "MEDIUM",
+            f"confidence MEDIUM: the signals spread {spread:.1f} points (> {HIGH_SPREAD:g})",
+        )
     return "HIGH", None
 
 
@@ -186,7 +193,10 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
 
 
 def redistribute(
-    signals: Mapping[str, Signal], base: Mapping[str, float], scores: Mapping[str, float], notes: list[str]
+    signals: Mapping[str, Signal],
+    base: Mapping[str, float],
+    scores: Mapping[str, float],
+    notes: list[str],
 ) -> tuple[dict[str, float], bool]:
     """The weights with the unavailable signals' shares handed on (module docstring); notes added."""
     used = {name: (base[name] if name in scores else 0.0) for name in SIGNALS}

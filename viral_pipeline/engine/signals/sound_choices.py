@@ -1,7 +1,7 @@
 """The trending sounds' names as fuzzy-search choices: the best match of one query, or of many.
 
 Similarity is max(``fuzz.ratio``, ``fuzz.token_sort_ratio``) on normalised texts (why these two:
-`viral_pipeline.engine.trends_match`). The best choice is the one of highest similarity at or above
+`viral_pipeline.engine.signals.trends_match`). The best choice is the one of highest similarity at or above
 the cutoff; between equal similarities the earlier choice (the more trending sound) wins.
 
 **One query** (`SoundChoices.best`, a prediction run scores one request): against `SHORTLIST` or
@@ -56,7 +56,7 @@ def _sort_words(text: str) -> str:
 def _trigrams(word: str) -> set[str]:
     """Character trigrams of one word, padded: "ab" -> {"  a", " ab", "ab "}."""
     padded = f"  {word} "
-    return {padded[i: i + 3] for i in range(len(word) + 1)}
+    return {padded[i : i + 3] for i in range(len(word) + 1)}
 
 
 class SoundChoices:
@@ -89,7 +89,9 @@ class SoundChoices:
         # trigrams only for a query with few others.
         limit = max(SHORTLIST // 2, int(COMMON_GRAM_SHARE * len(self.texts)))
         for gram, ids in postings.items():
-            (self._rare if len(ids) <= limit else self._common)[gram] = np.asarray(ids, dtype=np.intp)
+            (self._rare if len(ids) <= limit else self._common)[gram] = np.asarray(
+                ids, dtype=np.intp
+            )
         self._indexed = True
 
     def _word(self, word: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -126,9 +128,13 @@ class SoundChoices:
         candidates = np.flatnonzero(counts)
         if len(candidates) > SHORTLIST:
             lengths = self._lengths[candidates]
-            candidates = candidates[(lengths >= self._sorted_lengths[lo]) & (lengths <= self._sorted_lengths[hi - 1])]
+            candidates = candidates[
+                (lengths >= self._sorted_lengths[lo]) & (lengths <= self._sorted_lengths[hi - 1])
+            ]
             if len(candidates) > SHORTLIST:  # the ones sharing the most trigrams with the query
-                candidates = np.sort(candidates[np.argpartition(counts[candidates], -SHORTLIST)[-SHORTLIST:]])
+                candidates = np.sort(
+                    candidates[np.argpartition(counts[candidates], -SHORTLIST)[-SHORTLIST:]]
+                )
         return candidates.tolist()
 
     def _window(self, shortest: int, longest: int, cutoff: float) -> tuple[int, int]:
@@ -187,9 +193,13 @@ class SoundChoices:
         found = NOT_FOUND
         # ratio on the texts, then on their words sorted (= token_sort_ratio).
         for text, pool in ((query, plain), (_sort_words(query), ordered)):
-            match = process.extractOne(text, pool, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff)
+            match = process.extractOne(
+                text, pool, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff
+            )
             if match is not None:
-                found = _better(found, match[2] if shortlist is None else shortlist[match[2]], float(match[1]))
+                found = _better(
+                    found, match[2] if shortlist is None else shortlist[match[2]], float(match[1])
+                )
         return found
 
     def _scan_many(self, queries: list[str], cutoff: float) -> list[tuple[int, float]]:
@@ -197,9 +207,11 @@ class SoundChoices:
         order = sorted(range(len(queries)), key=lambda i: len(queries[i]))
         found = [NOT_FOUND] * len(queries)
         for start in range(0, len(order), BLOCK):
-            block = order[start: start + BLOCK]  # queries of similar lengths share a narrow window
+            block = order[start : start + BLOCK]  # queries of similar lengths share a narrow window
             lo, hi = self._window(len(queries[block[0]]), len(queries[block[-1]]), cutoff)
-            columns = sorted(self._by_length[lo:hi])  # in choice order, so argmax takes the earliest of a tie
+            columns = sorted(
+                self._by_length[lo:hi]
+            )  # in choice order, so argmax takes the earliest of a tie
             if not columns:
                 continue
             rows = np.arange(len(block))
@@ -207,10 +219,18 @@ class SoundChoices:
             ordered = ([_sort_words(queries[i]) for i in block], [self._sorted[i] for i in columns])
             for texts, pool in (plain, ordered):
                 # A pair below the cutoff scores 0 (not a match, as 0 < cutoff unless the cutoff is 0).
-                scores = process.cdist(texts, pool, scorer=fuzz.ratio, processor=None,
-                                       score_cutoff=cutoff, dtype=np.float64)
+                scores = process.cdist(
+                    texts,
+                    pool,
+                    scorer=fuzz.ratio,
+                    processor=None,
+                    score_cutoff=cutoff,
+                    dtype=np.float64,
+                )
                 best = scores.argmax(axis=1)
-                for row, (column, score) in enumerate(zip(best.tolist(), scores[rows, best].tolist())):
+                for row, (column, score) in enumerate(
+                    zip(best.tolist(), scores[rows, best].tolist())
+                ):
                     if score >= cutoff:
                         found[block[row]] = _better(found[block[row]], columns[column], score)
         return found

@@ -3,7 +3,7 @@
 `world_statistics` reads a frame with the columns of `store.training.load_labelled_videos`
 (video_id, author_id, posted_at, play_count, sound_original, followers, ...) and, when present, a
 `music_id` column (None for no sound). Labels are the project's own: top decile of plays per UTC
-posting day (`engine.labels`). REAL_TARGETS are the same statistics measured on a real sample of
+posting day (`engine.model.labels`). REAL_TARGETS are the same statistics measured on a real sample of
 about 10,000 TikTok trending-feed videos (2025, one country, about 90 posting days).
 """
 
@@ -15,13 +15,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from viral_pipeline.engine.labels import label_top_decile, window_key
-from viral_pipeline.engine.simulated import roc_auc
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
+from viral_pipeline.engine.world.simulated import roc_auc
 
 REAL_TARGETS: dict[str, float] = {
     "spearman_followers_views": 0.20,
-    "views_p10": 700_000, "views_p50": 2_100_000, "views_p90": 7_600_000, "views_p99": 32_000_000,
-    "followers_p10": 2_000, "followers_p50": 81_000, "followers_p90": 2_200_000,
+    "views_p10": 700_000,
+    "views_p50": 2_100_000,
+    "views_p90": 7_600_000,
+    "views_p99": 32_000_000,
+    "followers_p10": 2_000,
+    "followers_p50": 81_000,
+    "followers_p90": 2_200_000,
     "creators_once": 0.80,  # share of creators with one video in the sample
     "creators_3plus": 0.10,  # share of creators with three or more
     "videos_by_3plus_creators": 0.31,  # share of videos posted by those

@@ -74,8 +74,8 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from viral_pipeline.engine.calibration import ece_noise_floor, expected_calibration_error
-from viral_pipeline.engine.gate import HIGHER_IS_BETTER, LOWER_IS_BETTER
+from viral_pipeline.engine.calibration.maths import ece_noise_floor, expected_calibration_error
+from viral_pipeline.engine.model.gate import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 ClassifierName = Literal["hist_gradient_boosting", "logistic_regression"]
 CalibratedModel = CalibratedClassifierCV
@@ -145,7 +145,9 @@ def positive_probability(model: Any, X: Any) -> np.ndarray:
     return np.asarray(model.predict_proba(X))[:, 1]
 
 
-def metrics_from_probabilities(y: ArrayLike, p: ArrayLike, threshold: float = 0.5) -> dict[str, float]:
+def metrics_from_probabilities(
+    y: ArrayLike, p: ArrayLike, threshold: float = 0.5
+) -> dict[str, float]:
     """The metrics of `evaluate`, from labels and predicted probabilities. ROC AUC and PR AUC are
     NaN when y holds a single class (they are undefined then)."""
     y = np.asarray(y).astype(int).ravel()
@@ -230,7 +232,13 @@ def _probabilities(model_or_probs: Any, X: Any) -> np.ndarray:
 
 
 def bootstrap_draws(
-    model_or_probs: Any, X: Any, y: ArrayLike, n_boot: int = 200, seed: int = 0, *, threshold: float = 0.5
+    model_or_probs: Any,
+    X: Any,
+    y: ArrayLike,
+    n_boot: int = 200,
+    seed: int = 0,
+    *,
+    threshold: float = 0.5,
 ) -> dict[str, np.ndarray]:
     """Each compared metric on `n_boot` resamples of the test rows (with replacement).
 
@@ -255,7 +263,9 @@ def bootstrap_draws(
     return draws
 
 
-def margins_from_draws(draws: Mapping[str, np.ndarray], multiplier: float = 2.0) -> dict[str, float]:
+def margins_from_draws(
+    draws: Mapping[str, np.ndarray], multiplier: float = 2.0
+) -> dict[str, float]:
     """The noise margin of each metric: `multiplier` times its bootstrap standard error."""
     return {key: float(multiplier * _nanstd(values)) for key, values in draws.items()}
 
@@ -291,7 +301,9 @@ def evidence(
     metrics = metrics_from_probabilities(y_test, probabilities, threshold)
     draws = bootstrap_draws(probabilities, None, y_test, n_boot, threshold=threshold)
     metrics["roc_auc_ci_low"] = lower_bound(draws["roc_auc"])
-    metrics["ece_noise_floor"] = ece_noise_floor(len(np.asarray(probabilities)), n_bins=15, y_prob=probabilities, n_sims=100)
+    metrics["ece_noise_floor"] = ece_noise_floor(
+        len(np.asarray(probabilities)), n_bins=15, y_prob=probabilities, n_sims=100
+    )
     return metrics, margins_from_draws(draws)
 
 
@@ -315,5 +327,7 @@ def feature_importances(
     result = permutation_importance(
         model, X, np.asarray(y), scoring="roc_auc", n_repeats=n_repeats, random_state=seed
     )
-    pairs = [(str(name), float(value)) for name, value in zip(feature_names, result.importances_mean)]
+    pairs = [
+        (str(name), float(value)) for name, value in zip(feature_names, result.importances_mean)
+    ]
     return sorted(pairs, key=lambda pair: pair[1], reverse=True)

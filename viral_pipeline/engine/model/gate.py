@@ -103,8 +103,10 @@ class GateResult:
     def summary(self) -> str:
         """One line per check, failures first."""
         ordered = sorted(self.checks, key=lambda check: (check.passed, not check.blocking))
-        lines = [f"{'PASS' if c.passed else 'FAIL'}{'' if c.blocking else ' (reported)'} {c.name}: {c.detail}"
-                 for c in ordered]
+        lines = [
+            f"{'PASS' if c.passed else 'FAIL'}{'' if c.blocking else ' (reported)'} {c.name}: {c.detail}"
+            for c in ordered
+        ]
         return "\n".join(lines + self.notes)
 
 
@@ -113,8 +115,16 @@ def _metric(metrics: Mapping[str, float], key: str) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _compare(name: str, value: float, threshold: float, what: str, *, higher: bool = True,
-             strict: bool = False, blocking: bool = True) -> GateCheck:
+def _compare(
+    name: str,
+    value: float,
+    threshold: float,
+    what: str,
+    *,
+    higher: bool = True,
+    strict: bool = False,
+    blocking: bool = True,
+) -> GateCheck:
     """value >= threshold (or >, or <= / < when lower is better); False for NaN. A strict
     comparison wants more than floating-point noise: the Brier score of always predicting the
     base rate equals the no-skill Brier up to rounding, and must not pass by it."""
@@ -125,7 +135,9 @@ def _compare(name: str, value: float, threshold: float, what: str, *, higher: bo
     else:
         passed = value < threshold - tolerance if strict else value <= threshold
         sign = ("<" if strict else "<=") if passed else (">=" if strict else ">")
-    return GateCheck(name, value, threshold, passed, f"{what} {value:.4f} {sign} {threshold:.4f}", blocking)
+    return GateCheck(
+        name, value, threshold, passed, f"{what} {value:.4f} {sign} {threshold:.4f}", blocking
+    )
 
 
 def _evidence_checks(metrics: Mapping[str, float], thresholds: GateThresholds) -> list[GateCheck]:
@@ -134,25 +146,60 @@ def _evidence_checks(metrics: Mapping[str, float], thresholds: GateThresholds) -
     if math.isnan(no_skill):
         no_skill = base_rate * (1 - base_rate)
     noise = _metric(metrics, "ece_noise_floor")
-    ece_bound = max(thresholds.max_ece, ECE_NOISE_MULTIPLIER * noise) if not math.isnan(noise) else thresholds.max_ece
+    ece_bound = (
+        max(thresholds.max_ece, ECE_NOISE_MULTIPLIER * noise)
+        if not math.isnan(noise)
+        else thresholds.max_ece
+    )
     checks = [
-        _compare("roc_auc_ci_low", _metric(metrics, "roc_auc_ci_low"), thresholds.min_roc_auc_ci_low,
-                 "bootstrap 95% lower bound of ROC AUC", strict=True),
+        _compare(
+            "roc_auc_ci_low",
+            _metric(metrics, "roc_auc_ci_low"),
+            thresholds.min_roc_auc_ci_low,
+            "bootstrap 95% lower bound of ROC AUC",
+            strict=True,
+        ),
         _compare("roc_auc", _metric(metrics, "roc_auc"), thresholds.min_roc_auc, "ROC AUC"),
-        _compare("pr_auc", _metric(metrics, "pr_auc"), thresholds.min_pr_auc_lift * base_rate,
-                 f"PR AUC (needs {thresholds.min_pr_auc_lift:g} x base rate {base_rate:.4f})"),
-        _compare("ece", _metric(metrics, "ece"), ece_bound,
-                 f"ECE (bound: max({thresholds.max_ece:g}, {ECE_NOISE_MULTIPLIER:g} x noise floor {noise:.4f}))",
-                 higher=False),
+        _compare(
+            "pr_auc",
+            _metric(metrics, "pr_auc"),
+            thresholds.min_pr_auc_lift * base_rate,
+            f"PR AUC (needs {thresholds.min_pr_auc_lift:g} x base rate {base_rate:.4f})",
+        ),
+        _compare(
+            "ece",
+            _metric(metrics, "ece"),
+            ece_bound,
+            f"ECE (bound: max({thresholds.max_ece:g}, {ECE_NOISE_MULTIPLIER:g} x noise floor {noise:.4f}))",
+            higher=False,
+        ),
     ]
     if thresholds.brier_below_no_skill:
-        checks.append(_compare("brier", _metric(metrics, "brier"), no_skill, "Brier vs no-skill Brier",
-                               higher=False, strict=True))
+        checks.append(
+            _compare(
+                "brier",
+                _metric(metrics, "brier"),
+                no_skill,
+                "Brier vs no-skill Brier",
+                higher=False,
+                strict=True,
+            )
+        )
     checks += [
-        _compare("accuracy", _metric(metrics, "accuracy"), thresholds.min_accuracy,
-                 "accuracy (reported: at a 10% base rate, always 'not viral' scores 0.90)", blocking=False),
-        _compare("balanced_accuracy", _metric(metrics, "balanced_accuracy"), thresholds.min_balanced_accuracy,
-                 "balanced accuracy (reported)", blocking=False),
+        _compare(
+            "accuracy",
+            _metric(metrics, "accuracy"),
+            thresholds.min_accuracy,
+            "accuracy (reported: at a 10% base rate, always 'not viral' scores 0.90)",
+            blocking=False,
+        ),
+        _compare(
+            "balanced_accuracy",
+            _metric(metrics, "balanced_accuracy"),
+            thresholds.min_balanced_accuracy,
+            "balanced accuracy (reported)",
+            blocking=False,
+        ),
     ]
     return checks
 
@@ -161,7 +208,9 @@ def _regression_checks(
     metrics: Mapping[str, float], champion: Mapping[str, float], margins: Mapping[str, float]
 ) -> list[GateCheck]:
     checks = []
-    for key, higher in [(k, True) for k in REGRESSION_HIGHER] + [(k, False) for k in REGRESSION_LOWER]:
+    for key, higher in [(k, True) for k in REGRESSION_HIGHER] + [
+        (k, False) for k in REGRESSION_LOWER
+    ]:
         best = _metric(champion, key)
         if math.isnan(best):
             continue  # the champion did not record this metric: nothing to compare with
@@ -170,10 +219,14 @@ def _regression_checks(
         threshold = best - margin if higher else best + margin
         passed = value >= threshold if higher else value <= threshold
         if passed:
-            detail = f"{key} {value:.4f} is within the margin {margin:.4f} of the champion's {best:.4f}"
+            detail = (
+                f"{key} {value:.4f} is within the margin {margin:.4f} of the champion's {best:.4f}"
+            )
         else:
-            detail = (f"{key} {value:.4f} is worse than the champion's {best:.4f} "
-                      f"by more than the margin {margin:.4f}")
+            detail = (
+                f"{key} {value:.4f} is worse than the champion's {best:.4f} "
+                f"by more than the margin {margin:.4f}"
+            )
         checks.append(GateCheck(f"no_regression_{key}", value, threshold, passed, detail))
     return checks
 

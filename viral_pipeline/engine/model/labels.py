@@ -24,11 +24,15 @@ def window_key(posted_at: pd.Series, window_days: int = 1) -> pd.Series:
         raise ValueError(f"window_days must be at least 1, got {window_days}")
     posted = pd.to_datetime(posted_at, utc=True)
     if posted.isna().any():
-        raise ValueError("posted_at has missing timestamps: every video needs a posting time for its window")
+        raise ValueError(
+            "posted_at has missing timestamps: every video needs a posting time for its window"
+        )
     day_numbers = (posted.dt.floor("D") - pd.Timestamp(_EPOCH, tz="UTC")).dt.days.to_numpy()
     starts = day_numbers - day_numbers % window_days
     keys = {int(n): (_EPOCH + timedelta(days=int(n))).isoformat() for n in np.unique(starts)}
-    return pd.Series([keys[int(n)] for n in starts], index=posted_at.index, dtype=object, name="window")
+    return pd.Series(
+        [keys[int(n)] for n in starts], index=posted_at.index, dtype=object, name="window"
+    )
 
 
 def label_top_decile(

@@ -10,7 +10,7 @@ name is an error rather than a silently ignored value). `normalize` turns it int
   (a given one must lie in 2000..2099);
 - empty or blank optional strings become None; a creator handle loses its leading ``@``.
 
-`feature_row` gives the raw columns `viral_pipeline.engine.features.build_features` expects, so
+`feature_row` gives the raw columns `viral_pipeline.engine.model.features.build_features` expects, so
 the ML signal scores a request exactly as the training set was built: a request with a sound
 whose originality is unknown counts as "not original" (as the training set does), a request
 without a sound has ``sound_original = None``, and an unknown follower count stays unknown.
@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from viral_pipeline.engine.items import HASHTAG_IN_TEXT
+from viral_pipeline.engine.inputs.items import HASHTAG_IN_TEXT
 from viral_pipeline.engine.timeutil import as_utc as _as_utc
 
 MAX_CAPTION_CHARS = 2200
@@ -99,7 +99,8 @@ class AnalyzeRequest(_Strict):
     sound: SoundIn | None = None
     duration_s: int = Field(ge=1, le=MAX_DURATION_S)
     posted_at: datetime | None = Field(
-        default=None, description="ISO-8601; a time without an offset is UTC; default: when normalised"
+        default=None,
+        description="ISO-8601; a time without an offset is UTC; default: when normalised",
     )
     creator: CreatorIn | None = None
     hook: OptionalText = Field(default=None, max_length=MAX_CAPTION_CHARS)
@@ -117,8 +118,12 @@ class AnalyzeRequest(_Strict):
         if value is None:
             return None
         value = _as_utc(value)
-        if not EARLIEST_POSTED_AT <= value < LATEST_POSTED_AT:  # also keeps pandas' timestamps in range
-            raise ValueError(f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)")
+        if (
+            not EARLIEST_POSTED_AT <= value < LATEST_POSTED_AT
+        ):  # also keeps pandas' timestamps in range
+            raise ValueError(
+                f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)"
+            )
         return value
 
 
@@ -139,7 +144,11 @@ class NormalizedRequest:
 
     @property
     def has_sound(self) -> bool:
-        return self.sound_id is not None or self.sound_name is not None or self.sound_original is not None
+        return (
+            self.sound_id is not None
+            or self.sound_name is not None
+            or self.sound_original is not None
+        )
 
 
 def merge_hashtags(listed: list[str], caption: str) -> list[str]:

@@ -1,7 +1,7 @@
 """What a predicted video actually did: evaluation tiers, and its viral label.
 
 An outcome is observed at a tier (24 h, 72 h or 7 days after posting). Its label follows the
-training label exactly (engine/labels.py): viral means views strictly above the `quantile`
+training label exactly (engine/model/labels.py): viral means views strictly above the `quantile`
 quantile (numpy's linear interpolation) of the plays of the scraped videos posted in the same
 UTC window (`window_days` days, counted from 1970-01-01). The threshold and a readable definition
 are recorded with each outcome, so a label can be checked later even after more scrapes.
@@ -18,13 +18,17 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from viral_pipeline.engine.items import VideoRecord, parse_item
-from viral_pipeline.engine.labels import label_top_decile, window_key
+from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
+from viral_pipeline.engine.model.labels import label_top_decile, window_key
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.engine.timeutil import parse_utc
 
 EvaluationTier = Literal["24h", "72h", "7d"]
-TIER_AGES: dict[str, timedelta] = {"24h": timedelta(hours=24), "72h": timedelta(hours=72), "7d": timedelta(days=7)}
+TIER_AGES: dict[str, timedelta] = {
+    "24h": timedelta(hours=24),
+    "72h": timedelta(hours=72),
+    "7d": timedelta(days=7),
+}
 TIERS: tuple[str, ...] = tuple(TIER_AGES)
 # A scraper reads *current* views, so a tier is collected automatically only until age * 1.5
 # (36 h, 108 h, 10.5 days): a 24 h outcome read on day 5 would overstate it. Later, the tier is
@@ -43,7 +47,9 @@ def tier_age(tier: str) -> timedelta:
     try:
         return TIER_AGES[tier]
     except KeyError:
-        raise ValueError(f"unknown evaluation tier {tier!r}: expected one of {', '.join(TIERS)}") from None
+        raise ValueError(
+            f"unknown evaluation tier {tier!r}: expected one of {', '.join(TIERS)}"
+        ) from None
 
 
 def is_due(tier: str, posted_at: datetime, now: datetime) -> bool:
@@ -110,14 +116,20 @@ class ViralThreshold:
             span = self.window.isoformat()
         else:
             span = f"{self.window.isoformat()}..{(self.window + timedelta(days=self.window_days - 1)).isoformat()}"
-        text = f"views > q{self.quantile:.2f} of plays of videos posted {span} UTC (n={self.n_videos})"
+        text = (
+            f"views > q{self.quantile:.2f} of plays of videos posted {span} UTC (n={self.n_videos})"
+        )
         if self.is_fallback:
-            text += (f"; fallback: the posting window {self.posting_window.isoformat()} had fewer than "
-                     f"{MIN_THRESHOLD_VIDEOS} scraped videos")
+            text += (
+                f"; fallback: the posting window {self.posting_window.isoformat()} had fewer than "
+                f"{MIN_THRESHOLD_VIDEOS} scraped videos"
+            )
         return text
 
     def is_viral(self, views: int) -> bool:
-        return views > self.views  # strictly above: ties at the threshold are not viral, as in training
+        return (
+            views > self.views
+        )  # strictly above: ties at the threshold are not viral, as in training
 
 
 def posting_window(posted_at: datetime, window_days: int = 1) -> date:
@@ -138,10 +150,16 @@ def viral_threshold(
     if not plays:
         raise ValueError(f"no plays in window {window.isoformat()}: no threshold")
     values = pd.Series(list(plays), dtype=float)
-    _labels, thresholds = label_top_decile(values, pd.Series([window.isoformat()] * len(values)), quantile)
+    _labels, thresholds = label_top_decile(
+        values, pd.Series([window.isoformat()] * len(values)), quantile
+    )
     return ViralThreshold(
-        views=thresholds[window.isoformat()], quantile=quantile, window=window, window_days=window_days,
-        n_videos=len(values), posting_window=posting,
+        views=thresholds[window.isoformat()],
+        quantile=quantile,
+        window=window,
+        window_days=window_days,
+        n_videos=len(values),
+        posting_window=posting,
     )
 
 
@@ -152,7 +170,9 @@ class VideoToCollect:
     video_id: str
     video_url: str | None
     posted_at: datetime
-    payload: dict[str, Any]  # the prediction request's body (the simulated source derives views from it)
+    payload: dict[
+        str, Any
+    ]  # the prediction request's body (the simulated source derives views from it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +191,10 @@ def stats_from_items(items: Iterable[Any], *, now: datetime | None = None) -> di
         record = parse_item(item, now=now)
         if isinstance(record, VideoRecord):
             found[record.video_id] = VideoStats(
-                video_id=record.video_id, views=record.play_count, likes=record.like_count,
-                comments=record.comment_count, shares=record.share_count,
+                video_id=record.video_id,
+                views=record.play_count,
+                likes=record.like_count,
+                comments=record.comment_count,
+                shares=record.share_count,
             )
     return found
