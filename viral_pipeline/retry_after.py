@@ -30,11 +30,11 @@ def parse_retry_after(
     if not text:
         return None
     if _SECONDS.fullmatch(text):
-        wait_s = float(text)  # inf for hundreds of digits: the cap below makes it finite
+        wait_s: float | None = float(text)  # inf for hundreds of digits: the cap makes it finite
     else:
         wait_s = _seconds_until(text, time.time() if now is None else now)
-        if wait_s is None:
-            return None
+    if wait_s is None:
+        return None
     return min(max(0.0, wait_s), cap_s)
 
 

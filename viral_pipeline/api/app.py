@@ -56,7 +56,7 @@ def create_app() -> FastAPI:
     )
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def request_context(request: Request, call_next):
         http_id = http_request_id(request.headers.get("x-request-id"))
         started = time.perf_counter()
         length = request.headers.get("content-length")

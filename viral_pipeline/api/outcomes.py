@@ -136,7 +136,10 @@ def _raise(error: OutcomeError) -> None:
     raise HTTPException(_STATUS[error.kind], str(error)) from error
 
 
-_ERRORS = {404: {"description": "unknown request id"}, 422: {"description": "invalid field"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown request id"},
+    422: {"description": "invalid field"},
+}
 
 
 @router.post(

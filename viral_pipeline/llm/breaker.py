@@ -65,7 +65,8 @@ HALF_OPEN = "half_open"
 
 T = TypeVar("T")
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Both dialects' insert() build an INSERT with on_conflict_do_nothing.
+_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _utc_now() -> datetime:
@@ -168,7 +169,10 @@ class CircuitBreaker:
             open_until = _aware(row.open_until)
             return open_until if open_until is not None and open_until > now else None
         if row.state == HALF_OPEN and row.probe_token is not None:
-            expires = _aware(row.probe_started_at) + timedelta(seconds=self.probe_timeout_s)
+            started = _aware(row.probe_started_at)
+            if started is None:  # a probe token is always written with its start time
+                return None
+            expires = started + timedelta(seconds=self.probe_timeout_s)
             return expires if expires > now else None
         return None
 

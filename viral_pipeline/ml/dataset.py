@@ -9,7 +9,7 @@ import pandas as pd
 
 from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
 from viral_pipeline.engine.model.labels import label_top_decile, window_key
-from viral_pipeline.engine.model.provenance import BUNDLED_SOURCE, Provenance
+from viral_pipeline.engine.model.provenance import BUNDLED_SOURCE, DatasetKind, Provenance
 from viral_pipeline.engine.model.split import Split, time_creator_split
 
 LABEL = "viral"
@@ -58,7 +58,8 @@ def assemble_training_set(
     """Label, featurize and split `labelled_videos` (the configured `scraper_source`'s videos);
     below `min_rows` rows, use the bundled simulated set instead, and say so."""
     notes = []
-    dataset, source = "database", scraper_source
+    dataset: DatasetKind = "database"
+    source = scraper_source
     videos = labelled_videos
     if len(videos) < min_rows:
         notes.append(

@@ -15,6 +15,7 @@ import mlflow.models
 import mlflow.sklearn
 import pandas as pd
 import sklearn
+from mlflow.data.pandas_dataset import from_pandas
 
 import mlflow
 from viral_pipeline.engine.model.classifier import (
@@ -71,7 +72,7 @@ def _pip_requirements() -> list[str]:
     ]
 
 
-def _log_pictures(model, X_test, y_test, probabilities, threshold, importances) -> None:  # type: ignore[no-untyped-def]
+def _log_pictures(model, X_test, y_test, probabilities, threshold, importances) -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         paths = [
@@ -147,7 +148,7 @@ def train_and_log(
         )
         mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
         mlflow.log_metrics({f"margin_{key}": float(value) for key, value in margins.items()})
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             training_set.frame[[*FEATURE_COLUMNS, LABEL]],
             name=f"training_set_{trained_on.dataset}_{trained_on.source}",
             digest=training_set.digest,

@@ -83,7 +83,7 @@ def cost_summary(engine: sa.Engine, start: date, end: date) -> CostSummary:
         c.recorded_at >= datetime.combine(start, time(), tzinfo=UTC),
         c.recorded_at < datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC),
     )
-    day = sa.literal_column(_UTC_DAY[engine.dialect.name]).label("day")
+    day: sa.ColumnElement[Any] = sa.literal_column(_UTC_DAY[engine.dialect.name]).label("day")
     provider = sa.func.coalesce(c.provider, INTERNAL_PROVIDER).label("provider")
     with engine.connect() as connection:
         total = connection.execute(sa.select(*_measures()).where(window)).one()

@@ -15,7 +15,7 @@ _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _on_sqlite_connect(dbapi_connection, _record) -> None:
     # Several processes (Dagster runs, the API) share the file: WAL lets readers run beside
     # the writer, and busy_timeout makes a writer wait for the lock instead of failing.
     cursor = dbapi_connection.cursor()
@@ -48,7 +48,7 @@ def get_engine(url: str) -> sa.Engine:
         return engine
 
 
-def _alembic_config(connection: sa.Connection):  # type: ignore[no-untyped-def]
+def _alembic_config(connection: sa.Connection):
     from alembic.config import Config
 
     config = Config()
@@ -98,7 +98,7 @@ def ready_engine(url: str) -> sa.Engine:
     return engine
 
 
-def dialect_insert(bind: sa.Engine | sa.Connection, table: sa.Table):  # type: ignore[no-untyped-def]
+def dialect_insert(bind: sa.Engine | sa.Connection, table: sa.Table):
     """INSERT for `table` in the dialect of `bind` (PostgreSQL or SQLite), so callers can write one
     `on_conflict_do_update` / `on_conflict_do_nothing` for both: the upserts share this."""
     return (postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert)(table)

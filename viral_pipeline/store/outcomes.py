@@ -66,7 +66,9 @@ def _latest_full_window_before(
 ) -> date | None:
     day_no = f"({DAY_NUMBER_SQL[connection.dialect.name]})"
     # Inline integers (not bound parameters), so GROUP BY and SELECT carry the same expression.
-    window_no = sa.literal_column(f"({day_no} - {day_no} % {int(window_days)})").label("window_no")
+    window_no: sa.ColumnElement[Any] = sa.literal_column(
+        f"({day_no} - {day_no} % {int(window_days)})"
+    ).label("window_no")
     start, _ = window_bounds(before, window_days)
     query = (
         sa.select(window_no)

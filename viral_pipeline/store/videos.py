@@ -40,7 +40,7 @@ class IngestResult:
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
 
-def _upsert_statement(engine: sa.Engine):  # type: ignore[no-untyped-def]
+def _upsert_statement(engine: sa.Engine):
     statement = dialect_insert(engine, scraped_videos)
     return statement.on_conflict_do_update(
         index_elements=["video_id"],

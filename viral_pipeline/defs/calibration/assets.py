@@ -18,7 +18,7 @@ from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 log = get_logger(__name__)
 
 
-def _newest_model_version(pairs) -> str | None:  # type: ignore[no-untyped-def]
+def _newest_model_version(pairs) -> str | None:
     """The model of the newest prediction: what the fit is for (the serving champion)."""
     return next((pair.model_version for pair in reversed(pairs) if pair.model_version), None)
 
@@ -189,7 +189,9 @@ def calibration_audit(
     recent = load_calibration_pairs(engine, tier, since=datetime.now(UTC) - timedelta(days=window))
     # A prediction that gave no probability (null, with its reason) has nothing to audit.
     pairs = [pair for pair in recent if pair.served_probability is not None]
-    served = [pair.served_probability for pair in pairs]
+    served = [
+        float(pair.served_probability) for pair in pairs if pair.served_probability is not None
+    ]
     labels = [pair.is_viral for pair in pairs]
     figures: dict[str, float] = {}
     if pairs:

@@ -63,7 +63,8 @@ def prediction_outcomes(
             raise
         collected: Counter[str] = Counter()
         thresholds: dict = {}  # one read per label window, not per outcome
-        missing, skipped, viral = 0, Counter(), 0
+        skipped: Counter[str] = Counter()
+        missing, viral = 0, 0
         for item in scan.due:
             found = stats.get(item.video.video_id)
             if found is None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,7 @@ from viral_pipeline.engine.calibration.maths import ece_noise_floor, expected_ca
 from viral_pipeline.engine.model.gate import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 ClassifierName = Literal["hist_gradient_boosting", "logistic_regression"]
-CalibratedModel = CalibratedClassifierCV
+CalibratedModel: TypeAlias = CalibratedClassifierCV
 
 
 @dataclass(frozen=True)
@@ -146,12 +146,12 @@ def positive_probability(model: Any, X: Any) -> np.ndarray:
 
 
 def metrics_from_probabilities(
-    y: ArrayLike, p: ArrayLike, threshold: float = 0.5
+    y_true: ArrayLike, p_viral: ArrayLike, threshold: float = 0.5
 ) -> dict[str, float]:
     """The metrics of `evaluate`, from labels and predicted probabilities. ROC AUC and PR AUC are
     NaN when y holds a single class (they are undefined then)."""
-    y = np.asarray(y).astype(int).ravel()
-    p = np.clip(np.asarray(p, dtype=float).ravel(), 0.0, 1.0)
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.clip(np.asarray(p_viral, dtype=float).ravel(), 0.0, 1.0)
     decided = (p >= threshold).astype(int)
     base_rate = float(y.mean())
     both_classes = 0 < y.sum() < y.size

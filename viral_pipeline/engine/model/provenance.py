@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 DatasetKind = Literal["bundled", "database"]
+_DATASET_KINDS: dict[str, DatasetKind] = {"bundled": "bundled", "database": "database"}
 BUNDLED_SOURCE = "simulated"  # the bundled set is simulated videos
 TAG_PREFIX = "trained_on_"
 UNKNOWN = "unknown"
@@ -56,12 +57,12 @@ def provenance_from(data: Mapping[str, Any] | None, *, prefix: str = "") -> Prov
     if not data:
         return None
     try:
-        dataset = str(data[f"{prefix}dataset"])
-        if dataset not in ("bundled", "database"):
+        kind = _DATASET_KINDS.get(str(data[f"{prefix}dataset"]))
+        if kind is None:
             return None
         return Provenance(
-            dataset=dataset,
-            source=str(data[f"{prefix}source"]),  # type: ignore[arg-type]
+            dataset=kind,
+            source=str(data[f"{prefix}source"]),
             first_posted_day=str(data[f"{prefix}first_posted_day"]),
             last_posted_day=str(data[f"{prefix}last_posted_day"]),
             rows=int(data[f"{prefix}rows"]),

@@ -89,7 +89,7 @@ class CompiledScorer:
         arrays = {name: np.asarray(getattr(self, name)) for name in self.__dataclass_fields__}
         arrays["format"] = np.asarray(FORMAT)
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as bool
         return buffer.getvalue()
 
     @classmethod

@@ -64,6 +64,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import ndtr
 from scipy.stats import rankdata
 
@@ -87,12 +88,11 @@ LONG_TAIL_SOUNDS = 1_000_000
 
 _FIRST = (
     "alex sam jo maya leo nina omar lina tom zoe ivan sofia kai mila noah emma luca ana theo yuki"
-)
+).split()
 _SECOND = "daily eats fit vibes lab talks diaries studio world life hacks official tv games travels".split()
 _NAMES = (
     "Alex Sam Jo Maya Léo Nina Omar Lina Tom Zoé Iván Sofía Kai Mila Noah Emma Luca Ana Théo Yuki"
-)
-_FIRST, _NAMES = _FIRST.split(), _NAMES.split()
+).split()
 _WORDS = (
     "the best way to make this recipe in ten minutes wait for the end you will not believe what "
     "happened today pov when your friend says story time my new routine tried viral trick "
@@ -298,7 +298,7 @@ def luck(z: np.ndarray, u: np.ndarray) -> np.ndarray:
     return means[j] + sds[j] * z
 
 
-def p_above(margin: np.ndarray, creator_sd: float = 0.0) -> np.ndarray:
+def p_above(margin: ArrayLike, creator_sd: float = 0.0) -> np.ndarray:
     """P(margin + luck + creator effect > 0), the creator effect normal with sd `creator_sd`."""
     margin = np.asarray(margin, dtype=float)
     return sum(w * ndtr((margin + m) / np.hypot(s, creator_sd)) for w, m, s in LUCK)

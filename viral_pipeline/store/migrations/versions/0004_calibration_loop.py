@@ -1,4 +1,4 @@
-"""The calibration loop (issue 5): outcomes, Platt parameters, calibration audits, profile requests.
+"""The calibration loop: outcomes, Platt parameters, calibration audits, profile requests.
 
 Revision ID: 0004
 Revises: 0003
