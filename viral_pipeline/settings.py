@@ -14,6 +14,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from viral_pipeline.engine.calibration.outcomes import EvaluationTier
+from viral_pipeline.engine.signals.aggregate import SIGNALS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -89,8 +92,9 @@ class Settings(BaseSettings):
     predict_max_runs_per_tick: int = Field(default=50, ge=1, le=500)
 
     # The calibration loop: outcomes, Platt fits and audits.
-    calibration_tier: Literal["24h", "72h", "7d"] = Field(
-        default="7d", description="Evaluation tier whose outcomes platt_calibration fits on."
+    calibration_tier: EvaluationTier = Field(
+        default=EvaluationTier.DAYS_7,
+        description="Evaluation tier whose outcomes platt_calibration fits on.",
     )
     calibration_min_outcomes: int = Field(default=50, ge=2, le=1_000_000)
     calibration_audit_window_days: int = Field(default=30, ge=1, le=365)
@@ -138,13 +142,8 @@ class Settings(BaseSettings):
 
     @property
     def signal_weights(self) -> dict[str, float]:
-        return {
-            "rules": self.weight_rules,
-            "trends": self.weight_trends,
-            "ml": self.weight_ml,
-            "gemini": self.weight_gemini,
-            "deepseek": self.weight_deepseek,
-        }
+        """WEIGHT_<signal> by signal name."""
+        return {name.value: getattr(self, f"weight_{name}") for name in SIGNALS}
 
     @property
     def artifact_root(self) -> str | None:

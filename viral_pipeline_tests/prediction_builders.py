@@ -10,6 +10,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from viral_pipeline.engine.model.provenance import Provenance
+from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.engine.world.simulated import generate_day
 from viral_pipeline.store.predictions import (
     create_request,
@@ -73,7 +74,21 @@ def succeeded_prediction(
     request_id = create_request(engine, dict(payload or PAYLOAD))
     mark_running(engine, request_id, "test-run")
     mark_succeeded(
-        engine, request_id, {"viral_probability": score, "score": score, "is_calibrated": False}
+        engine,
+        request_id,
+        PredictionResult(
+            viral_probability=score,
+            score=score,
+            confidence="LOW",
+            is_calibrated=False,
+            ml_score=None,
+            model_version=None,
+            signals={},
+            notes=[],
+            stages=[],
+            cost_cents=0.0,
+            duration_ms=0.0,
+        ),
     )
     return request_id
 

@@ -130,6 +130,21 @@ def test_missing_or_wrong_token_is_401(monkeypatch, headers):
     assert TOKEN not in response.text
 
 
+def test_the_openapi_document_lists_the_admin_scheme_on_every_admin_route_only(api_client):
+    document = api_client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["AdminToken"]["type"] == "http"
+    assert document["components"]["securitySchemes"]["AdminToken"]["scheme"] == "bearer"
+    guarded = {
+        (path, method): operation.get("security")
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert guarded[("/api/admin/costs", "get")] == [{"AdminToken": []}]
+    admin = {key for key in guarded if key[0].startswith("/api/admin/")}
+    assert all(guarded[key] == [{"AdminToken": []}] for key in admin)
+    assert all(guarded[key] is None for key in guarded.keys() - admin)
+
+
 def test_without_a_configured_token_the_endpoint_is_disabled(api_client):
     response = api_client.get("/api/admin/costs", headers=AUTH)
     assert response.status_code == 503 and "ADMIN_TOKEN" in response.json()["detail"]

@@ -11,8 +11,11 @@ import sqlalchemy as sa
 from viral_pipeline.api.app import MAX_BODY_BYTES
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.defs.predict.sensors import prediction_requests
+from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.predictions import create_request
+from viral_pipeline.store.schema import prediction_requests as prediction_requests_table
 from viral_pipeline_tests.test_predict import REQUEST
 
 
@@ -150,3 +153,113 @@ def test_posted_request_comes_back_succeeded_through_a_real_dagster_instance(
     stage_lines = [line for line in lines if line.get("stage") and line.get("request_id")]
     assert {line["stage"] for line in stage_lines} >= {"normalize", "persist"}
     assert {line["request_id"] for line in stage_lines} == {request_id}
+
+
+# A result as the first release stored it: no probability source or note, no raw probability or
+# Platt version, no provenance, the run id inside the document, and the raw score as its
+# viral_probability.
+EARLIEST_RESULT = {
+    "viral_probability": 0.4125,
+    "score": 41.25,
+    "confidence": "MEDIUM",
+    "is_calibrated": False,
+    "ml_score": None,
+    "model_version": "none",
+    "signals": {
+        name: {"score": 50.0, "weight": 0.25, "available": True, "reason": None, "cost_cents": 0.0}
+        for name in ("rules", "trends", "gemini", "deepseek")
+    }
+    | {
+        "ml": {
+            "score": None,
+            "weight": 0.0,
+            "available": False,
+            "reason": "no champion",
+            "cost_cents": 0.0,
+        }
+    },
+    "notes": ["ml unavailable (no champion): its 0.40 went to the others"],
+    "stages": [
+        {
+            "stage": "normalize",
+            "provider": None,
+            "duration_ms": 1.5,
+            "cost_cents": 0.0,
+            "input_tokens": None,
+            "output_tokens": None,
+        }
+    ],
+    "cost_cents": 0.0,
+    "duration_ms": 1.5,
+    "dagster_run_id": "0f1e2d3c",
+}
+
+
+def _store_succeeded(result):
+    engine = ready_engine(get_settings().database_url)
+    request_id = create_request(engine, REQUEST)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(prediction_requests_table)
+            .where(prediction_requests_table.c.request_id == request_id)
+            .values(status="succeeded", result=result)
+        )
+    return request_id
+
+
+def test_a_result_stored_by_the_first_release_is_still_served(api_client):
+    request_id = _store_succeeded(EARLIEST_RESULT)
+    response = api_client.get(f"/api/predictions/{request_id}")
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    kept = {key: value for key, value in EARLIEST_RESULT.items() if key != "dagster_run_id"}
+    assert {key: result[key] for key in kept} == kept
+    assert {key: result[key] for key in set(result) - set(kept)} == {
+        "probability_source": None,
+        "probability_note": None,
+        "raw_probability": None,
+        "platt_version": None,
+        "model_trained_on": None,
+        "model_source_mismatch": False,
+    }
+
+
+def test_a_result_with_provenance_is_served_as_stored(api_client):
+    trained_on = {
+        "dataset": "database",
+        "source": "apify",
+        "first_posted_day": "2026-10-01",
+        "last_posted_day": "2026-10-30",
+        "rows": 9_000,
+    }
+    stored = {
+        **EARLIEST_RESULT,
+        "viral_probability": None,
+        "probability_source": None,
+        "probability_note": "no champion serves the configured source",
+        "raw_probability": 0.4125,
+        "platt_version": None,
+        "model_trained_on": trained_on,
+        "model_source_mismatch": True,
+    }
+    request_id = _store_succeeded(stored)
+    result = api_client.get(f"/api/predictions/{request_id}").json()["result"]
+    assert result["model_trained_on"] == trained_on and result["model_source_mismatch"] is True
+    assert result["viral_probability"] is None and result["raw_probability"] == 0.4125
+
+
+def test_the_openapi_document_declares_the_prediction_result(api_client):
+    document = api_client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    answer = document["paths"]["/api/predictions/{request_id}"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PredictionStatus"
+    }
+    result = schemas["PredictionStatus"]["properties"]["result"]
+    assert {"$ref": "#/components/schemas/PredictionResult"} in result["anyOf"]
+    assert set(schemas["PredictionResult"]["properties"]) == set(PredictionResult.model_fields)
+    assert schemas["PredictionStatus"]["properties"]["status"] == {
+        "$ref": "#/components/schemas/RequestStatus"
+    }
+    assert schemas["RequestStatus"]["enum"] == ["queued", "running", "succeeded", "failed"]
+    assert schemas["SignalName"]["enum"] == ["rules", "trends", "ml", "gemini", "deepseek"]

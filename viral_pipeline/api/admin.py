@@ -1,25 +1,24 @@
 """`GET /api/admin/costs`: prediction spend by day, stage and provider, for operators.
 
-Guarded by `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. With no token
-configured the admin endpoints are off (503), rather than open.
+Guarded by `Authorization: Bearer <ADMIN_TOKEN>` (`api.deps.require_admin_token`, compared in
+constant time). With no token configured the admin endpoints are off (503), rather than open.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.api.deps import DbEngine, require_admin_token
 from viral_pipeline.observability import get_logger
-from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.costs import cost_summary
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+# Every admin route requires the admin token.
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin_token)])
 log = get_logger("viral_pipeline.api.admin")
 
 MAX_RANGE_DAYS = 366  # a year of daily rows is plenty for one answer
@@ -61,25 +60,6 @@ class CostReport(BaseModel):
     by_provider: list[ProviderCost]
 
 
-def require_admin_token(
-    settings: Annotated[Settings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    if settings.admin_token is None:
-        raise HTTPException(503, "admin endpoints disabled: ADMIN_TOKEN is not configured")
-    scheme, _, offered = (authorization or "").partition(" ")
-    expected = settings.admin_token.get_secret_value()
-    # compare_digest runs even for a wrong scheme, so the answer time says nothing about the token.
-    matches = hmac.compare_digest(offered.strip().encode(), expected.encode())
-    if scheme.lower() != "bearer" or not matches:
-        log.warning("admin request rejected", reason="missing or wrong bearer token")
-        raise HTTPException(
-            401,
-            "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 def _invalid(field: str, message: str) -> HTTPException:
     # The shape of FastAPI's own validation errors, so clients parse one format.
     return HTTPException(422, [{"type": "value_error", "loc": ["query", field], "msg": message}])
@@ -88,7 +68,6 @@ def _invalid(field: str, message: str) -> HTTPException:
 @router.get(
     "/costs",
     response_model=CostReport,
-    dependencies=[Depends(require_admin_token)],
     summary="Prediction cost by day, stage and provider",
     responses={
         401: {"description": "missing or wrong token"},

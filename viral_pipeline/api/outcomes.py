@@ -8,7 +8,7 @@ updates the row. The viral label uses the training label's threshold (store/outc
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.engine.calibration.outcomes import (
     TIER_AGES,
+    EvaluationTier,
     prediction_posted_at,
     video_id_from_url,
 )
@@ -28,6 +29,7 @@ from viral_pipeline.store.outcomes import (
     set_prediction_video,
     upsert_outcome,
 )
+from viral_pipeline.store.queues import RequestStatus
 
 router = APIRouter(prefix="/api", tags=["outcomes"])
 log = get_logger("viral_pipeline.api.outcomes")
@@ -85,7 +87,7 @@ class OutcomeIn(_VideoRef):
     """The JSON body of `POST /api/outcomes`; give the video's `video_id` or `video_url` (or both)."""
 
     request_id: str = Field(min_length=1, max_length=36)
-    evaluation_tier: Literal["24h", "72h", "7d"]
+    evaluation_tier: EvaluationTier
     views: Count
     likes: Count | None = None
     comments: Count | None = None
@@ -98,7 +100,7 @@ class VideoIn(_VideoRef):
 
 class OutcomeOut(BaseModel):
     request_id: str
-    evaluation_tier: Literal["24h", "72h", "7d"]
+    evaluation_tier: EvaluationTier
     video_id: str | None
     video_url: str | None
     views: int
@@ -121,11 +123,13 @@ class OutcomeOut(BaseModel):
 
 class PredictionVideoOut(BaseModel):
     request_id: str
-    status: str
+    status: RequestStatus
     video_id: str
     video_url: str | None
     posted_at: datetime
-    tiers_due_at: dict[str, datetime] = Field(description="when each evaluation tier becomes due")
+    tiers_due_at: dict[EvaluationTier, datetime] = Field(
+        description="when each evaluation tier becomes due"
+    )
 
 
 def _raise(error: OutcomeError) -> None:

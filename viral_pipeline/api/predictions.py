@@ -15,11 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from viral_pipeline.api.deps import DbEngine
-from viral_pipeline.engine.calibration.platt import ProbabilitySource
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
-from viral_pipeline.engine.model.provenance import Provenance
+from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
-from viral_pipeline.store.predictions import FAILED, SUCCEEDED, create_request, get_request
+from viral_pipeline.store.predictions import create_request, get_request
+from viral_pipeline.store.queues import FAILED, SUCCEEDED, RequestStatus
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 log = get_logger("viral_pipeline.api.predictions")
@@ -30,46 +30,13 @@ POLL_INTERVAL_S = 0.25
 
 class Queued(BaseModel):
     request_id: str
-    status: Literal["queued"]
+    status: Literal[RequestStatus.QUEUED]
     status_url: str
-
-
-class SignalOut(BaseModel):
-    score: float | None
-    weight: float
-    available: bool
-    reason: str | None
-    cost_cents: float
-
-
-class PredictionResult(BaseModel):
-    # A calibrated probability, or null with probability_note saying why (older results: the raw score).
-    viral_probability: float | None
-    probability_source: ProbabilitySource | None = None
-    probability_note: str | None = None
-    # The 0..100 weighted score of the available signals: a ranking, not a probability.
-    score: float
-    confidence: Literal["HIGH", "MEDIUM", "LOW"]
-    is_calibrated: bool
-    # The aggregate before calibration and the Platt version applied (absent in older results).
-    raw_probability: float | None = None
-    platt_version: str | None = None
-    ml_score: float | None
-    model_version: str | None
-    # What the champion was trained on (null: no champion, or published before this was recorded),
-    # and whether it was trained on another scraper source than the configured one.
-    model_trained_on: Provenance | None = None
-    model_source_mismatch: bool = False
-    signals: dict[str, SignalOut]
-    notes: list[str]
-    stages: list[dict[str, Any]]
-    cost_cents: float
-    duration_ms: float
 
 
 class PredictionStatus(BaseModel):
     request_id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: RequestStatus
     result: PredictionResult | None
     error: str | None
 
@@ -86,7 +53,7 @@ def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine) -> Queued:
     log.info("prediction queued", request_id=request_id)
     return Queued(
         request_id=request_id,
-        status="queued",
+        status=RequestStatus.QUEUED,
         status_url=str(request.url_for("prediction_status", request_id=request_id)),
     )
 

@@ -17,24 +17,23 @@ from viral_pipeline.engine.inputs.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.profiles import create_profile_request, get_profile_request
+from viral_pipeline.store.queues import RequestStatus
 
 router = APIRouter(prefix="/api", tags=["profiles"])
 log = get_logger("viral_pipeline.api.profile")
-
-Status = Literal["queued", "running", "succeeded", "failed"]
 
 
 class ProfileQueued(BaseModel):
     request_id: str
     handle: str
-    status: Literal["queued"]
+    status: Literal[RequestStatus.QUEUED]
     status_url: str
 
 
 class ProfileRequestStatus(BaseModel):
     request_id: str
     handle: str
-    status: Status
+    status: RequestStatus
     error: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -53,7 +52,7 @@ def patch_profile(body: ProfilePatch, request: Request, engine: DbEngine) -> Pro
     return ProfileQueued(
         request_id=request_id,
         handle=body.tiktok_handle,
-        status="queued",
+        status=RequestStatus.QUEUED,
         status_url=str(request.url_for("profile_request_status", request_id=request_id)),
     )
 

@@ -215,7 +215,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             **{name: getattr(settings, name) for name in ModelPolicy.model_fields}
         ),
         "calibration_policy": CalibrationPolicy(
-            tier=settings.calibration_tier,
+            tier=settings.calibration_tier.value,
             min_outcomes=settings.calibration_min_outcomes,
             audit_window_days=settings.calibration_audit_window_days,
         ),

@@ -16,14 +16,13 @@ import sqlalchemy as sa
 
 from viral_pipeline.engine.calibration.platt import PlattParams
 from viral_pipeline.engine.timeutil import as_utc as _utc
+from viral_pipeline.store.queues import SUCCEEDED
 from viral_pipeline.store.schema import (
     calibration_audits,
     outcomes,
     platt_calibrations,
     prediction_requests,
 )
-
-SUCCEEDED = "succeeded"
 
 
 @dataclass(frozen=True)

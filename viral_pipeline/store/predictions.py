@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from viral_pipeline.engine.prediction import PredictionResult, StageRecord
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
 from viral_pipeline.store.schema import prediction_requests, prediction_stages
@@ -58,7 +59,7 @@ def mark_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> boo
         )
 
 
-def mark_succeeded(engine: sa.Engine, request_id: str, result: dict[str, Any]) -> bool:
+def mark_succeeded(engine: sa.Engine, request_id: str, result: PredictionResult) -> bool:
     """Write the result once: a second attempt finding it succeeded changes nothing."""
     with engine.begin() as connection:
         return bool(
@@ -68,7 +69,12 @@ def mark_succeeded(engine: sa.Engine, request_id: str, result: dict[str, Any]) -
                     prediction_requests.c.request_id == request_id,
                     prediction_requests.c.status != SUCCEEDED,
                 )
-                .values(status=SUCCEEDED, result=result, error=None, finished_at=datetime.now(UTC))
+                .values(
+                    status=SUCCEEDED,
+                    result=result.model_dump(mode="json"),
+                    error=None,
+                    finished_at=datetime.now(UTC),
+                )
             ).rowcount
         )
 
@@ -87,23 +93,13 @@ def mark_failed(engine: sa.Engine, request_id: str, error: str) -> bool:
         )
 
 
-def record_stages(engine: sa.Engine, request_id: str, stages: list[dict[str, Any]]) -> None:
+def record_stages(engine: sa.Engine, request_id: str, stages: list[StageRecord]) -> None:
     """Upsert one row per (request, stage): a retried run rewrites, never duplicates."""
     if not stages:
         return
     now = datetime.now(UTC)
     rows = [
-        {
-            "request_id": request_id,
-            "stage": stage["stage"],
-            "provider": stage.get("provider"),
-            "duration_ms": float(stage["duration_ms"]),
-            "cost_cents": float(stage["cost_cents"]),
-            "input_tokens": stage.get("input_tokens"),
-            "output_tokens": stage.get("output_tokens"),
-            "recorded_at": now,
-        }
-        for stage in stages
+        {"request_id": request_id, **stage.model_dump(), "recorded_at": now} for stage in stages
     ]
     insert = dialect_insert(engine, prediction_stages)
     statement = insert.on_conflict_do_update(

@@ -13,11 +13,28 @@ that already has a run, so this never runs a request twice.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 
-# The statuses of a request in either queue.
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+
+class RequestStatus(StrEnum):
+    """Where a request of either queue stands: queued → running → succeeded | failed. The API
+    answers these values, and the `status` columns store them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# Short names for the store's transitions and the API's checks.
+QUEUED, RUNNING, SUCCEEDED, FAILED = (
+    RequestStatus.QUEUED,
+    RequestStatus.RUNNING,
+    RequestStatus.SUCCEEDED,
+    RequestStatus.FAILED,
+)
 
 
 def _ids(

@@ -13,6 +13,7 @@ from viral_pipeline.defs.predict.ops import (
     rules,
     trends,
 )
+from viral_pipeline.engine.signals.aggregate import SignalName
 
 
 @dg.job(
@@ -25,13 +26,14 @@ from viral_pipeline.defs.predict.ops import (
 )
 def predict() -> None:
     request = normalize()
+    # Keyed by signal name: `aggregate` takes each signal's stage under that name.
     scored = {
-        "rules": rules(request),
-        "trends": trends(request),
-        "gemini": gemini(request),
-        "deepseek": deepseek(request),
+        SignalName.RULES: rules(request),
+        SignalName.TRENDS: trends(request),
+        SignalName.GEMINI: gemini(request),
+        SignalName.DEEPSEEK: deepseek(request),
     }
-    scored["ml"] = ml(request, scored["trends"])
+    scored[SignalName.ML] = ml(request, scored[SignalName.TRENDS])
     # A failing op marks its request failed itself (see stage.StageTimer). The late ops take one
     # input each: the stages they need travel along in each value's lineage.
     persist(calibrate(aggregate(**scored)))

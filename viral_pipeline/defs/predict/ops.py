@@ -10,12 +10,12 @@ import dagster as dg
 from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
 from viral_pipeline.defs.predict.stage import Staged, StageTimer
 from viral_pipeline.defs.resources import AppDatabase
+from viral_pipeline.engine.signals.aggregate import SIGNALS, SignalName
 
 # Outputs stay in memory (the in-process executor runs every op in one process): nothing is
 # pickled to disk between ops. A run retry re-executes every step (the job's ALL_STEPS tag).
 STAGED = dg.Out(io_manager_key="predict_io_manager")
-SIGNAL_STAGES = ("rules", "trends", "ml", "gemini", "deepseek")
-STAGE_ORDER = ("normalize", *SIGNAL_STAGES, "aggregate", "calibrate")
+STAGE_ORDER = ("normalize", *SIGNALS, "aggregate", "calibrate")
 
 
 class PredictConfig(dg.Config):
@@ -67,7 +67,7 @@ def rules(normalized: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.engine.signals.rules import score_rules
 
     request = normalized.value
-    with StageTimer("rules", _request_id(normalized), app_db, (normalized,)) as timer:
+    with StageTimer(SignalName.RULES, _request_id(normalized), app_db, (normalized,)) as timer:
         return timer.output(score_rules(request))
 
 
@@ -77,13 +77,15 @@ def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.store.trend_snapshot import load_trend_snapshot
 
     request = normalized.value
-    with StageTimer("trends", _request_id(normalized), app_db, (normalized,)) as timer:
+    with StageTimer(SignalName.TRENDS, _request_id(normalized), app_db, (normalized,)) as timer:
         snapshot = load_trend_snapshot(app_db.engine(), as_of=request.posted_at.date())
         signal = score_trends(request, snapshot)
         return timer.output(signal, sound_trend_score=sound_trend_score(request, snapshot))
 
 
-def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
+def _judge(
+    provider: SignalName, normalized: Staged, judges: LlmJudges, app_db: AppDatabase
+) -> dg.Output:
     from viral_pipeline.engine.signals.aggregate import Signal
     from viral_pipeline.llm.breaker import call_with_breaker
     from viral_pipeline.llm.judge import JudgeError, JudgeInput, JudgeUnavailable
@@ -152,7 +154,7 @@ def _judge(provider: str, normalized: Staged, judges: LlmJudges, app_db: AppData
     description="Gemini judges the hook and caption (JSON output with a response schema).",
 )
 def gemini(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
-    return _judge("gemini", normalized, llm_judges, app_db)
+    return _judge(SignalName.GEMINI, normalized, llm_judges, app_db)
 
 
 @dg.op(
@@ -160,7 +162,7 @@ def gemini(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg
     description="DeepSeek (any OpenAI-compatible server) judges the hook and caption (JSON mode).",
 )
 def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
-    return _judge("deepseek", normalized, llm_judges, app_db)
+    return _judge(SignalName.DEEPSEEK, normalized, llm_judges, app_db)
 
 
 @dg.op(
@@ -175,11 +177,12 @@ def ml(
     from viral_pipeline.ml.loaded import NoChampionError
 
     request = normalized.value
-    with StageTimer("ml", _request_id(normalized), app_db, (normalized, trends)) as timer:
+    name = SignalName.ML
+    with StageTimer(name, _request_id(normalized), app_db, (normalized, trends)) as timer:
         try:
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
-            return timer.output(Signal("ml", None, False, str(error)), model_version="none")
+            return timer.output(Signal(name, None, False, str(error)), model_version="none")
         decision = model_serving.serving_decision(champion.version, champion.trained_on)
         served = {
             "model_version": champion.version,
@@ -188,14 +191,14 @@ def ml(
         }
         if not decision.allowed:
             # Like a missing champion: the other signals' weights are redistributed.
-            return timer.output(Signal("ml", None, False, decision.reason), **served)
+            return timer.output(Signal(name, None, False, decision.reason), **served)
         probability = champion.probability(
             feature_row(request, trends.extra.get("sound_trend_score", 0.0))
         )
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
         signal = Signal(
-            "ml", score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason
+            name, score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason
         )
         return timer.output(
             signal, **served, ml_probability=probability, compiled_model=champion.compiled
@@ -234,7 +237,7 @@ def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     request_id = _request_id(aggregate)
     with StageTimer("calibrate", request_id, app_db, (aggregate,)) as timer:
         params = current_platt_params(app_db.engine(), request_id)
-        ml = aggregate.lineage()["ml"]
+        ml = aggregate.lineage()[SignalName.ML]
         served = served_probability(
             aggregate.value.raw_probability, params, ml.extra.get("ml_probability"), ml.value.reason
         )
@@ -249,53 +252,47 @@ def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     out=STAGED,
     description="Write the result once, with the per-stage duration and cost breakdown and totals.",
 )
-def persist(context: dg.OpExecutionContext, calibrate: Staged, app_db: AppDatabase) -> dg.Output:
+def persist(calibrate: Staged, app_db: AppDatabase) -> dg.Output:
+    from viral_pipeline.engine.prediction import PredictionResult, SignalResult
     from viral_pipeline.store.predictions import mark_succeeded, record_stages
 
     request_id = _request_id(calibrate)
     with StageTimer("persist", request_id, app_db, (calibrate,)) as timer:
         stages = calibrate.lineage()  # every stage before this one, with its value and cost
         staged = [stages[name] for name in STAGE_ORDER]
-        combined, ml = stages["aggregate"].value, stages["ml"]
-        signals = {}
-        for item in (stages[name] for name in SIGNAL_STAGES):
-            signal = item.value
-            signals[signal.name] = {
-                "score": signal.score,
-                "weight": combined.weights_used.get(signal.name, 0.0),
-                "available": signal.available,
-                "reason": signal.reason,
-                "cost_cents": item.cost_cents,
-            }
-        calibrated = calibrate.value
-        served = calibrated["served"]
-        result = {
-            # A calibrated probability or null (probability_note says why); score is the 0..100
-            # weighted score of the available signals, which is not a probability.
-            "viral_probability": None
-            if served.probability is None
-            else round(served.probability, 6),
-            "probability_source": served.source,
-            "probability_note": served.note,
-            "score": round(combined.score, 2),
-            "confidence": combined.confidence,
-            "is_calibrated": served.is_calibrated,
-            # What platt_calibration fits on: the aggregate before calibration, and which version served.
-            "raw_probability": round(combined.raw_probability, 6),
-            "platt_version": calibrated["platt_version"],
-            "ml_score": signals["ml"]["score"],
-            "model_version": ml.extra.get("model_version"),
-            "model_trained_on": ml.extra.get("model_trained_on"),
-            "model_source_mismatch": ml.extra.get("model_source_mismatch", False),
-            "signals": signals,
-            "notes": list(combined.notes),
-            "stages": [s.record() for s in staged],
-            "cost_cents": round(sum(s.cost_cents for s in staged), 6),
-            "duration_ms": round(sum(s.duration_ms for s in staged), 2),
-            "dagster_run_id": context.run.run_id,
+        combined, ml = stages["aggregate"].value, stages[SignalName.ML]
+        signals = {
+            name: SignalResult(
+                score=stages[name].value.score,
+                weight=combined.weights_used.get(name, 0.0),
+                available=stages[name].value.available,
+                reason=stages[name].value.reason,
+                cost_cents=stages[name].cost_cents,
+            )
+            for name in SIGNALS
         }
+        served = calibrate.value["served"]
+        result = PredictionResult(
+            viral_probability=None if served.probability is None else round(served.probability, 6),
+            probability_source=served.source,
+            probability_note=served.note,
+            score=round(combined.score, 2),
+            confidence=combined.confidence,
+            is_calibrated=served.is_calibrated,
+            raw_probability=round(combined.raw_probability, 6),
+            platt_version=calibrate.value["platt_version"],
+            ml_score=signals[SignalName.ML].score,
+            model_version=ml.extra.get("model_version"),
+            model_trained_on=ml.extra.get("model_trained_on"),
+            model_source_mismatch=ml.extra.get("model_source_mismatch", False),
+            signals=signals,
+            notes=list(combined.notes),
+            stages=[s.record() for s in staged],
+            cost_cents=round(sum(s.cost_cents for s in staged), 6),
+            duration_ms=round(sum(s.duration_ms for s in staged), 2),
+        )
         engine = app_db.engine()
-        record_stages(engine, request_id, result["stages"])
+        record_stages(engine, request_id, result.stages)
         written = mark_succeeded(engine, request_id, result)
         output = timer.output(result, written=written)
     # persist's own time joins the breakdown after the fact (the write it timed is done).

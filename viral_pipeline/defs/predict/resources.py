@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from viral_pipeline.engine.signals.aggregate import SIGNALS, SignalName
+
 _champion_caches: dict[str, object] = {}
 
 
@@ -20,11 +22,11 @@ class LlmJudges(dg.ConfigurableResource):
     breaker_failure_threshold: int = 3
     breaker_open_seconds: float = 60.0
 
-    def configured(self, provider: str) -> bool:
-        return bool(self.gemini_api_key if provider == "gemini" else self.deepseek_api_key)
+    def configured(self, provider: SignalName) -> bool:
+        return bool(self.gemini_api_key if provider == SignalName.GEMINI else self.deepseek_api_key)
 
-    def judge(self, provider: str):  # type: ignore[no-untyped-def]
-        if provider == "gemini":
+    def judge(self, provider: SignalName):  # type: ignore[no-untyped-def]
+        if provider == SignalName.GEMINI:
             from viral_pipeline.llm.gemini import GeminiJudge
 
             return GeminiJudge(
@@ -80,10 +82,4 @@ class SignalWeights(dg.ConfigurableResource):
     deepseek: float = 0.15
 
     def as_dict(self) -> dict[str, float]:
-        return {
-            "rules": self.rules,
-            "trends": self.trends,
-            "ml": self.ml,
-            "gemini": self.gemini,
-            "deepseek": self.deepseek,
-        }
+        return {name.value: getattr(self, name) for name in SIGNALS}

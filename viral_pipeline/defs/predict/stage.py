@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from viral_pipeline.engine.prediction import StageRecord
 from viral_pipeline.observability import bound_context, get_logger
 
 log = get_logger("viral_pipeline.predict")
@@ -45,15 +46,15 @@ class Staged:
         stages[self.stage] = self
         return stages
 
-    def record(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "provider": self.provider,
-            "duration_ms": self.duration_ms,
-            "cost_cents": self.cost_cents,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-        }
+    def record(self) -> StageRecord:
+        return StageRecord(
+            stage=self.stage,
+            provider=self.provider,
+            duration_ms=self.duration_ms,
+            cost_cents=self.cost_cents,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+        )
 
 
 def fail_request(engine: Any, request_id: str, stage: str, error: BaseException) -> None:

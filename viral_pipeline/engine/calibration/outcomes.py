@@ -13,23 +13,33 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
-import pandas as pd
-
 from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
-from viral_pipeline.engine.model.labels import label_top_decile, window_key
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.engine.timeutil import parse_utc
 
-EvaluationTier = Literal["24h", "72h", "7d"]
-TIER_AGES: dict[str, timedelta] = {
-    "24h": timedelta(hours=24),
-    "72h": timedelta(hours=72),
-    "7d": timedelta(days=7),
+# pandas (and the training label's code, which uses it) is imported by the functions that compute
+# a threshold: settings and predict runs read the tiers, and a predict run must stay light.
+
+
+class EvaluationTier(StrEnum):
+    """When an outcome is observed: the API's `evaluation_tier`, CALIBRATION_TIER and the
+    `outcomes.evaluation_tier` column take these values."""
+
+    HOURS_24 = "24h"
+    HOURS_72 = "72h"
+    DAYS_7 = "7d"
+
+
+TIER_AGES: dict[EvaluationTier, timedelta] = {
+    EvaluationTier.HOURS_24: timedelta(hours=24),
+    EvaluationTier.HOURS_72: timedelta(hours=72),
+    EvaluationTier.DAYS_7: timedelta(days=7),
 }
-TIERS: tuple[str, ...] = tuple(TIER_AGES)
+TIERS: tuple[EvaluationTier, ...] = tuple(EvaluationTier)
 # A scraper reads *current* views, so a tier is collected automatically only until age * 1.5
 # (36 h, 108 h, 10.5 days): a 24 h outcome read on day 5 would overstate it. Later, the tier is
 # counted as expired; a backend can still post it through the API.
@@ -45,8 +55,8 @@ _VIDEO_PATH = re.compile(r"/video/([0-9]{1,32})(?:/|$)")
 
 def tier_age(tier: str) -> timedelta:
     try:
-        return TIER_AGES[tier]
-    except KeyError:
+        return TIER_AGES[EvaluationTier(tier)]
+    except ValueError:
         raise ValueError(
             f"unknown evaluation tier {tier!r}: expected one of {', '.join(TIERS)}"
         ) from None
@@ -134,6 +144,10 @@ class ViralThreshold:
 
 def posting_window(posted_at: datetime, window_days: int = 1) -> date:
     """The first day of the label window the video falls in (same windows as the training label)."""
+    import pandas as pd
+
+    from viral_pipeline.engine.model.labels import window_key
+
     key = window_key(pd.Series([pd.Timestamp(_utc(posted_at))]), window_days).iloc[0]
     return date.fromisoformat(key)
 
@@ -147,6 +161,10 @@ def viral_threshold(
     plays: Sequence[int], *, window: date, posting: date, quantile: float, window_days: int = 1
 ) -> ViralThreshold:
     """The threshold of a window from its videos' plays, computed by the training label's own code."""
+    import pandas as pd
+
+    from viral_pipeline.engine.model.labels import label_top_decile
+
     if not plays:
         raise ValueError(f"no plays in window {window.isoformat()}: no threshold")
     values = pd.Series(list(plays), dtype=float)

@@ -34,12 +34,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from operator import mul
 from typing import Literal
 
-SIGNALS: tuple[str, ...] = ("rules", "trends", "ml", "gemini", "deepseek")
-LLM_SIGNALS: tuple[str, str] = ("gemini", "deepseek")
+
+class SignalName(StrEnum):
+    """The five signals: the predict job's stages, the WEIGHT_* settings and the keys of a
+    result's `signals` are spelled from these."""
+
+    RULES = "rules"
+    TRENDS = "trends"
+    ML = "ml"
+    GEMINI = "gemini"
+    DEEPSEEK = "deepseek"
+
+
+SIGNALS: tuple[SignalName, ...] = tuple(SignalName)
+LLM_SIGNALS: tuple[SignalName, SignalName] = (SignalName.GEMINI, SignalName.DEEPSEEK)
 HIGH_SPREAD = 15.0
 LOW_SPREAD = 30.0
 MIN_SIGNALS = 3
@@ -51,7 +64,7 @@ Confidence = Literal["HIGH", "MEDIUM", "LOW"]
 class Signal:
     """One signal's verdict. An available signal has a finite score in 0..100."""
 
-    name: str
+    name: SignalName
     score: float | None
     available: bool
     reason: str | None = None  # why it is unavailable, or a short note on how the score came about
@@ -61,11 +74,11 @@ class Signal:
         if self.available and (self.score is None or not 0.0 <= self.score <= 100.0):
             # NaN fails both comparisons, so it is refused here too.
             raise ValueError(
-                f"signal {self.name!r}: an available signal needs a score in 0..100, got {self.score!r}"
+                f"signal {str(self.name)!r}: an available signal needs a score in 0..100, got {self.score!r}"
             )
 
     @classmethod
-    def unavailable(cls, name: str, reason: str, cost_cents: float = 0.0) -> Signal:
+    def unavailable(cls, name: SignalName, reason: str, cost_cents: float = 0.0) -> Signal:
         return cls(name=name, score=None, available=False, reason=reason, cost_cents=cost_cents)
 
 
@@ -80,13 +93,14 @@ class Aggregate:
 
 
 _KNOWN = frozenset(SIGNALS)
+_NAMES = [str(name) for name in SIGNALS]  # as messages show them
 
 
 def check_signal_names(names: Iterable[str]) -> None:
     """ValueError naming any name that is not one of SIGNALS."""
     unknown = sorted(set(names) - _KNOWN)
     if unknown:
-        raise ValueError(f"unknown signal(s): {unknown}; known: {list(SIGNALS)}")
+        raise ValueError(f"unknown signal(s): {unknown}; known: {_NAMES}")
 
 
 def ml_score(probability: float, threshold: float) -> float:
@@ -107,12 +121,12 @@ def _normalised(items: tuple[tuple[str, float], ...]) -> dict[str, float]:
     weights = dict(items)
     if not weights.keys() <= _KNOWN:
         unknown = sorted(set(weights) - _KNOWN)
-        raise ValueError(f"unknown signal(s) in the weights: {unknown}; known: {list(SIGNALS)}")
+        raise ValueError(f"unknown signal(s) in the weights: {unknown}; known: {_NAMES}")
     raw = [float(weights.get(name, 0.0)) for name in SIGNALS]
     if not all(0.0 <= weight < math.inf for weight in raw):  # NaN fails this too
         bad = next(name for name, weight in zip(SIGNALS, raw) if not 0.0 <= weight < math.inf)
         raise ValueError(
-            f"the weight of {bad!r} must be a finite number >= 0, got {weights[bad]!r}"
+            f"the weight of {str(bad)!r} must be a finite number >= 0, got {weights[bad]!r}"
         )
     total = sum(raw)
     if total <= 0.0:
@@ -164,7 +178,7 @@ def aggregate(signals: Mapping[str, Signal], weights: Mapping[str, float]) -> Ag
     scores: dict[str, float] = {}
     for key, signal in signals.items():
         if signal.name != key:
-            raise ValueError(f"the signal under {key!r} is named {signal.name!r}")
+            raise ValueError(f"the signal under {str(key)!r} is named {str(signal.name)!r}")
         if signal.available:
             scores[key] = float(signal.score)  # type: ignore[arg-type]
     if not scores:
@@ -199,7 +213,7 @@ def redistribute(
     notes: list[str],
 ) -> tuple[dict[str, float], bool]:
     """The weights with the unavailable signals' shares handed on (module docstring); notes added."""
-    used = {name: (base[name] if name in scores else 0.0) for name in SIGNALS}
+    used: dict[str, float] = {name: (base[name] if name in scores else 0.0) for name in SIGNALS}
     down = [name for name in SIGNALS if name not in scores]
     llm_up = [name for name in LLM_SIGNALS if name in scores]
     if len(llm_up) == 1:  # 1. one judge down, the other up: the weight stays with the judges

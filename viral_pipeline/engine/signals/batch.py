@@ -36,6 +36,7 @@ from viral_pipeline.engine.signals.aggregate import (
     Aggregate,
     Confidence,
     Signal,
+    SignalName,
     aggregate,
     check_signal_names,
     confidence_of,
@@ -134,7 +135,7 @@ def aggregate_many(
     group_notes: list[list[str]] = []
     for g, i in enumerate(firsts.tolist()):
         row = _row(columns, i)
-        up_names = {name: 0.0 for name, ok in zip(SIGNALS, mask[i]) if ok}
+        up_names: dict[str, float] = {name: 0.0 for name, ok in zip(SIGNALS, mask[i]) if ok}
         notes: list[str] = []
         if len(up_names) == len(SIGNALS):  # everything answered: the configured weights as they are
             weights_of, redistributed[g] = base, False
@@ -219,6 +220,8 @@ def score_batch(
     normalized = [normalize(request, now=now) for request in requests]
     rules = [score_rules(req) for req in normalized]
     trends = score_trends_many(normalized, snapshot)
-    aggregates = aggregate_many({**other_signals, "rules": rules, "trends": trends}, weights)
+    aggregates = aggregate_many(
+        {**other_signals, SignalName.RULES: rules, SignalName.TRENDS: trends}, weights
+    )
     probability, is_calibrated = calibrate_many(aggregates.raw_probability, params)
     return BatchScores(normalized, rules, trends, aggregates, probability, is_calibrated)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from viral_pipeline.engine.inputs.request import NormalizedRequest
-from viral_pipeline.engine.signals.aggregate import Signal
+from viral_pipeline.engine.signals.aggregate import Signal, SignalName
 
 WEIGHTS = {"caption": 0.25, "hashtags": 0.25, "duration": 0.30, "hour": 0.20}
 _W_CAPTION, _W_HASHTAGS, _W_DURATION, _W_HOUR = (
@@ -113,4 +113,4 @@ def score_rules(req: NormalizedRequest) -> Signal:
         f"caption {chars} chars: {int(caption + 0.5)}; {tags} hashtags: {int(hashtags + 0.5)}; "
         f"{seconds} s: {int(duration + 0.5)}; {hour:02d}h UTC: {when}"
     )
-    return Signal(name="rules", score=round(score, 2), available=True, reason=reason)
+    return Signal(name=SignalName.RULES, score=round(score, 2), available=True, reason=reason)

@@ -57,7 +57,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
 from viral_pipeline.engine.inputs.request import NormalizedRequest
-from viral_pipeline.engine.signals.aggregate import Signal
+from viral_pipeline.engine.signals.aggregate import Signal, SignalName
 from viral_pipeline.engine.signals.sound_choices import SoundChoices, SoundSearch, remember
 
 SOUND_CUTOFF = 85.0
@@ -363,7 +363,7 @@ def score_trends_many(reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot
     ]
 
 
-_NO_SNAPSHOT = Signal.unavailable("trends", "no trending_sounds yet")
+_NO_SNAPSHOT = Signal.unavailable(SignalName.TRENDS, "no trending_sounds yet")
 
 
 def _trend_signal(
@@ -393,7 +393,9 @@ def _trend_signal(
             f"#{name} {pop:.2f}" if spelled == name else f"#{spelled}~#{name} {pop:.2f}"
             for name, (spelled, pop) in top
         )
-    return Signal(name="trends", score=round(min(score, 100.0), 2), available=True, reason=reason)
+    return Signal(
+        name=SignalName.TRENDS, score=round(min(score, 100.0), 2), available=True, reason=reason
+    )
 
 
 def _by_popularity(item: tuple[str, tuple[str, float]]) -> float:

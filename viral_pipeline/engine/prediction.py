@@ -1,0 +1,72 @@
+"""A prediction's result: what the `persist` op stores in `prediction_requests.result` and what
+`GET /api/predictions/{id}` answers, declared once.
+
+Results stored by earlier releases lack the fields added since (`probability_source`,
+`probability_note`, `raw_probability`, `platt_version`, `model_trained_on`,
+`model_source_mismatch`): those default, so every stored result stays readable. In the earliest
+ones `viral_probability` is the raw aggregate score, not a calibrated probability. Keys this model
+does not declare (the earliest results also carried the run id, which the row keeps in its own
+`dagster_run_id` column) are ignored.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from viral_pipeline.engine.calibration.platt import ProbabilitySource
+from viral_pipeline.engine.model.provenance import Provenance
+from viral_pipeline.engine.signals.aggregate import Confidence, SignalName
+
+
+class SignalResult(BaseModel):
+    """One signal's part in the prediction."""
+
+    score: float | None = Field(description="0..100, or null when the signal is unavailable")
+    weight: float = Field(description="its share of the score after redistribution; 0 when down")
+    available: bool
+    reason: str | None = Field(description="why it is unavailable, or how its score came about")
+    cost_cents: float
+
+
+class StageRecord(BaseModel):
+    """One op of the predict run: how long it took and what it cost."""
+
+    stage: str
+    provider: str | None = None
+    duration_ms: float
+    cost_cents: float
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class PredictionResult(BaseModel):
+    viral_probability: float | None = Field(
+        description="a calibrated probability of landing in the top 10% of the posting day's "
+        "plays, or null; probability_note says why (in the earliest results: the raw score)"
+    )
+    probability_source: ProbabilitySource | None = None
+    probability_note: str | None = None
+    score: float = Field(
+        description="0..100 weighted score of the available signals: a ranking, not a probability"
+    )
+    confidence: Confidence
+    is_calibrated: bool = Field(description="whether viral_probability is a calibrated probability")
+    # What platt_calibration fits on: the aggregate before calibration, and which version served.
+    raw_probability: float | None = None
+    platt_version: str | None = None
+    ml_score: float | None
+    model_version: str | None
+    model_trained_on: Provenance | None = Field(
+        default=None,
+        description="what the champion was trained on; null with no champion, or one published "
+        "before this was recorded",
+    )
+    model_source_mismatch: bool = Field(
+        default=False,
+        description="the champion was trained on another scraper source than the configured one",
+    )
+    signals: dict[SignalName, SignalResult]
+    notes: list[str]
+    stages: list[StageRecord]
+    cost_cents: float
+    duration_ms: float
