@@ -37,10 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from viral_pipeline.engine.calibration.platt import PlattParams, calibrate  # noqa: E402
+from viral_pipeline.engine.calibration.platt import PlattParams, calibrate, calibrate_many  # noqa: E402
 from viral_pipeline.engine.inputs.request import AnalyzeRequest, normalize  # noqa: E402
 from viral_pipeline.engine.signals.aggregate import Signal, aggregate  # noqa: E402
-from viral_pipeline.engine.signals.batch import aggregate_many, calibrate_many, score_batch  # noqa: E402
+from viral_pipeline.engine.signals.batch import aggregate_many, score_batch  # noqa: E402
 from viral_pipeline.engine.signals.rules import score_rules  # noqa: E402
 from viral_pipeline.engine.signals.trends_match import (  # noqa: E402
     TrendingSound,

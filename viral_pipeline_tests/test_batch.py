@@ -12,7 +12,7 @@ import pytest
 from viral_pipeline.engine.calibration.platt import PlattParams, calibrate
 from viral_pipeline.engine.inputs.request import AnalyzeRequest, normalize
 from viral_pipeline.engine.signals.aggregate import SIGNALS, Signal, aggregate
-from viral_pipeline.engine.signals.batch import aggregate_many, calibrate_many, score_batch
+from viral_pipeline.engine.signals.batch import aggregate_many, score_batch
 from viral_pipeline.engine.signals.rules import score_rules
 from viral_pipeline.engine.signals.trends_match import TrendingSound, TrendSnapshot, score_trends
 
@@ -196,23 +196,6 @@ def test_a_bad_row_raises_what_one_request_would(bad_row):
     with pytest.raises(ValueError, match=r"differ in length: \[1, 2\]"):
         aggregate_many({"ml": [good["ml"]], "rules": [None, None]}, WEIGHTS)
     assert len(aggregate_many({}, WEIGHTS)) == 0
-
-
-def test_calibrate_many_equals_calibrate():
-    raw = np.array([0.0, 0.01, 0.3, 0.5, 0.53, 0.99, 1.0])
-    probabilities, calibrated = calibrate_many(raw, PARAMS)
-    assert calibrated and probabilities == pytest.approx(
-        [calibrate(x, PARAMS)[0] for x in raw], abs=1e-15
-    )
-    extreme = PlattParams(a=-900.0, b=400.0, version="steep", fitted_at=NOW, n_outcomes=9)
-    assert calibrate_many(raw, extreme)[0] == pytest.approx(
-        [calibrate(x, extreme)[0] for x in raw], abs=1e-15
-    )
-    unchanged, calibrated = calibrate_many(raw, None)
-    assert not calibrated and np.array_equal(unchanged, raw) and unchanged is not raw
-    for bad in (np.nan, 1.5, -0.1):
-        with pytest.raises(ValueError, match=r"0\.\.1, got .* at position 1"):
-            calibrate_many(np.array([0.2, bad]), PARAMS)
 
 
 def test_score_batch_needs_a_signal_per_request_in_each_column():

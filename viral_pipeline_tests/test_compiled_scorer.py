@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from structlog.testing import capture_logs
@@ -21,6 +22,7 @@ from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
 from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import PublishedChampion, publish
 from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.schema import serving_models
 from viral_pipeline_tests.prediction_builders import BUNDLED
 
 
@@ -167,26 +169,54 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
         )
 
 
-def test_promotion_falls_back_to_the_pickle_when_compilation_fails_unexpectedly(
-    bundled, sqlite_url, monkeypatch
-):
-    raw, X, _ = bundled
-    model = _model(bundled)  # the gradient-boosting champion, which compiles today
+@pytest.fixture(scope="module")
+def gradient_boosting(bundled):
+    return _model(bundled)
 
+
+class _Unserialisable:
+    def to_bytes(self) -> bytes:
+        raise ValueError("array of an unexpected dtype")
+
+
+def _renamed_private_field(model):
     # What a scikit-learn release renaming `_predictors` would do to compile_model. It is patched
     # because the installed release cannot have a fitted model that lacks the field yet predicts.
-    def renamed_private_field(model):
-        raise AttributeError(
-            "'HistGradientBoostingClassifier' object has no attribute '_predictors'"
-        )
+    raise AttributeError("'HistGradientBoostingClassifier' object has no attribute '_predictors'")
 
-    monkeypatch.setattr(compiled_module, "compile_model", renamed_private_field)
+
+def _unsupported(model):
+    raise UnsupportedModel("a pipeline step the compiler does not know")
+
+
+def _unforeseen(model):
+    raise KeyError("n_features_in_")  # any error nobody anticipated
+
+
+@pytest.mark.parametrize(
+    ("compile_fails", "error_type", "reason"),
+    [
+        (_renamed_private_field, "AttributeError", "_predictors"),
+        (_unsupported, "UnsupportedModel", "pipeline step"),
+        (_unforeseen, "KeyError", "n_features_in_"),
+        (lambda model: _Unserialisable(), "ValueError", "unexpected dtype"),  # to_bytes fails
+    ],
+)
+def test_promotion_publishes_the_pickle_alone_when_compilation_raises_anything(
+    bundled, gradient_boosting, sqlite_url, monkeypatch, compile_fails, error_type, reason
+):
+    raw, X, _ = bundled
+    model = gradient_boosting  # the champion's kind, which compiles today
+    monkeypatch.setattr(compiled_module, "compile_model", compile_fails)
     engine = ready_engine(sqlite_url)
     with capture_logs() as logs:
         publish(engine, "viral_classifier", "8", model, 0.2, BUNDLED)
     (warning,) = [e for e in logs if e["event"].startswith("champion not compiled")]
-    assert warning["log_level"] == "warning" and warning["error_type"] == "AttributeError"
-    assert "_predictors" in warning["reason"]
+    assert warning["log_level"] == "warning" and warning["error_type"] == error_type
+    assert reason in warning["reason"]
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(serving_models)).one()
+    assert stored.scorer is None and stored.model_pickle  # the pickle alone
     loaded = PublishedChampion("viral_classifier").get(engine)
     assert loaded.version == "8" and loaded.compiled is False
     row = raw[list(RAW_COLUMNS)].iloc[9500].to_dict()
@@ -202,6 +232,7 @@ from viral_pipeline.definitions import defs
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
+from viral_pipeline.store.schema import serving_models
 from viral_pipeline.store.predictions import create_request, get_request
 
 engine = ready_engine(get_settings().database_url)

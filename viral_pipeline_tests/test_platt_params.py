@@ -1,4 +1,5 @@
-"""Platt parameters: validation, a parse that never raises, and calibrate = apply_platt."""
+"""Platt parameters: validation, a parse that never raises, and one applier (apply_platt) behind
+the served probability, a batch and the fit's own measurement."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from viral_pipeline.engine.calibration.maths import apply_platt, fit_platt
 from viral_pipeline.engine.calibration.platt import (
     PlattParams,
     calibrate,
+    calibrate_many,
     parse_platt_params,
     platt_params_or_error,
+    served_probability,
 )
+from viral_pipeline.engine.calibration.platt_fit import _folds, cross_fitted_probabilities
 
 VALID = {
     "a": -6.5,
@@ -97,22 +101,44 @@ def test_calibrate_without_params_returns_the_raw_probability():
     assert calibrate(0.42, None) == (0.42, False)
 
 
-def test_calibrate_applies_apply_platt():
-    params = PlattParams.model_validate(VALID)
-    for raw in (0.0, 0.1, 0.37, 0.5, 0.9, 1.0):
-        probability, calibrated = calibrate(raw, params)
-        assert calibrated is True
-        assert probability == pytest.approx(float(apply_platt(raw, params.a, params.b)), abs=1e-15)
-        assert probability == pytest.approx(1 / (1 + np.exp(params.a * raw + params.b)))
-    # Steep parameters push a·s + b far to both sides: no overflow, same answers.
-    steep = PlattParams.model_validate({**VALID, "a": -900.0, "b": 450.0})
-    for raw in (0.0, 0.3, 0.5, 0.7, 1.0):
-        assert calibrate(raw, steep)[0] == pytest.approx(
-            float(apply_platt(raw, steep.a, steep.b)), abs=1e-15
-        )
-    # a < 0: a higher raw score always means a higher probability.
+def test_a_higher_raw_score_gets_a_higher_probability():
+    params = PlattParams.model_validate(VALID)  # a < 0
     outputs = [calibrate(raw / 10, params)[0] for raw in range(11)]
-    assert outputs == sorted(outputs)
+    assert outputs == sorted(outputs) and outputs[0] < outputs[-1]
+
+
+def test_served_batch_and_fit_paths_apply_the_same_sigmoid():
+    raw = np.array([0.0, 0.01, 0.3, 0.5, 0.53, 0.99, 1.0])
+    steep = PlattParams.model_validate({**VALID, "a": -900.0, "b": 400.0})
+    for params in (PlattParams.model_validate(VALID), steep):
+        closed_form = [1 / (1 + np.exp(params.a * x + params.b)) for x in raw]
+        applied = apply_platt(raw, params.a, params.b)
+        assert applied == pytest.approx(closed_form, abs=1e-12)
+        batch, calibrated = calibrate_many(raw, params)
+        assert calibrated and batch.tolist() == applied.tolist()
+        assert [calibrate(x, params) for x in raw] == [(p, True) for p in applied.tolist()]
+        served = [served_probability(x, params, 0.5, None) for x in raw]
+        assert [s.probability for s in served] == applied.tolist()
+        assert {s.source for s in served} == {"outcome_calibration"}
+    # The fit measures each held-out pair with the same function, on the other folds' (a, b).
+    rng = np.random.default_rng(4)
+    scores = rng.uniform(0, 1, 400)
+    labels = (rng.uniform(0, 1, 400) < scores).astype(float)
+    held = _folds(400, 5, seed=0) == 2
+    a, b = fit_platt(scores[~held], labels[~held])
+    assert (
+        cross_fitted_probabilities(scores, labels, folds=5, seed=0)[held].tolist()
+        == apply_platt(scores[held], a, b).tolist()
+    )
+
+
+def test_calibrate_many_without_params_copies_and_refuses_out_of_range():
+    raw = np.array([0.0, 0.3, 1.0])
+    unchanged, calibrated = calibrate_many(raw, None)
+    assert not calibrated and np.array_equal(unchanged, raw) and unchanged is not raw
+    for bad in (np.nan, 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"0\.\.1, got .* at position 1"):
+            calibrate_many(np.array([0.2, bad]), PlattParams.model_validate(VALID))
 
 
 def test_fit_then_calibrate_agree():

@@ -1,7 +1,7 @@
 """A champion loaded for serving, and the error for "none yet".
 
-Kept apart from ml/serving.py (which imports MLflow) so that a `predict` run, which only needs
-these, imports neither MLflow nor scikit-learn.
+Kept apart from the MLflow modules (ml/tracking.py, ml/training.py) so that a `predict` run,
+which only needs these, imports neither MLflow nor scikit-learn.
 """
 
 from __future__ import annotations

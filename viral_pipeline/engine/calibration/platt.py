@@ -5,10 +5,11 @@ viral until it has been calibrated against outcomes. Platt's sigmoid maps it:
 
     p = 1 / (1 + exp(a * s + b)),   s = the raw probability in 0..1
 
-with the convention of `viral_pipeline.engine.calibration.maths.fit_platt`, which fits (a, b), and
-`apply_platt` (which `calibrate` computes for one number with `math`, as a test checks), so fitting
-and applying can never disagree. A higher score
-must mean a higher probability, so a valid `a` is negative.
+with the convention of `viral_pipeline.engine.calibration.maths.fit_platt`, which fits (a, b).
+`maths.apply_platt` is the one function that computes it: the served probability (`calibrate`),
+a batch (`calibrate_many`) and the fit's own measurement (`platt_fit`) all call it, so fitting,
+measuring and serving can never disagree. A higher score must mean a higher probability, so a
+valid `a` is negative.
 
 `PlattParams` validates stored parameters (validation errors raise). `parse_platt_params` is for
 reading them from storage at prediction time: it never raises, and returns None when they are
@@ -18,12 +19,15 @@ gives the reason instead, for the caller to log and report.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from viral_pipeline.engine.calibration.maths import apply_platt
 
 
 class PlattParams(BaseModel):
@@ -52,14 +56,24 @@ class PlattParams(BaseModel):
 def calibrate(raw_probability: float, params: PlattParams | None) -> tuple[float, bool]:
     """(probability, is_calibrated): Platt's sigmoid of the raw probability, or the raw one
     unchanged (and False) when there are no parameters."""
-    raw = float(raw_probability)
-    if not (math.isfinite(raw) and 0.0 <= raw <= 1.0):
-        raise ValueError(f"raw_probability must lie in 0..1, got {raw_probability!r}")
+    probability, is_calibrated = calibrate_many(raw_probability, params)
+    return float(probability), is_calibrated
+
+
+def calibrate_many(
+    raw_probability: ArrayLike, params: PlattParams | None
+) -> tuple[np.ndarray, bool]:
+    """`calibrate` of every raw probability at once: (probabilities, is_calibrated). Without
+    parameters the probabilities are a copy of the raw ones."""
+    raw = np.asarray(raw_probability, dtype=float)
+    bad = ~(np.isfinite(raw) & (raw >= 0.0) & (raw <= 1.0))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        where = f" at position {first}" if raw.ndim else ""
+        raise ValueError(f"raw_probability must lie in 0..1, got {float(raw.flat[first])!r}{where}")
     if params is None:
-        return raw, False
-    # apply_platt's formula for one number, with math instead of numpy (about 5x faster).
-    z = params.a * raw + params.b
-    return (1.0 / (1.0 + math.exp(z)) if z <= 0 else math.exp(-z) / (1.0 + math.exp(-z))), True
+        return raw.copy(), False
+    return apply_platt(raw, params.a, params.b), True
 
 
 def platt_params_or_error(data: Any) -> PlattParams | Exception:

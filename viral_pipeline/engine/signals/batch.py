@@ -11,8 +11,8 @@ point for anything that scores requests in bulk (a backfill, an offline evaluati
   reasons, share their weights and notes, which `aggregate`'s own rules (`redistribute`) work
   out once per such group; scores and spreads are numpy over the whole batch, and each row's
   confidence comes from `confidence_of`, the rule `aggregate` applies;
-- **calibrate** (`calibrate_many`): Platt's sigmoid over the array (`apply_platt`, the formula the
-  fit uses).
+- **calibrate** (`viral_pipeline.engine.calibration.platt.calibrate_many`, which `calibrate`
+  itself calls): Platt's sigmoid over the array.
 
 The tests check every row against the per-request path: equal signals, weights and confidences,
 and scores and probabilities equal to within 1e-12 (only the order of floating-point additions
@@ -27,8 +27,7 @@ from datetime import datetime
 
 import numpy as np
 
-from viral_pipeline.engine.calibration.maths import apply_platt
-from viral_pipeline.engine.calibration.platt import PlattParams
+from viral_pipeline.engine.calibration.platt import PlattParams, calibrate_many
 from viral_pipeline.engine.inputs.request import AnalyzeRequest, NormalizedRequest, normalize
 from viral_pipeline.engine.signals.aggregate import (
     LLM_SIGNALS,
@@ -170,22 +169,6 @@ def aggregate_many(
 
 def _row(columns: Mapping[str, Sequence[Signal | None]], i: int) -> dict[str, Signal]:
     return {name: signal for name, column in columns.items() if (signal := column[i]) is not None}
-
-
-def calibrate_many(
-    raw_probability: np.ndarray, params: PlattParams | None
-) -> tuple[np.ndarray, bool]:
-    """`calibrate` of every raw probability: (probabilities, is_calibrated)."""
-    raw = np.asarray(raw_probability, dtype=float)
-    bad = ~(np.isfinite(raw) & (raw >= 0.0) & (raw <= 1.0))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"raw_probability must lie in 0..1, got {raw[first]!r} at position {first}"
-        )
-    if params is None:
-        return raw.copy(), False
-    return apply_platt(raw, params.a, params.b), True
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,11 +27,11 @@ both score any two titles sharing one whole word at 85.5 or more once their leng
 subset of the other's ("Love" ~ "Love Story"). ratio and token_sort_ratio matched 1% or less,
 and still found 85-95% of single-typo names and every reordered one.
 
-Speed: one request's fuzzy search scores a shortlist of the trending sounds; a batch
-(`match_sounds`, `score_trends_many`) scores its distinct names together, each against every
-sound it could match (`viral_pipeline.engine.signals.sound_choices`). Both give the full scan's answer,
-which the tests check. Answers are memoised per snapshot (at most `sound_choices.CACHE_SIZE` of
-each kind, then a memo starts over).
+Speed: one request's fuzzy search scores every trending sound; a batch (`match_sounds`,
+`score_trends_many`) scores its distinct names together, each against every sound it could match
+(`viral_pipeline.engine.signals.sound_choices`). Both give the same answers, which the tests check.
+Answers are memoised per snapshot (at most `sound_choices.CACHE_SIZE` of each kind, then a memo
+starts over).
 
 **Hashtags**: a request's tag matches a snapshot tag of the same name, else one a single
 insertion, deletion or substitution away whose ``fuzz.ratio`` reaches `HASHTAG_CUTOFF` (tags of
@@ -148,9 +148,8 @@ class TrendingSound:
 class TrendSnapshot:
     """Trending sounds of one day and hashtag shares (0..1) of recent days.
 
-    The lookup tables are built at construction (about 10 ms for 2,000 sounds and 500 hashtags),
-    the trigram indexes on the first fuzzy search (about 20 ms each): build a snapshot once and
-    score many requests against it.
+    The lookup tables are built at construction (about 10 ms for 2,000 sounds and 500 hashtags):
+    build a snapshot once and score many requests against it.
     """
 
     day: date | None
@@ -225,33 +224,28 @@ def match_sound(
     snapshot: TrendSnapshot,
     *,
     cutoff: float = SOUND_CUTOFF,
-    full_scan: bool = False,
 ) -> tuple[TrendingSound | None, float]:
-    """(the trending sound the request uses, similarity 0..100), or (None, 0.0).
-
-    `full_scan` scores every trending sound instead of a shortlist (for checks; slower).
-    """
+    """(the trending sound the request uses, similarity 0..100), or (None, 0.0)."""
     settled = _by_id_or_unnamed(req, snapshot)
     if settled is not None:
         return settled
     key = (req.sound_name, req.sound_author, cutoff)
-    found = None if full_scan else snapshot._matches.get(key)
+    found = snapshot._matches.get(key)
     if found is None:
 
         def one_by_one(choices: SoundChoices, queries: list[str]) -> list[tuple[int, float]]:
-            return [choices.best(query, cutoff, full_scan=full_scan) for query in queries]
+            return [choices.best(query, cutoff) for query in queries]
 
         found = _match_names([key], snapshot, one_by_one)[0]  # type: ignore[list-item]
-        if not full_scan:
-            remember(snapshot._matches, key, found)
+        remember(snapshot._matches, key, found)
     return found
 
 
 def match_sounds(
     reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot, *, cutoff: float = SOUND_CUTOFF
 ) -> list[tuple[TrendingSound | None, float]]:
-    """`match_sound` of every request (the full scan's answers); the names not memoised yet are
-    searched together, each distinct one once."""
+    """`match_sound` of every request; the names not memoised yet are searched together, each
+    distinct one once."""
     answers: list[tuple[TrendingSound | None, float]] = [_NO_MATCH] * len(reqs)
     pending: dict[tuple[str, str | None, float], list[int]] = {}
     for position, req in enumerate(reqs):
