@@ -1,7 +1,7 @@
 """Resources shared by several domains: the database, the scraper, MLflow and the model policy.
 
 Every resource is built from the settings (`from_settings`), which state each default once: the
-resources' fields have none. A setting that the environment holds reaches Dagster as `dg.EnvVar`
+resources' fields have none. A text setting the environment holds reaches Dagster as `dg.EnvVar`
 (see `setting`), so the UI shows the variable's name, never a secret.
 """
 
