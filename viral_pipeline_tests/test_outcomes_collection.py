@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 
 from viral_pipeline.defs.outcomes.assets import prediction_outcomes
 from viral_pipeline.defs.outcomes.schedules import evaluate_predictions
-from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, ScraperSource
+from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, Scraper
 from viral_pipeline.engine.calibration.outcomes import VideoToCollect
 from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
 from viral_pipeline.engine.world.simulated import (
@@ -30,6 +30,7 @@ from viral_pipeline.engine.world.simulated_outcomes import (
     sound_trends_on,
     viral_probability,
 )
+from viral_pipeline.settings import ScraperSource, Settings, get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video, viral_threshold_for
 from viral_pipeline_tests.factories import make_item
@@ -42,14 +43,14 @@ from viral_pipeline_tests.prediction_builders import (
 POSTED = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 
 
-def _materialize(url: str, now: datetime | None, scraper: ScraperSource | None = None):
+def _materialize(url: str, now: datetime | None, scraper: Scraper | None = None):
     config = {"now": now.isoformat()} if now else {}  # without it: the wall clock, as from the UI
     result = dg.materialize(
         [prediction_outcomes],
         resources={
             "app_db": AppDatabase(url=url),
-            "scraper": scraper or ScraperSource(),
-            "model_policy": ModelPolicy(),
+            "scraper": scraper or Scraper.from_settings(get_settings()),
+            "model_policy": ModelPolicy.from_settings(get_settings()),
         },
         run_config={"ops": {"prediction_outcomes": {"config": config}}},
         instance=dg.DagsterInstance.ephemeral(),
@@ -168,12 +169,14 @@ def test_the_apify_source_reads_the_videos_urls_and_counts_the_missing(sqlite_ur
         ],
         finishes_after_polls=1,
     )
-    scraper = ScraperSource(
-        source="apify",
-        apify_api_url=fake_apify.url,
-        apify_token=fake_apify.token,
-        timeout_s=5,
-        max_wait_s=10,
+    scraper = Scraper.from_settings(
+        Settings(
+            scraper_source=ScraperSource.apify,
+            apify_api_url=fake_apify.url,
+            apify_token=fake_apify.token,
+            apify_timeout_s=5,
+            apify_max_wait_s=10,
+        )
     )
     metadata = _materialize(sqlite_url, POSTED + timedelta(hours=25), scraper)
     assert (
@@ -196,12 +199,14 @@ def test_an_apify_failure_fails_the_run_and_stores_nothing(sqlite_url, fake_apif
     request_id = succeeded_prediction(engine)
     set_prediction_video(engine, request_id, "7300000000000000001", None)
     fake_apify.next_run(status="FAILED")
-    scraper = ScraperSource(
-        source="apify",
-        apify_api_url=fake_apify.url,
-        apify_token=fake_apify.token,
-        timeout_s=5,
-        max_wait_s=10,
+    scraper = Scraper.from_settings(
+        Settings(
+            scraper_source=ScraperSource.apify,
+            apify_api_url=fake_apify.url,
+            apify_token=fake_apify.token,
+            apify_timeout_s=5,
+            apify_max_wait_s=10,
+        )
     )
     with pytest.raises(Exception, match="ended with status FAILED"):
         dg.materialize(
@@ -209,7 +214,7 @@ def test_an_apify_failure_fails_the_run_and_stores_nothing(sqlite_url, fake_apif
             resources={
                 "app_db": AppDatabase(url=sqlite_url),
                 "scraper": scraper,
-                "model_policy": ModelPolicy(),
+                "model_policy": ModelPolicy.from_settings(get_settings()),
             },
             run_config={
                 "ops": {
@@ -222,7 +227,10 @@ def test_an_apify_failure_fails_the_run_and_stores_nothing(sqlite_url, fake_apif
         )
     assert _row_count(engine) == 0
     assert (
-        ScraperSource(source="apify").fetch_video_stats([], POSTED) == {}
+        Scraper.from_settings(Settings(scraper_source=ScraperSource.apify))
+        .process_config_and_initialize()
+        .fetch_video_stats([], POSTED)
+        == {}
     )  # nothing asked: no call
 
 
@@ -319,7 +327,8 @@ def test_simulated_stats_are_deterministic_grow_with_age_and_use_the_sound_trend
     )
     assert 0.4 < lift < 0.5  # 0.5 * trend * small-account weight, as in the simulated source
     video = VideoToCollect("1", None, POSTED, PAYLOAD)
-    assert ScraperSource().fetch_video_stats([video], later) == {
+    scraper = Scraper.from_settings(get_settings()).process_config_and_initialize()
+    assert scraper.fetch_video_stats([video], later) == {
         "1": simulated_stats("1", PAYLOAD, POSTED, later)
     }
 

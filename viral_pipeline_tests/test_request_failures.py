@@ -11,7 +11,7 @@ from viral_pipeline.defs.predict.jobs import predict
 from viral_pipeline.defs.predict.resources import LlmJudges
 from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
 from viral_pipeline.defs.request_failures import WILL_RETRY_TAG, request_run_failures
-from viral_pipeline.defs.resources import ScraperSource
+from viral_pipeline.defs.resources import Scraper
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request, mark_failed
@@ -24,7 +24,7 @@ class JudgesThatCannotStart(LlmJudges):
         raise RuntimeError("judges could not start")
 
 
-class ScraperThatCannotStart(ScraperSource):
+class ScraperThatCannotStart(Scraper):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         raise RuntimeError("scraper could not start")
 
@@ -72,7 +72,7 @@ def test_a_prediction_whose_run_failed_before_any_op_is_marked_failed(defs, sent
         instance,
         {"request_id": request_id},
         {"normalize": {"config": {"request_id": request_id}}},
-        {"llm_judges": JudgesThatCannotStart()},
+        {"llm_judges": JudgesThatCannotStart.from_settings(get_settings())},
     )
     assert get_request(_engine(), request_id)["status"] == "queued"  # what the run left behind
 
@@ -99,7 +99,7 @@ def test_a_run_that_will_be_retried_leaves_its_request_alone(defs):
         instance,
         {"request_id": request_id},
         {"normalize": {"config": {"request_id": request_id}}},
-        {"llm_judges": JudgesThatCannotStart()},
+        {"llm_judges": JudgesThatCannotStart.from_settings(get_settings())},
     )
     instance.add_run_tags(
         result.run_id, {WILL_RETRY_TAG: "true"}
@@ -121,7 +121,7 @@ def test_a_request_that_already_finished_keeps_its_own_outcome(defs):
         instance,
         {"request_id": request_id},
         {"normalize": {"config": {"request_id": request_id}}},
-        {"llm_judges": JudgesThatCannotStart()},
+        {"llm_judges": JudgesThatCannotStart.from_settings(get_settings())},
     )
     _evaluate(defs, instance, result)
     assert get_request(_engine(), request_id)["error"] == "rules: ValueError: the op's own reason"
@@ -132,7 +132,7 @@ def test_a_request_that_already_finished_keeps_its_own_outcome(defs):
         instance,
         {},
         {"normalize": {"config": {"request_id": "nope"}}},
-        {"llm_judges": JudgesThatCannotStart()},
+        {"llm_judges": JudgesThatCannotStart.from_settings(get_settings())},
     )
     _evaluate(defs, instance, untagged)
 
@@ -146,7 +146,7 @@ def test_a_profile_request_whose_run_failed_before_any_op_is_marked_failed(defs)
         instance,
         {"profile_request_id": request_id},
         {"scrape_profile": {"config": {"request_id": request_id}}},
-        {"scraper": ScraperThatCannotStart()},
+        {"scraper": ScraperThatCannotStart.from_settings(get_settings())},
     )
     assert get_profile_request(_engine(), request_id)["status"] == "queued"
     _evaluate(defs, instance, result)

@@ -218,3 +218,39 @@ def test_the_mlflow_ui_address_for_run_links(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MLFLOW_UI_URL", "mlflow.example.com")
     with pytest.raises(SettingsError, match="MLFLOW_UI_URL"):
         load_settings()
+
+
+def _readme_variable_table() -> dict[str, str]:
+    """README's configuration table: each variable's documented default, as written."""
+    rows: dict[str, str] = {}
+    for line in (PROJECT_ROOT / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        names = [name.strip(" `") for name in cells[0].split(",")]
+        defaults = [default.strip() for default in cells[1].split(",")]
+        if len(defaults) != len(names):  # one default for all, or a list such as `fyp,viral`
+            defaults = [cells[1]] * len(names)
+        rows.update(zip(names, defaults, strict=True))
+    return rows
+
+
+def _same_value(documented: str, default: object) -> bool:
+    written = documented.strip("`")
+    if isinstance(default, bool):
+        return written == str(default).lower()
+    if isinstance(default, int | float):
+        return float(written) == default
+    return written == str(default)
+
+
+def test_readme_documents_every_setting_with_its_default() -> None:
+    table = _readme_variable_table()
+    for name, field in Settings.model_fields.items():
+        variable = name.upper()
+        assert variable in table, f"README's configuration table lacks {variable}"
+        documented, default = table[variable], field.default
+        if default is None:
+            continue  # documented as unset, or as what stands in (MLFLOW_ARTIFACT_ROOT)
+        if documented.startswith("`") and "<" not in documented:  # <repo>: a path, described
+            assert _same_value(documented, default), f"{variable}: README {documented}, {default}"

@@ -1,26 +1,55 @@
-"""Resources: the seams where real services plug in (database, scraper source).
+"""Resources shared by several domains: the database, the scraper, MLflow and the model policy.
 
-Each value comes from the environment through `dg.EnvVar` when the variable is set (so the UI
-shows the variable's name, never a secret), and from the settings' safe default otherwise.
+Every resource is built from the settings (`from_settings`), which state each default once: the
+resources' fields have none. A text setting the environment holds reaches Dagster as `dg.EnvVar`
+(see `setting`), so the UI shows the variable's name, never a secret.
 """
 
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Self
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from viral_pipeline.engine.model.gate import GateThresholds
-from viral_pipeline.settings import Settings
+from viral_pipeline.settings import ScraperSource, Settings
 from viral_pipeline.store.db import ready_engine
+
+
+def setting(settings: Settings, field: str) -> Any:
+    """A setting's value for a resource field: `dg.EnvVar` of its variable when the environment
+    holds exactly that value, else the value itself (a secret unwrapped, an enum as its value).
+
+    Dagster resolves an EnvVar when a run starts and shows only the variable's name, so a key or
+    a database URL with its password never reaches the UI. A value the settings changed while
+    reading it (a trailing slash dropped, a number parsed) stays a value, so the resource sees
+    what the settings validated.
+    """
+    value = getattr(settings, field)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    elif isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, str):
+        # The settings read variable names in any case (`database_url` as well as `DATABASE_URL`).
+        for name, raw in os.environ.items():
+            if name.upper() == field.upper() and raw == value:
+                return dg.EnvVar(name)
+    return value
 
 
 class AppDatabase(dg.ConfigurableResource):
     """The application database (SQLite file or PostgreSQL), migrated on first use per process."""
 
     url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(url=setting(settings, "database_url"))
 
     def engine(self) -> sa.Engine:
         return ready_engine(self.url)
@@ -31,20 +60,46 @@ class AppDatabase(dg.ConfigurableResource):
 PROFILE_RESULTS_PER_PAGE = 3
 
 
-class ScraperSource(dg.ConfigurableResource):
-    """Where videos come from: the built-in simulated source, or the Apify actor."""
+class Scraper(dg.ConfigurableResource):
+    """Where videos come from: the source SCRAPER_SOURCE names, the simulated one or the Apify actor."""
 
-    source: str = "simulated"
-    simulated_videos_per_day: int = 2000
-    apify_api_url: str = "https://api.apify.com"
-    apify_token: str | None = None
-    apify_actor_id: str = "clockworks~tiktok-scraper"
-    hashtags: list[str] = ["fyp", "viral", "trending"]
-    results_per_hashtag: int = 100
-    timeout_s: float = 30.0
-    max_wait_s: float = 900.0
+    source: str  # a ScraperSource value
+    simulated_videos_per_day: int
+    apify_api_url: str
+    apify_token: str | None
+    apify_actor_id: str
+    hashtags: list[str]
+    results_per_hashtag: int
+    timeout_s: float
+    max_wait_s: float
 
-    def apify_client(self):  # type: ignore[no-untyped-def]
+    @property
+    def simulated(self) -> bool:
+        """True for the simulated source. Any value but the two sources is refused: an unresolved
+        EnvVar (a resource used outside a run) must not fall through to paid Apify runs."""
+        try:
+            return ScraperSource(self.source) is ScraperSource.simulated
+        except ValueError:
+            raise ValueError(
+                f"scraper source {self.source!r} is neither of "
+                f"{', '.join(kind.value for kind in ScraperSource)}"
+            ) from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            source=setting(settings, "scraper_source"),
+            simulated_videos_per_day=settings.simulated_videos_per_day,
+            apify_api_url=setting(settings, "apify_api_url"),
+            apify_token=setting(settings, "apify_token"),
+            apify_actor_id=setting(settings, "apify_actor_id"),
+            hashtags=settings.hashtags,
+            results_per_hashtag=settings.apify_results_per_hashtag,
+            timeout_s=settings.apify_timeout_s,
+            max_wait_s=settings.apify_max_wait_s,
+        )
+
+    def apify_client(self):
         from viral_pipeline.sources.apify import ApifyClient
 
         return ApifyClient(
@@ -56,7 +111,7 @@ class ScraperSource(dg.ConfigurableResource):
 
     def fetch_day(self, day: date) -> Iterator[Any]:
         """Items for one day's scrape, from whichever source is configured."""
-        if self.source == "simulated":
+        if self.simulated:
             from viral_pipeline.engine.world.simulated import generate_day
 
             yield from generate_day(day, self.simulated_videos_per_day).items
@@ -79,7 +134,7 @@ class ScraperSource(dg.ConfigurableResource):
         """
         if not videos:
             return {}
-        if self.source == "simulated":
+        if self.simulated:
             from viral_pipeline.engine.world.simulated_outcomes import simulated_stats
 
             found = (simulated_stats(v.video_id, v.payload, v.posted_at, now) for v in videos)
@@ -94,12 +149,12 @@ class ScraperSource(dg.ConfigurableResource):
             )
             return stats_from_items(items, now=now)
 
-    def fetch_profile(self, handle: str):  # type: ignore[no-untyped-def]
+    def fetch_profile(self, handle: str):
         """One creator's profile (CreatorProfile); ProfileNotFound when the handle names nobody."""
         from viral_pipeline.engine.inputs.profiles import profile_from_items, simulated_profile
         from viral_pipeline.sources.apify import build_profile_input
 
-        if self.source == "simulated":
+        if self.simulated:
             return simulated_profile(handle)
         with self.apify_client() as client:
             _run, items = client.run_and_iter_items(
@@ -117,12 +172,22 @@ class MlflowTracking(dg.ConfigurableResource):
     """The MLflow tracking store and model registry (local SQLite, or a tracking server)."""
 
     tracking_uri: str
-    experiment: str = "viral_classifier"
-    artifact_root: str | None = None
-    model_name: str = "viral_classifier"
-    ui_url: str | None = None  # the MLflow UI's address, for clickable run links
+    experiment: str
+    artifact_root: str | None
+    model_name: str
+    ui_url: str | None  # the MLflow UI's address, for clickable run links
 
-    def client(self):  # type: ignore[no-untyped-def]
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            tracking_uri=setting(settings, "mlflow_tracking_uri"),
+            experiment=setting(settings, "mlflow_experiment"),
+            artifact_root=settings.artifact_root,
+            model_name=setting(settings, "model_name"),
+            ui_url=settings.mlflow_ui,
+        )
+
+    def client(self):
         from viral_pipeline.ml.tracking import client
 
         return client(self.tracking_uri)
@@ -139,17 +204,22 @@ class MlflowTracking(dg.ConfigurableResource):
 
 class ModelPolicy(dg.ConfigurableResource):
     """How the label is defined, when the bundled set stands in, and what the gate demands
-    (defaults and reasons: settings.py and engine/model/gate.py)."""
+    (the gate's defaults and their reasons: engine/model/gate.py)."""
 
-    viral_quantile: float = 0.9
-    label_window_days: int = 1
-    training_min_rows: int = 500
-    gate_min_roc_auc: float = GateThresholds.min_roc_auc
-    gate_min_roc_auc_ci_low: float = GateThresholds.min_roc_auc_ci_low
-    gate_min_pr_auc_lift: float = GateThresholds.min_pr_auc_lift
-    gate_max_ece: float = GateThresholds.max_ece
-    gate_min_accuracy: float = GateThresholds.min_accuracy
-    gate_min_balanced_accuracy: float = GateThresholds.min_balanced_accuracy
+    viral_quantile: float
+    label_window_days: int
+    training_min_rows: int
+    gate_min_roc_auc: float
+    gate_min_roc_auc_ci_low: float
+    gate_min_pr_auc_lift: float
+    gate_max_ece: float
+    gate_min_accuracy: float
+    gate_min_balanced_accuracy: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Every field is the setting of the same name."""
+        return cls(**{name: setting(settings, name) for name in cls.model_fields})
 
     def gate_thresholds(self) -> GateThresholds:
         """The gate's thresholds: each `gate_<name>` field sets GateThresholds' `<name>`."""
@@ -160,74 +230,3 @@ class ModelPolicy(dg.ConfigurableResource):
                 if name.startswith("gate_")
             }
         )
-
-
-def _env_or(name: str, default: Any) -> Any:
-    return dg.EnvVar(name) if os.environ.get(name) else default
-
-
-def _secret(settings: Settings, field: str) -> str | None:
-    value = getattr(settings, field)
-    return value.get_secret_value() if value is not None else None
-
-
-def build_resources(settings: Settings) -> dict[str, Any]:
-    from viral_pipeline.defs.calibration.resources import CalibrationPolicy
-    from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
-    from viral_pipeline.defs.predict.sensors import PredictionSensorLimits
-    from viral_pipeline.defs.profiles.sensors import ProfileSensorLimits
-
-    token = _secret(settings, "apify_token")
-    tracking_uri = _env_or("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
-    return {
-        "predict_io_manager": dg.mem_io_manager,
-        "llm_judges": LlmJudges(
-            gemini_api_key=_env_or("GEMINI_API_KEY", _secret(settings, "gemini_api_key")),
-            gemini_base_url=settings.gemini_base_url,
-            gemini_model=settings.gemini_model,
-            deepseek_api_key=_env_or("DEEPSEEK_API_KEY", _secret(settings, "deepseek_api_key")),
-            deepseek_base_url=settings.deepseek_base_url,
-            deepseek_model=settings.deepseek_model,
-            timeout_s=settings.llm_timeout_s,
-            breaker_failure_threshold=settings.breaker_failure_threshold,
-            breaker_open_seconds=settings.breaker_open_seconds,
-        ),
-        "model_serving": ModelServing(
-            model_name=settings.model_name,
-            scraper_source=settings.scraper_source.value,
-            allow_other_source=settings.serve_model_from_other_source,
-        ),
-        "signal_weights": SignalWeights(**settings.signal_weights),
-        "prediction_limits": PredictionSensorLimits(
-            max_runs_per_tick=settings.predict_max_runs_per_tick
-        ),
-        "profile_limits": ProfileSensorLimits(max_runs_per_tick=settings.profile_max_runs_per_tick),
-        "app_db": AppDatabase(url=_env_or("DATABASE_URL", settings.database_url)),
-        "mlflow_tracking": MlflowTracking(
-            tracking_uri=tracking_uri,
-            experiment=settings.mlflow_experiment,
-            artifact_root=settings.artifact_root,
-            model_name=settings.model_name,
-            ui_url=settings.mlflow_ui,
-        ),
-        # Every field of ModelPolicy is the setting of the same name.
-        "model_policy": ModelPolicy(
-            **{name: getattr(settings, name) for name in ModelPolicy.model_fields}
-        ),
-        "calibration_policy": CalibrationPolicy(
-            tier=settings.calibration_tier.value,
-            min_outcomes=settings.calibration_min_outcomes,
-            audit_window_days=settings.calibration_audit_window_days,
-        ),
-        "scraper": ScraperSource(
-            source=settings.scraper_source.value,
-            simulated_videos_per_day=settings.simulated_videos_per_day,
-            apify_api_url=settings.apify_api_url,
-            apify_token=_env_or("APIFY_TOKEN", token),
-            apify_actor_id=settings.apify_actor_id,
-            hashtags=settings.hashtags,
-            results_per_hashtag=settings.apify_results_per_hashtag,
-            timeout_s=settings.apify_timeout_s,
-            max_wait_s=settings.apify_max_wait_s,
-        ),
-    }

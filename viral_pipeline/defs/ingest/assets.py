@@ -5,7 +5,7 @@ from datetime import date
 
 import dagster as dg
 
-from viral_pipeline.defs.resources import AppDatabase, ScraperSource
+from viral_pipeline.defs.resources import AppDatabase, Scraper
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 from viral_pipeline.store.creators import refresh_creator_profiles, tier_counts
 from viral_pipeline.store.trends import compute_trending_sounds, top_sounds
@@ -38,7 +38,7 @@ def scraped_videos(
     context: dg.AssetExecutionContext,
     config: ScrapeConfig,
     app_db: AppDatabase,
-    scraper: ScraperSource,
+    scraper: Scraper,
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     day = date.fromisoformat(context.partition_key)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from viral_pipeline.defs.ingest.assets import creator_profiles, trending_sounds
 from viral_pipeline.defs.predict.resources import ModelServing
-from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, ScraperSource
+from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, Scraper
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 
 log = get_logger(__name__)
@@ -22,7 +22,7 @@ def training_set(
     context: dg.AssetExecutionContext,
     app_db: AppDatabase,
     model_policy: ModelPolicy,
-    scraper: ScraperSource,
+    scraper: Scraper,
 ):
     from viral_pipeline.ml.dataset import assemble_training_set
     from viral_pipeline.ml.fallback import load_fallback_frame

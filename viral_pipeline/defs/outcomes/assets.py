@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, ScraperSource
+from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, Scraper
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 
 log = get_logger(__name__)
@@ -39,7 +39,7 @@ def prediction_outcomes(
     context: dg.AssetExecutionContext,
     config: OutcomesConfig,
     app_db: AppDatabase,
-    scraper: ScraperSource,
+    scraper: Scraper,
     model_policy: ModelPolicy,
 ) -> dg.MaterializeResult:
     # Imported here, not at module level: they import pandas, and every run of every job in

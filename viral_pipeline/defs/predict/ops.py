@@ -46,7 +46,7 @@ def normalize(
         return timer.output(request, followers_source=followers_source)
 
 
-def _with_known_creator(engine, request):  # type: ignore[no-untyped-def]
+def _with_known_creator(engine, request):
     """Followers and badge the request left out, from `creators` (a profile scrape first); the request's win."""
     from viral_pipeline.engine.inputs.profiles import fill_creator
 

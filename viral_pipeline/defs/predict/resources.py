@@ -1,10 +1,15 @@
-"""Resources of the predict job: the LLM judges (keys via EnvVar) and the champion model."""
+"""Resources of the predict job: the LLM judges (keys via EnvVar), the champion model, the
+signal weights, and how many requests the prediction_requests sensor launches per tick."""
 
 from __future__ import annotations
 
+from typing import Self
+
 import dagster as dg
 
+from viral_pipeline.defs.resources import setting
 from viral_pipeline.engine.signals.aggregate import SIGNALS, SignalName
+from viral_pipeline.settings import Settings
 
 _champion_caches: dict[str, object] = {}
 
@@ -12,20 +17,34 @@ _champion_caches: dict[str, object] = {}
 class LlmJudges(dg.ConfigurableResource):
     """Gemini and DeepSeek judges, each behind a circuit breaker kept in the app database."""
 
-    gemini_api_key: str | None = None
-    gemini_base_url: str = "https://generativelanguage.googleapis.com"
-    gemini_model: str = "gemini-2.5-flash"
-    deepseek_api_key: str | None = None
-    deepseek_base_url: str = "https://api.deepseek.com"
-    deepseek_model: str = "deepseek-chat"
-    timeout_s: float = 20.0
-    breaker_failure_threshold: int = 3
-    breaker_open_seconds: float = 60.0
+    gemini_api_key: str | None
+    gemini_base_url: str
+    gemini_model: str
+    deepseek_api_key: str | None
+    deepseek_base_url: str
+    deepseek_model: str
+    timeout_s: float
+    breaker_failure_threshold: int
+    breaker_open_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            gemini_api_key=setting(settings, "gemini_api_key"),
+            gemini_base_url=setting(settings, "gemini_base_url"),
+            gemini_model=setting(settings, "gemini_model"),
+            deepseek_api_key=setting(settings, "deepseek_api_key"),
+            deepseek_base_url=setting(settings, "deepseek_base_url"),
+            deepseek_model=setting(settings, "deepseek_model"),
+            timeout_s=settings.llm_timeout_s,
+            breaker_failure_threshold=settings.breaker_failure_threshold,
+            breaker_open_seconds=settings.breaker_open_seconds,
+        )
 
     def configured(self, provider: SignalName) -> bool:
         return bool(self.gemini_api_key if provider == SignalName.GEMINI else self.deepseek_api_key)
 
-    def judge(self, provider: SignalName):  # type: ignore[no-untyped-def]
+    def judge(self, provider: SignalName):
         if provider == SignalName.GEMINI:
             from viral_pipeline.llm.gemini import GeminiJudge
 
@@ -38,7 +57,7 @@ class LlmJudges(dg.ConfigurableResource):
             self.deepseek_api_key, self.deepseek_base_url, self.deepseek_model, self.timeout_s
         )
 
-    def breaker(self, engine, provider: str):  # type: ignore[no-untyped-def]
+    def breaker(self, engine, provider: str):
         from viral_pipeline.llm.breaker import CircuitBreaker
 
         return CircuitBreaker(
@@ -53,17 +72,25 @@ class ModelServing(dg.ConfigurableResource):
     """The published champion (see viral_pipeline.ml.published), loaded once per version per process,
     and whether a champion trained on another scraper source may serve the configured one."""
 
-    model_name: str = "viral_classifier"
-    scraper_source: str = "simulated"
-    allow_other_source: bool = False
+    model_name: str
+    scraper_source: str  # a ScraperSource value
+    allow_other_source: bool
 
-    def serving_decision(self, version: str, trained_on):  # type: ignore[no-untyped-def]
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            model_name=setting(settings, "model_name"),
+            scraper_source=setting(settings, "scraper_source"),
+            allow_other_source=settings.serve_model_from_other_source,
+        )
+
+    def serving_decision(self, version: str, trained_on):
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
         from viral_pipeline.engine.model.provenance import serving_decision
 
         return serving_decision(version, trained_on, self.scraper_source, self.allow_other_source)
 
-    def champion(self, engine):  # type: ignore[no-untyped-def]
+    def champion(self, engine):
         from viral_pipeline.ml.published import PublishedChampion
 
         cache = _champion_caches.get(self.model_name)
@@ -75,11 +102,25 @@ class ModelServing(dg.ConfigurableResource):
 class SignalWeights(dg.ConfigurableResource):
     """Weights of the five signals (WEIGHT_* settings); normalised over the available ones."""
 
-    rules: float = 0.15
-    trends: float = 0.15
-    ml: float = 0.40
-    gemini: float = 0.15
-    deepseek: float = 0.15
+    rules: float
+    trends: float
+    ml: float
+    gemini: float
+    deepseek: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(**settings.signal_weights)
 
     def as_dict(self) -> dict[str, float]:
         return {name.value: getattr(self, name) for name in SIGNALS}
+
+
+class PredictionSensorLimits(dg.ConfigurableResource):
+    """How many predict runs the prediction_requests sensor requests per tick."""
+
+    max_runs_per_tick: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(max_runs_per_tick=settings.predict_max_runs_per_tick)

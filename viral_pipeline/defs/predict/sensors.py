@@ -3,15 +3,12 @@
 import dagster as dg
 
 from viral_pipeline.defs.predict.jobs import predict
+from viral_pipeline.defs.predict.resources import PredictionSensorLimits
 from viral_pipeline.defs.queue_sensors import PREDICTION_QUEUE, queue_tick
 from viral_pipeline.defs.resources import AppDatabase
 
 # Dagster's sensor daemon loops at most every 5 s whatever this says; 1 asks for every loop.
 PREDICTION_SENSOR_INTERVAL_S = 1
-
-
-class PredictionSensorLimits(dg.ConfigurableResource):
-    max_runs_per_tick: int = 50
 
 
 @dg.sensor(

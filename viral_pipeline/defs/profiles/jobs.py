@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from viral_pipeline.defs.queue_sensors import PROFILE_QUEUE
-from viral_pipeline.defs.resources import AppDatabase, ScraperSource
+from viral_pipeline.defs.resources import AppDatabase, Scraper
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 
 log = get_logger(__name__)
@@ -22,7 +22,7 @@ def scrape_profile(
     context: dg.OpExecutionContext,
     config: ProfileScrapeConfig,
     app_db: AppDatabase,
-    scraper: ScraperSource,
+    scraper: Scraper,
 ) -> dg.Output:
     from viral_pipeline.engine.inputs.creators import follower_tier
     from viral_pipeline.engine.inputs.profiles import ProfileNotFound

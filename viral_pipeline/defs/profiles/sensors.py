@@ -3,15 +3,12 @@
 import dagster as dg
 
 from viral_pipeline.defs.profiles.jobs import scrape_creator_profile
+from viral_pipeline.defs.profiles.resources import ProfileSensorLimits
 from viral_pipeline.defs.queue_sensors import PROFILE_QUEUE, queue_tick
 from viral_pipeline.defs.resources import AppDatabase
 
 # Nobody waits on a profile scrape the way a caller waits on a prediction: every daemon loop or two.
 PROFILE_SENSOR_INTERVAL_S = 5
-
-
-class ProfileSensorLimits(dg.ConfigurableResource):
-    max_runs_per_tick: int = 25
 
 
 @dg.sensor(

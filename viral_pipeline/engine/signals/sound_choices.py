@@ -33,7 +33,7 @@ BLOCK = 256  # queries per cdist call: large enough to fill SIMD lanes, small en
 NOT_FOUND: tuple[int, float] = (-1, 0.0)
 
 
-def remember(memo: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+def remember(memo: dict, key: object, value: object) -> None:
     """memo[key] = value, the memo starting over once it holds `CACHE_SIZE` answers."""
     if len(memo) >= CACHE_SIZE:
         memo.clear()

@@ -163,8 +163,8 @@ class TrendSnapshot:
     _anonymous_names: SoundChoices = field(init=False, repr=False)
     _tags: _HashtagPopularity = field(init=False, repr=False)
     # (sound name, author, cutoff) as the request gives them -> match_sound's answer
-    _matches: dict[tuple[str, str | None, float], tuple[TrendingSound | None, float]] = field(
-        init=False, repr=False
+    _matches: dict[tuple[str | None, str | None, float], tuple[TrendingSound | None, float]] = (
+        field(init=False, repr=False)
     )
 
     def __post_init__(self) -> None:
@@ -254,7 +254,7 @@ def match_sounds(
             answers[position] = settled
             continue
         key = (req.sound_name, req.sound_author, cutoff)
-        found = snapshot._matches.get(key)  # type: ignore[arg-type]
+        found = snapshot._matches.get(key)
         if found is not None:
             answers[position] = found
         else:
