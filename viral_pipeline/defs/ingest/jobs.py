@@ -4,11 +4,13 @@ import dagster as dg
 
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.defs.ingest.assets import creator_profiles, scraped_videos, trending_sounds
+from viral_pipeline.defs.run_slots import RunSlot, run_slot_tags
 
 scrape_job = dg.define_asset_job(
     "scrape_job",
     selection=[scraped_videos],
     config=JSON_RUN_LOGS,
+    tags=run_slot_tags(RunSlot.SCRAPE),
     description="Scrape one day's videos (or ingest one finished Apify run) into scraped_videos.",
 )
 trending_sounds_job = dg.define_asset_job(
