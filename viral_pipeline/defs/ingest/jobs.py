@@ -1,4 +1,4 @@
-"""Jobs that the ingestion schedules and sensors launch."""
+"""Jobs of the ingestion assets, for the schedules and sensors, bootstrap and the UI."""
 
 import dagster as dg
 
@@ -17,6 +17,8 @@ trending_sounds_job = dg.define_asset_job(
     "trending_sounds_job",
     selection=[trending_sounds],
     config=JSON_RUN_LOGS,
+    # After each scrape its automation condition recomputes it; this job is for bootstrap and
+    # for a recompute by hand (with `lookback_days`, say).
     description="Recompute trending_sounds from scraped_videos (in SQL).",
 )
 creator_profiles_job = dg.define_asset_job(
