@@ -33,17 +33,19 @@ echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) 
 
 mkdir -p .run
 # Each service runs as a job in its own process group (job control on). Started from a script
-# without it, a background process ignores SIGINT, and `dagster dev` on SIGTERM stops its daemon
-# threads but leaves itself, the webserver and the code servers hanging (seen on these machines).
+# without it, a background process ignores SIGINT, and `dg dev` (as `dagster dev`, whose code it
+# runs) on SIGTERM stops its daemon threads but leaves itself, the webserver and the code servers
+# hanging (seen on these machines).
 # On SIGINT to its group, everything it started exits within seconds.
 set -m
 SERVICES=()
 .venv/bin/python -m viral_pipeline.api --host 127.0.0.1 --port "$API_PORT" 2> .run/api.log &
 SERVICES+=($!)
-# JSON log lines from the webserver, daemon and code server too; `dagster dev` is not deprecated
-# yet, only "superseded" by `dg dev`, which says so at every start.
-.venv/bin/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' -m dagster dev --log-format json \
-    -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" > .run/dagster.log 2>&1 &
+# The webserver with its daemon and code server, through `dg dev` (Dagster's local UI command;
+# `dagster dev` is superseded by it). With -w it serves this workspace as it is, in this process,
+# so SIGINT to its group stops it as before. JSON log lines from all three.
+.venv/bin/dg dev --log-format json -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT" \
+    > .run/dagster.log 2>&1 &
 SERVICES+=($!)
 # The MLflow UI on the local store (the same command the README gives for comparing runs);
 # with MLFLOW_TRACKING_URI set, the tracking server has its own UI. Started after bootstrap has

@@ -68,7 +68,7 @@ def _is_json_object(line: str) -> bool:
 
 def _left_over() -> list[str]:
     found = subprocess.run(
-        ["pgrep", "-af", f"{ROOT}/.venv/bin|-m dagster dev|mlflow ui"],
+        ["pgrep", "-af", f"{ROOT}/.venv/bin|dg dev|dagster dev|mlflow ui"],
         capture_output=True,
         text=True,
     ).stdout

@@ -24,8 +24,11 @@ def test_local_instance_sets_retries_and_concurrency_explicitly(tmp_path):
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     coordinator = instance.run_coordinator
     assert type(coordinator).__name__ == "QueuedRunCoordinator"
-    assert coordinator.get_run_queue_config().max_concurrent_runs == 4
+    # The limits the daemon applies: the `concurrency:` block over the coordinator's defaults.
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
     assert coordinator.dequeue_interval_seconds == 1
+    # The daemon that evaluates automation conditions (trending_sounds after each scrape) runs.
+    assert "ASSET" in instance.get_required_daemon_types()
     assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
     # A dead run worker cannot hold a slot for ever: run monitoring fails stuck runs, predict
     # and profile runs sooner, by their jobs' own maximum runtime.

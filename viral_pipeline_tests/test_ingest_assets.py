@@ -143,18 +143,39 @@ def test_creator_profiles_schedule_is_daily():
     assert refresh_creator_profiles.cron_schedule == "30 3 * * *"
 
 
-def test_trending_sounds_recompute_after_each_scrape(defs):
+def test_trending_sounds_recompute_after_each_scrape_and_only_then(defs):
+    """Ticks of the real automation condition on the real definitions and storage."""
     instance = dg.DagsterInstance.ephemeral()
-    context = dg.build_sensor_context(instance=instance, definitions=defs)
-    assert not trending_sounds_after_scrape.evaluate_tick(
-        context
-    ).run_requests  # nothing scraped yet
+    trends = dg.AssetKey("trending_sounds")
+    assert trending_sounds_after_scrape.asset_selection.resolve(defs.resolve_asset_graph()) == {
+        trends
+    }
 
-    scrape = _scrape(defs, instance, "2026-11-28")
-    context = dg.build_sensor_context(instance=instance, definitions=defs)
-    (request,) = trending_sounds_after_scrape.evaluate_tick(context).run_requests
-    assert request.run_key == scrape.run_id
-    assert trending_sounds_after_scrape.job_name == "trending_sounds_job"
+    def tick(cursor=None):
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        return result.get_num_requested(trends), result.cursor
+
+    requested, cursor = tick()
+    assert requested == 0  # nothing scraped yet
+
+    assert _scrape(defs, instance, "2026-11-28").success
+    requested, cursor = tick(cursor)
+    assert requested == 1
+    requested, cursor = tick(cursor)
+    assert requested == 0  # once per update, not on every tick
+
+    # Another asset's update is no reason to recompute trends.
+    assert _run(defs, instance, "creator_profiles_job").success
+    requested, cursor = tick(cursor)
+    assert requested == 0
+
+    # Nor is a recompute by hand; the next scrape is.
+    assert _run(defs, instance, "trending_sounds_job").success
+    requested, cursor = tick(cursor)
+    assert requested == 0
+    assert _scrape(defs, instance, "2026-11-29").success
+    requested, cursor = tick(cursor)
+    assert requested == 1
 
 
 def test_every_line_a_run_writes_is_json(defs, capfd):

@@ -97,10 +97,24 @@ def creator_profiles(
     )
 
 
+# Trends depend on nothing but the scrape: recompute once after scraped_videos is updated,
+# whatever launched the scrape (the schedule, the webhook, a backfill), when no scrape is still
+# running, so a backfill of several days is followed by one recompute. A cron would recompute
+# with nothing new, or lag a scrape that came early, late or from a webhook. Not `eager()`: it
+# also waits until no partition of scraped_videos is missing, and the days before the first
+# scrape always are. The `trending_sounds_after_scrape` sensor evaluates it.
+AFTER_EACH_SCRAPE = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after each scrape")
+
+
 @dg.asset(
     deps=[scraped_videos],
     group_name="ingest",
     kinds={"sql"},
+    automation_condition=AFTER_EACH_SCRAPE,
     description="Per sound and day: uses, plays, engagement, growth, velocity and trend score (computed in SQL).",
 )
 def trending_sounds(

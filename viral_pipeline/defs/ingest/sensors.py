@@ -4,8 +4,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
-from viral_pipeline.defs.ingest.assets import scraped_videos
-from viral_pipeline.defs.ingest.jobs import scrape_job, trending_sounds_job
+from viral_pipeline.defs.ingest.assets import trending_sounds
+from viral_pipeline.defs.ingest.jobs import scrape_job
 from viral_pipeline.defs.resources import AppDatabase
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.schema import apify_webhook_events
@@ -15,22 +15,16 @@ log = get_logger(__name__)
 # A tick must finish well inside Dagster's 60 s limit; the cursor carries the rest to the next tick.
 MAX_RUNS_PER_TICK = 25
 
-
-@dg.asset_sensor(
-    asset_key=scraped_videos.key,
-    job=trending_sounds_job,
-    minimum_interval_seconds=30,
+# Evaluates trending_sounds' automation condition (recompute after each scrape) every 30 s.
+# Dagster's own default automation sensor starts stopped, so this one names the asset and runs
+# from the start.
+trending_sounds_after_scrape = dg.AutomationConditionSensorDefinition(
+    "trending_sounds_after_scrape",
+    target=dg.AssetSelection.assets(trending_sounds),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Recompute trending_sounds after each materialization of scraped_videos.",
+    minimum_interval_seconds=30,
+    description="Recompute trending_sounds once after scraped_videos is updated, when no scrape is running.",
 )
-def trending_sounds_after_scrape(
-    context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
-):
-    log.info(
-        "sensor tick", sensor="trending_sounds_after_scrape", upstream_run_id=asset_event.run_id
-    )
-    # One recompute per scrape run, even when that run (a backfill) wrote several partitions.
-    return dg.RunRequest(run_key=asset_event.run_id)
 
 
 @dg.sensor(
