@@ -2,7 +2,8 @@
 
 Two spellings of each plot, both returning the Path of the PNG written (parent folders are
 created): ``plot_<name>(..., out_dir, filename=...)`` writes into a directory under a default file
-name, and ``<name>_png(..., path)`` writes to exactly `path`.
+name, and ``<name>_png(..., path)`` writes to exactly `path`. A ``plot_<name>`` only names the
+file and passes its arguments on, so its signature repeats that of ``<name>_png``.
 
 Matplotlib is imported inside the functions (it costs import time that serving never needs),
 and figures are drawn on the Agg canvas directly, never through pyplot: no global figure state,
