@@ -23,6 +23,8 @@ router = APIRouter(prefix="/api", tags=["profiles"])
 log = get_logger("viral_pipeline.api.profile")
 
 
+# Shaped like POST /api/analyze's answer, plus the handle: each endpoint declares its own response
+# model and route, since each is a public contract of its own.
 class ProfileQueued(BaseModel):
     request_id: str
     handle: str

@@ -2,7 +2,9 @@
 
 Every resource is built from the settings (`from_settings`), which state each default once: the
 resources' fields have none. A text setting the environment holds reaches Dagster as `dg.EnvVar`
-(see `setting`), so the UI shows the variable's name, never a secret.
+(see `setting`), so the UI shows the variable's name, never a secret. Each `from_settings` lists,
+field by field, which setting the resource reads: that list is the resource's declaration, so the
+lists of different resources look alike and stay apart.
 """
 
 import os

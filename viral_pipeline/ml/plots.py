@@ -2,7 +2,8 @@
 
 Two spellings of each plot, both returning the Path of the PNG written (parent folders are
 created): ``plot_<name>(..., out_dir, filename=...)`` writes into a directory under a default file
-name, and ``<name>_png(..., path)`` writes to exactly `path`.
+name, and ``<name>_png(..., path)`` writes to exactly `path`. A ``plot_<name>`` only names the
+file and passes its arguments on, so its signature repeats that of ``<name>_png``.
 
 Matplotlib is imported inside the functions (it costs import time that serving never needs),
 and figures are drawn on the Agg canvas directly, never through pyplot: no global figure state,
@@ -32,6 +33,18 @@ def _figure(width: float = 5.0, height: float = 4.0) -> Any:
     return figure
 
 
+def _labelled(
+    title: str, xlabel: str, ylabel: str, width: float = 5.0, height: float = 4.0
+) -> tuple[Any, Any]:
+    """A figure and its one axes, titled and labelled."""
+    figure = _figure(width, height)
+    ax = figure.add_subplot()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return figure, ax
+
+
 def _save(figure: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,8 +64,7 @@ def confusion_matrix_png(
     decided = np.asarray(y_pred).astype(int).ravel()
     matrix = confusion_matrix(y, decided, labels=[0, 1])
     row_share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    figure = _figure(4.6, 4.0)
-    ax = figure.add_subplot()
+    figure, ax = _labelled(title, "predicted", "actual", 4.6, 4.0)
     ax.imshow(row_share, cmap="Blues", vmin=0, vmax=1)
     for i in range(2):
         for j in range(2):
@@ -67,9 +79,6 @@ def confusion_matrix_png(
             )
     ax.set_xticks([0, 1], ["not viral", "viral"])
     ax.set_yticks([0, 1], ["not viral", "viral"])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    ax.set_title(title)
     return _save(figure, path)
 
 
@@ -99,13 +108,9 @@ def roc_curve_png(y_true: ArrayLike, y_prob: ArrayLike, path: str | Path) -> Pat
 
     fpr, tpr, _ = roc_curve(y_true, y_prob)
     auc = roc_auc_score(y_true, y_prob)
-    figure = _figure()
-    ax = figure.add_subplot()
+    figure, ax = _labelled("ROC curve", "false positive rate", "true positive rate")
     ax.plot(fpr, tpr, label=f"model (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="no skill (AUC 0.5)")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC curve")
     ax.legend(loc="lower right")
     return _save(figure, path)
 
@@ -127,17 +132,13 @@ def precision_recall_png(y_true: ArrayLike, y_prob: ArrayLike, path: str | Path)
     precision, recall, _ = precision_recall_curve(y_true, y_prob)
     ap = average_precision_score(y_true, y_prob)
     base_rate = float(np.mean(np.asarray(y_true, dtype=float)))
-    figure = _figure()
-    ax = figure.add_subplot()
+    figure, ax = _labelled("Precision-recall curve", "recall", "precision")
     ax.step(recall, precision, where="post", label=f"model (AP {ap:.3f})")
     ax.axhline(
         base_rate, linestyle="--", color="grey", label=f"no skill (base rate {base_rate:.3f})"
     )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision-recall curve")
     ax.legend(loc="upper right")
     return _save(figure, path)
 

@@ -30,7 +30,7 @@ from viral_pipeline.engine.calibration.outcomes import (
 )
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.predictions import SUCCEEDED
+from viral_pipeline.store.queues import SUCCEEDED
 from viral_pipeline.store.schema import outcomes, prediction_requests, scraped_videos
 from viral_pipeline.store.trends import DAY_NUMBER_SQL
 

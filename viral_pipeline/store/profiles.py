@@ -6,7 +6,6 @@ A profile scrape wins over video-derived rows: it writes `source = 'profile'`, w
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,81 +13,30 @@ import sqlalchemy as sa
 
 from viral_pipeline.engine.inputs.creators import follower_tier
 from viral_pipeline.engine.inputs.profiles import CreatorProfile, handle_key
+from viral_pipeline.store import queues
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.queues import FAILED, QUEUED, RUNNING, SUCCEEDED
 from viral_pipeline.store.schema import creators, profile_requests
 
 
 def create_profile_request(engine: sa.Engine, handle: str, payload: dict[str, Any]) -> str:
-    request_id = str(uuid.uuid4())
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(profile_requests).values(
-                request_id=request_id,
-                handle=handle,
-                payload=payload,
-                status=QUEUED,
-                created_at=datetime.now(UTC),
-            )
-        )
-    return request_id
+    return queues.queue_request(engine, profile_requests, handle=handle, payload=payload)
 
 
 def get_profile_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | None:
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(profile_requests).where(profile_requests.c.request_id == request_id)
-        ).first()
-    return dict(row._mapping) if row else None
-
-
-def _transition(engine: sa.Engine, request_id: str, allowed: list[str], **values: Any) -> bool:
-    with engine.begin() as connection:
-        return bool(
-            connection.execute(
-                sa.update(profile_requests)
-                .where(
-                    profile_requests.c.request_id == request_id,
-                    profile_requests.c.status.in_(allowed),
-                )
-                .values(**values)
-            ).rowcount
-        )
+    return queues.request_row(engine, profile_requests, request_id)
 
 
 def mark_profile_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:
     """queued (or failed, on a run retry) → running. False when it already succeeded."""
-    return _transition(
-        engine,
-        request_id,
-        [QUEUED, RUNNING, FAILED],
-        status=RUNNING,
-        dagster_run_id=dagster_run_id,
-        error=None,
-        finished_at=None,
-    )
+    return queues.start(engine, profile_requests, request_id, dagster_run_id, finished_at=None)
 
 
 def mark_profile_succeeded(engine: sa.Engine, request_id: str) -> bool:
-    return _transition(
-        engine,
-        request_id,
-        [QUEUED, RUNNING, FAILED],
-        status=SUCCEEDED,
-        error=None,
-        finished_at=datetime.now(UTC),
-    )
+    return queues.succeed(engine, profile_requests, request_id)
 
 
 def mark_profile_failed(engine: sa.Engine, request_id: str, error: str) -> bool:
-    return _transition(
-        engine,
-        request_id,
-        [QUEUED, RUNNING, FAILED],
-        status=FAILED,
-        error=error[:2000],
-        finished_at=datetime.now(UTC),
-    )
+    return queues.fail(engine, profile_requests, request_id, error)
 
 
 def upsert_profile(engine: sa.Engine, profile: CreatorProfile) -> None:

@@ -1,5 +1,6 @@
-"""What the request queues (prediction_requests, profile_requests) share: reading queued rows,
-and failing a request whose run failed before it could say so itself.
+"""What the request queues (prediction_requests, profile_requests) share: queueing a request,
+reading it back, moving it from one status to the next, reading queued rows, and failing a
+request whose run failed before it could say so itself.
 
 Both tables have `id` (insertion order), `request_id`, `status` and `created_at`. A queue sensor
 reads rows after its cursor (the last row id it read). The cursor alone can miss a row: on
@@ -12,8 +13,11 @@ that already has a run, so this never runs a request twice.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,6 +39,94 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = (
     RequestStatus.SUCCEEDED,
     RequestStatus.FAILED,
 )
+
+# Every status but succeeded: a request may still be started, finished or failed from these. A
+# succeeded request keeps its result, whatever a retried or late run does after it.
+NOT_SUCCEEDED = (QUEUED, RUNNING, FAILED)
+
+
+def queue_request(engine: sa.Engine, table: sa.Table, **values: Any) -> str:
+    """Insert a queued request with these column values; its new request id."""
+    request_id = str(uuid.uuid4())
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(table).values(
+                request_id=request_id, status=QUEUED, created_at=datetime.now(UTC), **values
+            )
+        )
+    return request_id
+
+
+def request_row(engine: sa.Engine, table: sa.Table, request_id: str) -> dict[str, Any] | None:
+    """The request's row as a dict, or None for an unknown id."""
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(table).where(table.c.request_id == request_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def transition(
+    engine: sa.Engine, table: sa.Table, request_id: str, allowed: Sequence[str], **values: Any
+) -> bool:
+    """Set `values` on the request if its status is one of `allowed`, in one conditional UPDATE;
+    True when it was. A retried run or a late duplicate finding it elsewhere changes nothing."""
+    with engine.begin() as connection:
+        return bool(
+            connection.execute(
+                sa.update(table)
+                .where(table.c.request_id == request_id, table.c.status.in_(allowed))
+                .values(**values)
+            ).rowcount
+        )
+
+
+def start(
+    engine: sa.Engine, table: sa.Table, request_id: str, dagster_run_id: str, **values: Any
+) -> bool:
+    """queued (or failed, on a run retry) → running under this run, with any further `values`.
+    False when the request already succeeded."""
+    return transition(
+        engine,
+        table,
+        request_id,
+        NOT_SUCCEEDED,
+        status=RUNNING,
+        dagster_run_id=dagster_run_id,
+        error=None,
+        **values,
+    )
+
+
+def succeed(engine: sa.Engine, table: sa.Table, request_id: str, **values: Any) -> bool:
+    """→ succeeded, with any further `values` (a result). Written once: False when it already was."""
+    return transition(
+        engine,
+        table,
+        request_id,
+        NOT_SUCCEEDED,
+        status=SUCCEEDED,
+        error=None,
+        finished_at=datetime.now(UTC),
+        **values,
+    )
+
+
+def fail(engine: sa.Engine, table: sa.Table, request_id: str, error: str) -> bool:
+    """→ failed with this error (its first 2,000 characters). False when it already succeeded."""
+    return _fail(engine, table, request_id, NOT_SUCCEEDED, error)
+
+
+def _fail(
+    engine: sa.Engine, table: sa.Table, request_id: str, allowed: Sequence[str], error: str
+) -> bool:
+    return transition(
+        engine,
+        table,
+        request_id,
+        allowed,
+        status=FAILED,
+        error=error[:2000],
+        finished_at=datetime.now(UTC),
+    )
 
 
 def _ids(
@@ -69,11 +161,4 @@ def stale_queued(
 def fail_unfinished(engine: sa.Engine, table: sa.Table, request_id: str, error: str) -> bool:
     """Mark a request failed if it is still queued or running; True when it was. A finished one
     (succeeded, or failed with its own reason) is left as it is."""
-    with engine.begin() as connection:
-        return bool(
-            connection.execute(
-                sa.update(table)
-                .where(table.c.request_id == request_id, table.c.status.in_([QUEUED, RUNNING]))
-                .values(status=FAILED, error=error[:2000], finished_at=datetime.now(UTC))
-            ).rowcount
-        )
+    return _fail(engine, table, request_id, [QUEUED, RUNNING], error)

@@ -1,5 +1,10 @@
 """Table definitions used by queries. Migrations (store/migrations) create and evolve them;
-a test checks that the migrated database matches these definitions."""
+a test checks that the migrated database matches these definitions.
+
+Each revision writes out the columns it creates as they stood at that revision, so its lines
+repeat these: a migration is a frozen snapshot and never imports this module, whose tables move
+on. The tables below are alike in shape for the same reason any two declarations are.
+"""
 
 from __future__ import annotations
 

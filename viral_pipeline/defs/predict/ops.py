@@ -2,7 +2,9 @@
 
 Each op returns a `Staged` value (its result with duration and cost) and logs one "stage
 complete" line. Heavy libraries (scikit-learn, MLflow, rapidfuzz, httpx) are imported inside
-the ops that need them: whatever a run imports at start-up is paid on every request.
+the ops that need them: whatever a run imports at start-up is paid on every request. Every op
+declares itself the same way (its decorator, its imports, a `StageTimer` around its work); what
+they share, the timing, cost and lineage of a stage, lives in `StageTimer`.
 """
 
 import dagster as dg

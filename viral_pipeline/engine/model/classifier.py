@@ -276,6 +276,8 @@ def lower_bound(values: np.ndarray, level: float = 0.95) -> float:
     return float(np.percentile(finite, 100 * (1 - level) / 2)) if finite.size >= 2 else float("nan")
 
 
+# Takes the arguments of bootstrap_draws as they are and passes them on: for a caller that wants
+# the margins alone (bench/model_quality.py).
 def bootstrap_margins(
     model_or_probs: Any,
     X: Any,
