@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from viral_pipeline.api.app import MAX_BODY_BYTES
+from viral_pipeline.api.guards import MAX_BODY_BYTES
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.defs.predict.sensors import prediction_requests
 from viral_pipeline.engine.prediction import PredictionResult
