@@ -149,3 +149,26 @@ def test_a_large_invalid_value_is_not_echoed(api_client):
     response = api_client.post("/api/analyze", json={**REQUEST, "duration_s": 0})
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "duration_s"] and error["input"] == 0
+
+
+def test_an_unexpected_error_is_a_500_that_still_writes_its_log_line(capsys):
+    """A handler that fails (here: the database dependency raising) answers 500, and the request
+    still leaves its `http request` line with that status."""
+    from fastapi.testclient import TestClient
+
+    from viral_pipeline.api import create_app
+    from viral_pipeline.api.deps import app_engine
+
+    def broken_engine():
+        raise RuntimeError("database exploded")
+
+    app = create_app()
+    app.dependency_overrides[app_engine] = broken_engine
+    capsys.readouterr()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/api/analyze", json=REQUEST)
+    assert response.status_code == 500
+    requests = [
+        line for line in _log_lines(capsys.readouterr().err) if line.get("event") == "http request"
+    ]
+    assert [(line["path"], line["status"]) for line in requests] == [("/api/analyze", 500)]

@@ -73,6 +73,7 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", [])  # optional in ASGI
                 MutableHeaders(scope=message)["x-request-id"] = http_id
             await send(message)
 
