@@ -227,3 +227,13 @@ def test_the_analyze_handle_is_the_profile_handle():
     for raw in ["@Chef.Food_1", " chef ", "@" + "h" * 64]:
         request = AnalyzeRequest.model_validate_json(json.dumps(_body(creator={"handle": raw})))
         assert request.creator is not None and request.creator.handle == normalize_handle(raw)
+
+
+def test_a_stored_request_keeps_a_handle_from_before_the_rule():
+    from viral_pipeline.engine.inputs.request import validate_stored
+
+    legacy = _body(creator={"handle": "@chef name"})
+    assert "creator.handle" in _error_fields(legacy)  # refused at the door today
+    stored = validate_stored(legacy)
+    assert stored.creator is not None and stored.creator.handle == "chef name"
+    assert validate_stored(_body(creator={"handle": "@Chef"})).creator.handle == "Chef"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from viral_pipeline.engine.inputs.handles import normalize_handle
 from viral_pipeline.engine.inputs.items import HASHTAG_IN_TEXT
@@ -38,6 +38,10 @@ MAX_DURATION_S = 600
 MAX_FOLLOWERS = 2_000_000_000
 EARLIEST_POSTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_POSTED_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+# Validation context key of a request read back from the queue (`validate_stored`).
+STORED = "stored"
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -73,10 +77,15 @@ class CreatorIn(_Strict):
 
     @field_validator("handle")
     @classmethod
-    def _handle(cls, value: str | None) -> str | None:
+    def _handle(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value.removeprefix("@").strip() == "":
             return None  # an empty handle is no handle, as any blank optional field
-        return normalize_handle(value)
+        try:
+            return normalize_handle(value)
+        except ValueError:
+            if info.context and info.context.get(STORED):
+                return value.removeprefix("@").strip()
+            raise
 
 
 def _hashtag(value: str) -> str:
@@ -127,6 +136,13 @@ class AnalyzeRequest(_Strict):
                 f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)"
             )
         return value
+
+
+def validate_stored(payload: dict[str, Any]) -> AnalyzeRequest:
+    """A queued request read back for its run. It was accepted under the rules of the day it was
+    stored, so a creator handle queued before the handle rule covered ``POST /api/analyze`` is
+    kept as it was rather than failing the prediction."""
+    return AnalyzeRequest.model_validate(payload, context={STORED: True})
 
 
 @dataclass(frozen=True, slots=True)
