@@ -172,3 +172,16 @@ def test_an_unexpected_error_is_a_500_that_still_writes_its_log_line(capsys):
         line for line in _log_lines(capsys.readouterr().err) if line.get("event") == "http request"
     ]
     assert [(line["path"], line["status"]) for line in requests] == [("/api/analyze", 500)]
+
+
+def test_a_long_key_in_the_path_is_cut_not_echoed(api_client, capsys):
+    key = "k" * 100_000
+    body = '{"caption": "x", "creator": {"' + key + '": NaN}}'
+    capsys.readouterr()
+    response = api_client.post(
+        "/api/analyze", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "creator", "k" * 64 + "…"]
+    assert key not in capsys.readouterr().err

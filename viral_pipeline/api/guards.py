@@ -191,7 +191,9 @@ def _int(text: str) -> int | _Refused:
 
 def _invalid(loc: list[str | int], message: str) -> dict[str, Any]:
     # The shape of FastAPI's own validation errors, so clients parse one format.
-    return {"type": "json_invalid", "loc": ["body", *loc], "msg": message}
+    # Keys are the caller's text: cut and escaped like any value quoted back.
+    safe_loc = [part if isinstance(part, int) else _safe_text(part) for part in loc]
+    return {"type": "json_invalid", "loc": ["body", *safe_loc], "msg": message}
 
 
 def strict_json_problem(body: bytes) -> dict[str, Any] | None:
@@ -223,7 +225,7 @@ def strict_json_problem(body: bytes) -> dict[str, Any] | None:
         elif isinstance(value, dict):
             for key in value:
                 if _UNSTORABLE.search(key):
-                    return _invalid([*path, _safe_text(key)], "key: " + _unstorable_reason(key))
+                    return _invalid([*path, key], "key: " + _unstorable_reason(key))
             stack.extend((item, [*path, key]) for key, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend((item, [*path, index]) for index, item in reversed(list(enumerate(value))))
