@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from viral_pipeline.api.app import MAX_BODY_BYTES
+from viral_pipeline.api.guards import MAX_BODY_BYTES
 from viral_pipeline.settings import get_settings
 from viral_pipeline_tests.test_predict import REQUEST
 

@@ -315,3 +315,31 @@ def test_finish_run_ends_a_never_ending_run(apify: FakeApify, client: ApifyClien
     assert client.get_run(run_id)["status"] == "RUNNING"
     apify.finish_run(run_id, "SUCCEEDED")
     assert client.wait_for_run(run_id, max_wait_s=2)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    "run_id,path",
+    [
+        ("../../v2/users/me", "/v2/actor-runs/..%2F..%2Fv2%2Fusers%2Fme"),
+        ("abc?limit=1", "/v2/actor-runs/abc%3Flimit%3D1"),
+        ("abc\n", "/v2/actor-runs/abc%0A"),
+    ],
+)
+def test_an_id_stays_one_path_segment_of_the_runs_path(apify, client, run_id, path):
+    """The second guard behind the webhook's id check: whatever the id, the request goes to the
+    runs endpoint, with the id quoted inside one segment."""
+    with pytest.raises(ApifyError) as raised:
+        client.get_run(run_id)
+    assert raised.value.status_code == 404
+    assert [(r.path, r.query) for r in apify.requests] == [(path, {})]
+
+
+@pytest.mark.parametrize("run_id", ["", ".", ".."])
+def test_an_id_that_url_normalisation_would_drop_is_refused_before_any_request(
+    apify, client, run_id
+):
+    with pytest.raises(ValueError, match="not an Apify id"):
+        client.get_run(run_id)
+    with pytest.raises(ValueError, match="not an Apify id"):
+        list(client.iter_dataset_items(run_id))
+    assert apify.requests == []

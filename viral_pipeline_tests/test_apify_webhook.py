@@ -94,10 +94,10 @@ def test_unreachable_apify_api_is_502_and_records_nothing(monkeypatch, api_clien
     monkeypatch.setenv("APIFY_TIMEOUT_S", "0.5")
     get_settings.cache_clear()
     response = api_client.post(
-        "/api/webhooks/apify", json=_payload("run-x"), headers={"X-Webhook-Secret": SECRET}
+        "/api/webhooks/apify", json=_payload("runx"), headers={"X-Webhook-Secret": SECRET}
     )
     assert response.status_code == 502
-    assert "run-x" in response.json()["detail"]
+    assert "runx" in response.json()["detail"]
     assert _events() == []
 
 
@@ -179,3 +179,92 @@ def test_sensor_skips_runs_that_did_not_succeed_but_moves_its_cursor(fake_apify,
     result = apify_webhook_runs(context)
     assert [r.run_key for r in result.run_requests] == [ok]
     assert result.cursor == str(max(e.id for e in _events()))
+
+
+HOSTILE_RUN_IDS = [
+    "../../v2/users/me",
+    "..",
+    ".",
+    "%2e%2e",
+    "abc/def",
+    "abc?limit=1",
+    "abc#fragment",
+    "abc def",
+    "abc\n",
+    "abc\x7f",
+    "run-x",
+    "ü" * 3,
+    "x" * 65,
+    "",
+]
+
+
+@pytest.mark.parametrize("run_id", HOSTILE_RUN_IDS)
+def test_a_run_id_that_is_not_an_apify_id_is_422_before_any_apify_call(
+    fake_apify, api_client, run_id
+):
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "eventData", "actorRunId"]
+    assert fake_apify.requests == []  # no request at all, with or without the token
+    assert _events() == []
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("eventType", "ACTOR.RUN.SUCCEEDED\x00"),
+        ("eventType", "ACTOR.RUN.SUCCEEDED\r\nX: y"),
+        ("eventType", "ACTOR RUN"),
+        ("userId", "u1\x1b[31m"),
+        ("createdAt", "2026-11-29\t01:00"),
+    ],
+)
+def test_control_characters_in_free_text_are_422(fake_apify, api_client, field, value):
+    run_id = fake_apify.add_run("SUCCEEDED", dataset_items=[])
+    payload = {**_payload(run_id), field: value}
+    response = api_client.post(
+        "/api/webhooks/apify", json=payload, headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert fake_apify.requests == []
+    assert _events() == []
+
+
+def test_a_nul_in_the_event_type_is_422_on_postgresql(monkeypatch, postgres_url, fake_apify):
+    """PostgreSQL refuses NUL in text: the payload is refused before it gets there."""
+    from fastapi.testclient import TestClient
+
+    from viral_pipeline.api import create_app
+
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    run_id = fake_apify.add_run("SUCCEEDED", dataset_items=[])
+    with TestClient(create_app()) as client:
+        response = client.post(
+            "/api/webhooks/apify",
+            json=_payload(run_id, event_type="ACTOR.RUN.SUCCEEDED\x00"),
+            headers={"X-Webhook-Secret": SECRET},
+        )
+        assert response.status_code == 422
+        accepted = client.post(
+            "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+        )
+    assert accepted.status_code == 200
+    assert [r.path for r in fake_apify.requests] == [f"/v2/actor-runs/{run_id}"]
+
+
+def test_a_valid_delivery_reaches_only_the_runs_path(fake_apify, api_client):
+    run_id = fake_apify.add_run("SUCCEEDED", dataset_items=[])
+    assert run_id.isalnum()  # the fake's ids have Apify's shape
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 200
+    assert [(r.method, r.path) for r in fake_apify.requests] == [
+        ("GET", f"/v2/actor-runs/{run_id}")
+    ]

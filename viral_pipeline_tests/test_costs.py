@@ -227,3 +227,47 @@ def test_days_are_utc_days_whatever_the_postgresql_session_time_zone(postgres_ur
         new_york.dispose()
     # 02:30 UTC on the 28th is still the 27th in New York: the report must say the 28th.
     assert [d["cost_cents"] for d in summary.by_day] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"start": "9999-12-31", "end": "9999-12-31"}, "start"),
+        ({"end": "9999-12-31"}, "end"),
+        ({"end": "0001-01-01"}, "end"),
+        ({"start": "0001-01-01", "end": "0001-01-07"}, "start"),
+        ({"start": "1999-12-31", "end": "2000-01-02"}, "start"),
+        ({"start": "2099-12-31", "end": "2100-01-01"}, "end"),
+    ],
+)
+def test_days_outside_the_bounds_are_422_with_the_reason(monkeypatch, params, field):
+    from viral_pipeline.api import create_app
+
+    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        response = client.get("/api/admin/costs", params=params, headers=AUTH)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", field]
+    assert error["msg"] == f"{field} must lie between 2000-01-01 and 2099-12-31"
+
+
+def test_the_bounds_are_served_at_the_edges_and_documented(monkeypatch):
+    from viral_pipeline.api import create_app
+
+    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        first = client.get(
+            "/api/admin/costs", params={"start": "2000-01-01", "end": "2000-01-02"}, headers=AUTH
+        )
+        last = client.get(
+            "/api/admin/costs", params={"start": "2099-12-30", "end": "2099-12-31"}, headers=AUTH
+        )
+        document = client.get("/openapi.json").json()
+    assert first.status_code == last.status_code == 200
+    assert [day["day"] for day in last.json()["by_day"]] == ["2099-12-30", "2099-12-31"]
+    parameters = document["paths"]["/api/admin/costs"]["get"]["parameters"]
+    for parameter in parameters:
+        assert "between 2000-01-01 and 2099-12-31" in parameter["description"], parameter["name"]

@@ -263,3 +263,15 @@ def test_a_queued_request_behind_the_cursor_is_requested_again_once_stale():
     assert _run(defs, instance, tick.run_requests[0]).success
     # Running or done, it is no longer queued: never requested again.
     assert _tick(instance, defs, cursor="100").run_requests == []
+
+
+def test_a_request_queued_with_a_handle_outside_todays_rule_still_runs():
+    """Stored before creator.handle followed the profile handle rule: its run keeps the handle
+    rather than failing the prediction."""
+    payload = {**REQUEST, "creator": {"handle": "chef name", "followers": 25000}}
+    request_id = create_request(_engine(), payload)
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    (run_request,) = _tick(instance, defs).run_requests
+    assert _run(defs, instance, run_request).success
+    assert get_request(_engine(), request_id)["status"] == "succeeded"

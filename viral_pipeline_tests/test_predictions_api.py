@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from viral_pipeline.api.app import MAX_BODY_BYTES
+from viral_pipeline.api.guards import MAX_BODY_BYTES
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.defs.predict.sensors import prediction_requests
 from viral_pipeline.engine.prediction import PredictionResult
@@ -49,6 +49,11 @@ def test_invalid_fields_are_422_naming_the_field_and_store_nothing(api_client):
         ({**REQUEST, "hashtags": [f"t{i}" for i in range(31)]}, "hashtags"),
         ({**REQUEST, "posted_at": "yesterday-ish"}, "posted_at"),
         ({k: v for k, v in REQUEST.items() if k != "caption"}, "caption"),
+        ({**REQUEST, "duration_s": "24"}, "duration_s"),
+        ({**REQUEST, "duration_s": 24.0}, "duration_s"),
+        ({**REQUEST, "duration_s": True}, "duration_s"),
+        ({**REQUEST, "creator": {"handle": "chef", "verified": 0}}, "verified"),
+        ({**REQUEST, "creator": {"handle": "chef?x=1"}}, "handle"),
     ]
     for body, field in cases:
         response = api_client.post("/api/analyze", json=body)

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.defs.profiles.sensors import profile_requests
 from viral_pipeline.engine.inputs.creators import follower_tier
+from viral_pipeline.engine.inputs.handles import normalize_handle
 from viral_pipeline.engine.inputs.profiles import (
     CreatorProfile,
     ProfileNotFound,
-    normalize_handle,
     profile_from_items,
     simulated_profile,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
@@ -197,3 +198,42 @@ def test_normalized_request_is_frozen():
     assert isinstance(req, NormalizedRequest)
     with pytest.raises(AttributeError):
         req.caption = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        (_body(duration_s="24"), "duration_s"),
+        (_body(duration_s=True), "duration_s"),
+        (_body(duration_s=24.0), "duration_s"),
+        (_body(creator={"verified": 0}), "creator.verified"),
+        (_body(creator={"verified": "true"}), "creator.verified"),
+        (_body(creator={"handle": "chef/../x"}), "creator.handle"),
+        (_body(creator={"handle": "@chef name"}), "creator.handle"),
+        (_body(creator={"handle": "chef\u200b"}), "creator.handle"),
+    ],
+)
+def test_strict_fields_and_the_handle_rule_refuse_lookalikes(body, field):
+    """Over JSON, as the API reads it: no coercion of a duration or a badge, and the handle rule
+    of PATCH /api/profile."""
+    with pytest.raises(ValidationError) as raised:
+        AnalyzeRequest.model_validate_json(json.dumps(body))
+    assert field in {".".join(str(p) for p in error["loc"]) for error in raised.value.errors()}
+
+
+def test_the_analyze_handle_is_the_profile_handle():
+    from viral_pipeline.engine.inputs.handles import normalize_handle
+
+    for raw in ["@Chef.Food_1", " chef ", "@" + "h" * 64]:
+        request = AnalyzeRequest.model_validate_json(json.dumps(_body(creator={"handle": raw})))
+        assert request.creator is not None and request.creator.handle == normalize_handle(raw)
+
+
+def test_a_stored_request_keeps_a_handle_from_before_the_rule():
+    from viral_pipeline.engine.inputs.request import validate_stored
+
+    legacy = _body(creator={"handle": "@chef name"})
+    assert "creator.handle" in _error_fields(legacy)  # refused at the door today
+    stored = validate_stored(legacy)
+    assert stored.creator is not None and stored.creator.handle == "chef name"
+    assert validate_stored(_body(creator={"handle": "@Chef"})).creator.handle == "Chef"

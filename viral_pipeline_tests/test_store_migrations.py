@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -188,6 +190,26 @@ def test_ready_engine_migrates_once_per_process(sqlite_url: str) -> None:
     downgrade(engine, "base")  # behind its back: a later call trusts its memory
     assert ready_engine(sqlite_url) is engine
     assert current_revision(engine) is None
+
+
+def test_first_requests_at_once_migrate_the_database_once(sqlite_url: str, monkeypatch) -> None:
+    # The API's thread pool can serve two first requests together (a client retrying a slow first
+    # call). A migration that takes a while must not be started a second time beside it.
+    import viral_pipeline.store.db as db
+
+    runs = []
+
+    def slow_migrate(engine: sa.Engine) -> None:
+        runs.append(engine.url)
+        time.sleep(0.5)  # widen the window in which a second caller would start its own
+        migrate(engine)
+
+    monkeypatch.setattr(db, "migrate", slow_migrate)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        engines = list(pool.map(lambda _: ready_engine(sqlite_url), range(4)))
+    assert len(runs) == 1
+    assert all(engine is engines[0] for engine in engines)
+    assert current_revision(engines[0]) == HEAD
 
 
 def test_schema_head_constant_is_alembics_head():

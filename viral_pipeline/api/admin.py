@@ -23,6 +23,11 @@ log = get_logger("viral_pipeline.api.admin")
 
 MAX_RANGE_DAYS = 366  # a year of daily rows is plenty for one answer
 DEFAULT_RANGE_DAYS = 7
+# The days a report may name: costs are recorded this century, and the bounds keep the range
+# arithmetic (the default start, the day after `end`) far from the calendar's first and last day.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+_BOUNDS = f"between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
 
 
 class CostTotals(BaseModel):
@@ -72,19 +77,26 @@ def _invalid(field: str, message: str) -> HTTPException:
     responses={
         401: {"description": "missing or wrong token"},
         503: {"description": "ADMIN_TOKEN not set"},
-        422: {"description": "invalid date range"},
+        422: {"description": f"invalid date range (days lie {_BOUNDS})"},
     },
 )
 async def costs(
     engine: DbEngine,
     start: Annotated[
         date | None,
-        Query(description=f"first UTC day (default: {DEFAULT_RANGE_DAYS - 1} days before end)"),
+        Query(
+            description=f"first UTC day, {_BOUNDS} "
+            f"(default: {DEFAULT_RANGE_DAYS - 1} days before end)"
+        ),
     ] = None,
     end: Annotated[
-        date | None, Query(description="last UTC day, included (default: today)")
+        date | None,
+        Query(description=f"last UTC day, included, {_BOUNDS} (default: today)"),
     ] = None,
 ) -> dict[str, Any]:
+    for field, day in (("start", start), ("end", end)):
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise _invalid(field, f"{field} must lie {_BOUNDS}")
     end = end or datetime.now(UTC).date()
     start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if end < start:

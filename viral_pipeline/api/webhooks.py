@@ -8,10 +8,11 @@ the Apify API before the event is recorded. Delivery may repeat; the event is st
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from viral_pipeline.api.deps import DbEngine
 from viral_pipeline.observability import get_logger, report_exception
@@ -23,17 +24,39 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 log = get_logger("viral_pipeline.api.webhooks")
 
 
+# Apify's run, actor and user ids are alphanumeric (e.g. "GdWCkxBtKWOsKjdch"). The run id goes into
+# the URL the API then calls with the Apify token, so nothing else is accepted.
+ApifyId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9]{1,64}$", description="an Apify id: 1-64 letters and digits"),
+]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+# A free-text field of the payload: stored or logged, so printable only.
+PlainText = Annotated[str, Field(max_length=200), AfterValidator(_no_control_characters)]
+
+
 class ApifyEventData(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    actorId: str | None = None
-    actorRunId: str = Field(min_length=1, max_length=64)
+    actorId: PlainText | None = None
+    actorRunId: ApifyId
 
 
 class ApifyWebhookPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    userId: str | None = None
-    createdAt: str | None = None
-    eventType: str = Field(min_length=1, max_length=64)
+    userId: PlainText | None = None
+    createdAt: PlainText | None = None
+    # Apify's event types: ACTOR.RUN.SUCCEEDED, ACTOR.RUN.FAILED, TEST...
+    eventType: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,64}$", description="e.g. ACTOR.RUN.SUCCEEDED"
+    )
     eventData: ApifyEventData
     resource: dict[str, Any] | None = None
 
@@ -68,6 +91,7 @@ def require_webhook_secret(
     summary="Apify run-finished notification",
     responses={
         401: {"description": "missing or wrong secret"},
+        422: {"description": "invalid payload (an id that is not 1-64 letters and digits...)"},
         502: {"description": "Apify API unreachable"},
     },
 )

@@ -1,7 +1,9 @@
 """A small synchronous client of the Apify API v2: start an actor run, wait for it, page its dataset.
 
 The token travels only in the `Authorization` header, never in a URL, so neither httpx's
-request logs nor our own log lines and exception messages can carry it.
+request logs nor our own log lines and exception messages can carry it. Every id placed in a URL
+path is one quoted path segment (`path_segment`), so an id can never reach another endpoint with
+the token.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import random
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -20,6 +23,14 @@ log = get_logger(__name__)
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED"})
 MAX_WAIT_PER_CALL_S = 60  # Apify caps waitForFinish at 60 s per request.
+
+
+def path_segment(value: str) -> str:
+    """`value` as one URL path segment: percent-encoded (so `/`, `?`, `#` and control characters stay
+    inside it), and never empty, `.` or `..`, which URL normalisation would turn into another path."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"not an Apify id: {value!r}")
+    return quote(value, safe="~")
 
 
 class ApifyError(Exception):
@@ -104,7 +115,9 @@ class ApifyClient:
     def start_run(self, actor_input: dict[str, Any]) -> dict[str, Any]:
         # A retried POST after a lost response could start a second run; that costs credits but
         # loses no data, which is the same trade-off Apify's own client makes.
-        run = _data(self._request("POST", f"/v2/acts/{self.actor_id}/runs", json=actor_input))
+        run = _data(
+            self._request("POST", f"/v2/acts/{path_segment(self.actor_id)}/runs", json=actor_input)
+        )
         log.info(
             "apify run started",
             run_id=run.get("id"),
@@ -119,7 +132,9 @@ class ApifyClient:
         timeout = httpx.Timeout(self._timeout_s, read=self._timeout_s + wait_s)
         params = {"waitForFinish": wait_s} if wait_s else None
         return _data(
-            self._request("GET", f"/v2/actor-runs/{run_id}", params=params, timeout=timeout)
+            self._request(
+                "GET", f"/v2/actor-runs/{path_segment(run_id)}", params=params, timeout=timeout
+            )
         )
 
     def wait_for_run(self, run_id: str, max_wait_s: float) -> dict[str, Any]:
@@ -149,7 +164,9 @@ class ApifyClient:
         offset = 0
         while True:
             params = {"offset": offset, "limit": page_size, "clean": "true", "format": "json"}
-            response = self._request("GET", f"/v2/datasets/{dataset_id}/items", params=params)
+            response = self._request(
+                "GET", f"/v2/datasets/{path_segment(dataset_id)}/items", params=params
+            )
             try:
                 items = response.json()
             except ValueError as exc:

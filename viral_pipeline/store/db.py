@@ -73,6 +73,7 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 _migrated: set[str] = set()
+_migrate_lock = threading.Lock()
 
 # The newest migration (test_store_migrations keeps it equal to Alembic's head). Knowing it lets
 # a process that finds the schema current skip importing Alembic, about 150 ms that every
@@ -92,9 +93,13 @@ def ready_engine(url: str) -> sa.Engine:
     """The engine for `url`, migrated to head once per process (later calls cost nothing)."""
     engine = get_engine(url)
     if url not in _migrated:
-        if _stored_revision(engine) != SCHEMA_HEAD:
-            migrate(engine)
-        _migrated.add(url)
+        # The API serves sync handlers from a thread pool: two first requests at once (a client
+        # retrying a slow first call) must not run two migrations of one database side by side.
+        with _migrate_lock:
+            if url not in _migrated:
+                if _stored_revision(engine) != SCHEMA_HEAD:
+                    migrate(engine)
+                _migrated.add(url)
     return engine
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from viral_pipeline.engine.inputs.creators import follower_tier
-from viral_pipeline.engine.inputs.profiles import CreatorProfile, handle_key
+from viral_pipeline.engine.inputs.handles import handle_key
+from viral_pipeline.engine.inputs.profiles import CreatorProfile
 from viral_pipeline.store import queues
 from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import creators, profile_requests

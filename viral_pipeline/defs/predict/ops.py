@@ -30,8 +30,8 @@ class PredictConfig(dg.Config):
 def normalize(
     context: dg.OpExecutionContext, config: PredictConfig, app_db: AppDatabase
 ) -> dg.Output:
-    from viral_pipeline.engine.inputs.request import AnalyzeRequest
     from viral_pipeline.engine.inputs.request import normalize as normalize_request
+    from viral_pipeline.engine.inputs.request import validate_stored
     from viral_pipeline.store.predictions import get_request, mark_running
 
     with StageTimer("normalize", config.request_id, app_db) as timer:
@@ -41,9 +41,7 @@ def normalize(
             raise dg.Failure(f"unknown request {config.request_id}")
         if not mark_running(engine, config.request_id, context.run.run_id):
             raise dg.Failure(f"request {config.request_id} already succeeded; nothing to do")
-        request = normalize_request(
-            AnalyzeRequest.model_validate(row["payload"]), now=row["created_at"]
-        )
+        request = normalize_request(validate_stored(row["payload"]), now=row["created_at"])
         request, followers_source = _with_known_creator(engine, request)
         return timer.output(request, followers_source=followers_source)
 

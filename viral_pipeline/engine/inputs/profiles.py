@@ -1,8 +1,7 @@
-"""Creator profiles on demand: the handle rule, the profile a scrape yields, and how it fills a request.
+"""Creator profiles on demand: the profile a scrape yields, and how it fills a request.
 
-- `ProfilePatch` is the body of ``PATCH /api/profile``: a TikTok handle (an optional leading ``@``,
-  letters, digits, ``_`` and ``.``, at most 64 characters like ``creator.handle`` of
-  ``POST /api/analyze``) and a few optional profile fields.
+- `ProfilePatch` is the body of ``PATCH /api/profile``: a TikTok handle (the rule of `handles.py`,
+  as ``creator.handle`` of ``POST /api/analyze``) and a few optional profile fields.
 - `simulated_profile` answers for the simulated source: the world's creators exist, with the same
   followers, badge and author id their videos carry; any other handle does not exist, as an
   unknown handle on TikTok.
@@ -16,17 +15,16 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from viral_pipeline.engine.inputs.handles import handle_key, normalize_handle
 from viral_pipeline.engine.inputs.items import AuthorMeta
-from viral_pipeline.engine.inputs.request import MAX_HANDLE_CHARS, NormalizedRequest, OptionalText
+from viral_pipeline.engine.inputs.request import NormalizedRequest, OptionalText
 
-HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9._]+$")
 NICHES = (
     "food",
     "fitness",
@@ -40,23 +38,6 @@ NICHES = (
     "education",
     "other",
 )
-
-
-def normalize_handle(value: str) -> str:
-    """The handle without a leading ``@`` or surrounding blanks; ValueError when it breaks the rule."""
-    handle = value.strip().removeprefix("@").strip()
-    if not handle:
-        raise ValueError("a handle needs at least one character besides '@'")
-    if len(handle) > MAX_HANDLE_CHARS:
-        raise ValueError(f"a handle has at most {MAX_HANDLE_CHARS} characters")
-    if not HANDLE_PATTERN.match(handle):
-        raise ValueError("a TikTok handle holds only letters, digits, '_' and '.'")
-    return handle
-
-
-def handle_key(handle: str) -> str:
-    """How handles compare: case-insensitively, without a leading ``@``."""
-    return handle.strip().removeprefix("@").strip().lower()
 
 
 class ProfilePatch(BaseModel):

@@ -8,7 +8,10 @@ name is an error rather than a silently ignored value). `normalize` turns it int
   without a leading ``#``, each kept once in the order first seen;
 - ``posted_at`` is an aware UTC datetime: a naive one is read as UTC, a missing one is "now"
   (a given one must lie in 2000..2099);
-- empty or blank optional strings become None; a creator handle loses its leading ``@``.
+- empty or blank optional strings become None; a creator handle follows the handle rule of
+  `handles.py` (as ``PATCH /api/profile``) and loses its leading ``@`` (a bare ``@`` is no handle);
+- ``duration_s`` and ``creator.verified`` are strict: a JSON integer and a JSON boolean, never
+  ``"24"``, ``24.0``, ``true`` for a duration or ``0`` for a badge.
 
 `feature_row` gives the raw columns `viral_pipeline.engine.model.features.build_features` expects, so
 the ML signal scores a request exactly as the training set was built: a request with a sound
@@ -22,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from viral_pipeline.engine.inputs.handles import normalize_handle
 from viral_pipeline.engine.inputs.items import HASHTAG_IN_TEXT
 from viral_pipeline.engine.timeutil import as_utc as _as_utc
 
@@ -32,9 +36,12 @@ MAX_HASHTAGS = 30
 MAX_HASHTAG_CHARS = 100
 MAX_DURATION_S = 600
 MAX_FOLLOWERS = 2_000_000_000
-MAX_HANDLE_CHARS = 64  # a creator handle, after an optional leading '@' (PATCH /api/profile too)
 EARLIEST_POSTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_POSTED_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+# Validation context key of a request read back from the queue (`validate_stored`).
+STORED = "stored"
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -62,19 +69,23 @@ class SoundIn(_Strict):
 
 
 class CreatorIn(_Strict):
-    handle: OptionalText = None  # at most MAX_HANDLE_CHARS after an optional leading '@'
+    handle: OptionalText = Field(
+        default=None, description="TikTok handle, with or without a leading '@'"
+    )
     followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS)
-    verified: bool | None = None
+    verified: bool | None = Field(default=None, strict=True)
 
     @field_validator("handle")
     @classmethod
-    def _strip_at(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.removeprefix("@").strip()
-        if len(value) > MAX_HANDLE_CHARS:
-            raise ValueError(f"a handle has at most {MAX_HANDLE_CHARS} characters")
-        return value or None
+    def _handle(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value.removeprefix("@").strip() == "":
+            return None  # an empty handle is no handle, as any blank optional field
+        try:
+            return normalize_handle(value)
+        except ValueError:
+            if info.context and info.context.get(STORED):
+                return value.removeprefix("@").strip()
+            raise
 
 
 def _hashtag(value: str) -> str:
@@ -97,7 +108,7 @@ class AnalyzeRequest(_Strict):
     caption: str = Field(min_length=1, max_length=MAX_CAPTION_CHARS)
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
     sound: SoundIn | None = None
-    duration_s: int = Field(ge=1, le=MAX_DURATION_S)
+    duration_s: int = Field(ge=1, le=MAX_DURATION_S, strict=True)
     posted_at: datetime | None = Field(
         default=None,
         description="ISO-8601; a time without an offset is UTC; default: when normalised",
@@ -125,6 +136,13 @@ class AnalyzeRequest(_Strict):
                 f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)"
             )
         return value
+
+
+def validate_stored(payload: dict[str, Any]) -> AnalyzeRequest:
+    """A queued request read back for its run. It was accepted under the rules of the day it was
+    stored, so a creator handle queued before the handle rule covered ``POST /api/analyze`` is
+    kept as it was rather than failing the prediction."""
+    return AnalyzeRequest.model_validate(payload, context={STORED: True})
 
 
 @dataclass(frozen=True, slots=True)

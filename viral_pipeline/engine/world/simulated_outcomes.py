@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from viral_pipeline.engine.calibration.outcomes import VideoStats
-from viral_pipeline.engine.inputs.profiles import handle_key
+from viral_pipeline.engine.inputs.handles import handle_key
 from viral_pipeline.engine.inputs.request import merge_hashtags
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.engine.world.simulated import (
