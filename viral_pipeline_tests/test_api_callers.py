@@ -307,3 +307,13 @@ def test_api_tokens_keep_only_hashes_and_bad_values_are_named_without_the_token(
 
 def test_api_tokens_are_unset_by_default():
     assert Settings().api_tokens is None
+
+
+def test_the_token_is_checked_before_the_fields(monkeypatch):
+    """An anonymous caller learns nothing about the body rules: an invalid field is a 401 without
+    a token, and the 422 naming the field only for a caller."""
+    with _client(monkeypatch, API_TOKENS) as client:
+        anonymous = client.post("/api/analyze", json={"caption": 5})
+        known = client.post("/api/analyze", json={"caption": 5}, headers=bearer(TOKEN))
+    assert anonymous.status_code == 401
+    assert known.status_code == 422 and known.json()["detail"][0]["loc"] == ["body", "caption"]
