@@ -28,6 +28,10 @@ if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
     export MLFLOW_UI_URL="${MLFLOW_UI_URL:-http://127.0.0.1:$MLFLOW_PORT}"
 fi
 
+# The API answers product calls only with a caller's token (API_TOKENS): a set-up without one
+# gets a `local` caller, written once into the git-ignored .env that the API reads.
+API_CALL_TOKEN="$(.venv/bin/python scripts/local_api_token.py)"
+
 echo "run: materializing the data assets (source: ${SCRAPER_SOURCE:-simulated}) and training a first model"
 .venv/bin/python -m viral_pipeline.bootstrap --days "${BOOTSTRAP_DAYS:-7}"
 
@@ -98,6 +102,11 @@ cat <<EOT
   MLflow UI (compare training runs):                http://127.0.0.1:$MLFLOW_PORT
   Logs (JSON lines):                                .run/api.log, .run/dagster.log
   MLflow UI's own log (text):                       .run/mlflow.log
+
+  API caller token (API_TOKENS in .env):            $API_CALL_TOKEN
+  Try it:
+    curl -s -X POST http://127.0.0.1:$API_PORT/api/analyze -H "Authorization: Bearer $API_CALL_TOKEN" \
+      -H 'content-type: application/json' -d '{"caption": "The 10-minute pasta #food #recipe", "duration_s": 24}'
 
   Ctrl-C stops them all.
 EOT

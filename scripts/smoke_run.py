@@ -2,8 +2,9 @@
 
 Runs `bash scripts/run.sh` under a pseudo-terminal (so Ctrl-C is a real terminal interrupt, not
 a signal sent from a script that may ignore it), waits until it is up, posts one prediction
-request and waits for its result, presses Ctrl-C, and checks that every process it started has
-exited and that every line of `.run/api.log` and `.run/dagster.log` is a JSON object. It uses
+request with the caller token run.sh printed (from `.env`) and waits for its result, presses
+Ctrl-C, and checks that every process it started has exited and that every line of
+`.run/api.log` and `.run/dagster.log` is a JSON object. It uses
 this checkout's state (.venv, data/, mlflow/, .dagster_home, .run/) exactly as `scripts/run.sh`
 does, on the ports below (BOOTSTRAP_DAYS defaults to 1 here to save time).
 Exit code 0 when every check passes.
@@ -39,20 +40,34 @@ def _read(fd: int, timeout: float) -> bytes:
         return b""
 
 
+def _api_token() -> str:
+    """The token run.sh made sure of and printed (scripts/local_api_token.py, read from .env)."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "local_api_token.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.strip()
+
+
 def _predict(api_port: int) -> dict:
+    auth = {"Authorization": f"Bearer {_api_token()}"}
     body = json.dumps(
         {"caption": "Smoke test #fyp", "duration_s": 20, "hook": "Wait for it"}
     ).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{api_port}/api/analyze",
         data=body,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **auth},
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         request_id = json.load(answer)["request_id"]
     url = f"http://127.0.0.1:{api_port}/api/predictions/{request_id}?wait=30"  # the API's longest wait
     for _ in range(6):
-        with urllib.request.urlopen(url, timeout=40) as answer:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=auth), timeout=40
+        ) as answer:
             prediction = json.load(answer)
         if prediction["status"] in ("succeeded", "failed"):
             break

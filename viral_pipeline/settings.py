@@ -8,13 +8,17 @@ fields (`from_settings` in the defs' resources modules).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, GetCoreSchemaHandler, SecretStr, ValidationError, field_validator
+from pydantic_core import core_schema
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from viral_pipeline.engine.calibration.outcomes import EvaluationTier
 from viral_pipeline.engine.model.gate import GateThresholds
@@ -26,6 +30,79 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class ScraperSource(StrEnum):
     simulated = "simulated"
     apify = "apify"
+
+
+CALLER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_CALLER_TOKEN_CHARS = 16
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class CallerTokens:
+    """API_TOKENS parsed: the callers of the HTTP API and the sha256 of each one's bearer token.
+
+    `name=token,name=token`. Only the hashes are kept, so neither a settings dump, a repr nor a
+    memory read of this object yields a token. Names appear in logs, on stored requests and in
+    the costs report; tokens never do.
+    """
+
+    def __init__(self, digests: dict[str, bytes]) -> None:
+        self._digests = dict(digests)
+
+    @classmethod
+    def parse(cls, text: str) -> CallerTokens:
+        digests: dict[str, bytes] = {}
+        for position, entry in enumerate(text.split(","), start=1):
+            name, sep, token = (part.strip() for part in entry.partition("="))
+            # Messages name the entry's position and the caller, never the token.
+            if not sep or not CALLER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"entry {position} is not name=token with a name of 1-64 of A-Z a-z 0-9 . _ -"
+                )
+            if name in digests:
+                raise ValueError(f"caller {name} is named twice")
+            if len(token) < MIN_CALLER_TOKEN_CHARS or any(c.isspace() for c in token):
+                raise ValueError(
+                    f"the token of caller {name} must be at least {MIN_CALLER_TOKEN_CHARS} "
+                    "characters without spaces"
+                )
+            digest = _digest(token)
+            if digest in digests.values():
+                raise ValueError(f"caller {name} shares its token with another caller")
+            digests[name] = digest
+        return cls(digests)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._digests)
+
+    def caller_for(self, token: str) -> str | None:
+        """The caller whose token this is, or None. Every stored hash is compared, in constant
+        time, so the answer time says nothing about which caller (if any) came close."""
+        offered = _digest(token)
+        found = None
+        for name, digest in self._digests.items():
+            if hmac.compare_digest(offered, digest):
+                found = name
+        return found
+
+    def __repr__(self) -> str:
+        return f"CallerTokens({', '.join(self.names)})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(value: object) -> CallerTokens:
+            if isinstance(value, CallerTokens):
+                return value
+            if isinstance(value, str):
+                return cls.parse(value)
+            raise ValueError("must be name=token,name=token")
+
+        return core_schema.no_info_plain_validator_function(validate)
 
 
 class SettingsError(RuntimeError):
@@ -123,6 +200,10 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = None
     sentry_environment: str = "local"
     admin_token: SecretStr | None = None
+    # The API's callers (api/deps.py): unset, every caller endpoint answers 503 rather than open.
+    api_tokens: Annotated[CallerTokens | None, NoDecode] = Field(
+        default=None, description="Callers of the HTTP API and their bearer tokens: name=token,..."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -177,7 +258,9 @@ class Settings(BaseSettings):
 
 
 _SECRET_FIELDS = {
-    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+    name
+    for name, field in Settings.model_fields.items()
+    if "SecretStr" in str(field.annotation) or "CallerTokens" in str(field.annotation)
 }
 
 

@@ -29,7 +29,13 @@ SHARED_APIFY_DIR = (
 SHARED_MISSING = "../shared/data/apify is not present"  # how a skip for it begins
 
 # Secrets are never taken from the developer's shell; a test that needs one sets it.
-_SECRET_ENV_VARS = ("APIFY_TOKEN", "SENTRY_DSN", "ADMIN_TOKEN", "APIFY_WEBHOOK_SECRET")
+_SECRET_ENV_VARS = (
+    "APIFY_TOKEN",
+    "SENTRY_DSN",
+    "ADMIN_TOKEN",
+    "APIFY_WEBHOOK_SECRET",
+    "API_TOKENS",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,12 +199,15 @@ def fake_apify(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def api_client():
-    """The ASGI app built from the current (test) settings, behind FastAPI's test client."""
+def api_client(monkeypatch: pytest.MonkeyPatch):
+    """The ASGI app built from the current (test) settings, behind FastAPI's test client, with
+    two callers configured (API_TOKENS) and calling as the first (`api_callers.CALLER`)."""
     from fastapi.testclient import TestClient
 
     from viral_pipeline.api import create_app
+    from viral_pipeline_tests.api_callers import API_TOKENS, TOKEN, bearer
 
+    monkeypatch.setenv("API_TOKENS", API_TOKENS)
     get_settings.cache_clear()
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), headers=bearer(TOKEN)) as client:
         yield client

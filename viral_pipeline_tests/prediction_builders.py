@@ -19,6 +19,7 @@ from viral_pipeline.store.predictions import (
     mark_succeeded,
 )
 from viral_pipeline.store.videos import ingest_items
+from viral_pipeline_tests.api_callers import CALLER
 
 # What a model trained on the bundled simulated set records; it serves the simulated source.
 BUNDLED = Provenance(
@@ -68,10 +69,15 @@ def run_predictions(
 
 
 def succeeded_prediction(
-    engine: sa.Engine, payload: dict[str, Any] | None = None, *, score: float = 0.3
+    engine: sa.Engine,
+    payload: dict[str, Any] | None = None,
+    *,
+    score: float = 0.3,
+    caller: str | None = CALLER,
 ) -> str:
-    """A prediction request that went queued → running → succeeded, as the predict job leaves it."""
-    request_id = create_request(engine, dict(payload or PAYLOAD))
+    """A prediction request that went queued → running → succeeded, as the predict job leaves it;
+    made by `caller` (by default the caller `api_client` calls as)."""
+    request_id = create_request(engine, dict(payload or PAYLOAD), caller=caller)
     mark_running(engine, request_id, "test-run")
     mark_succeeded(
         engine,

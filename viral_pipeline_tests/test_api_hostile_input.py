@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
+from viral_pipeline_tests.api_callers import API_TOKENS, TOKEN, bearer
 from viral_pipeline_tests.test_predict import REQUEST
 
 WEBHOOK_SECRET = "hostile-input-secret"
@@ -151,7 +152,7 @@ def test_a_large_invalid_value_is_not_echoed(api_client):
     assert error["loc"] == ["body", "duration_s"] and error["input"] == 0
 
 
-def test_an_unexpected_error_is_a_500_that_still_writes_its_log_line(capsys):
+def test_an_unexpected_error_is_a_500_that_still_writes_its_log_line(capsys, monkeypatch):
     """A handler that fails (here: the database dependency raising) answers 500, and the request
     still leaves its `http request` line with that status."""
     from fastapi.testclient import TestClient
@@ -162,10 +163,12 @@ def test_an_unexpected_error_is_a_500_that_still_writes_its_log_line(capsys):
     def broken_engine():
         raise RuntimeError("database exploded")
 
+    monkeypatch.setenv("API_TOKENS", API_TOKENS)
+    get_settings.cache_clear()
     app = create_app()
     app.dependency_overrides[app_engine] = broken_engine
     capsys.readouterr()
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(TOKEN)) as client:
         response = client.post("/api/analyze", json=REQUEST)
     assert response.status_code == 500
     requests = [

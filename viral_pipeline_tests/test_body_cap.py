@@ -12,15 +12,17 @@ import uvicorn
 
 from viral_pipeline.api.guards import MAX_BODY_BYTES
 from viral_pipeline.settings import get_settings
+from viral_pipeline_tests.api_callers import API_TOKENS, TOKEN, bearer
 
 CHUNK = b"x" * 65536
 TOTAL_BYTES = 48 * 1024 * 1024  # far beyond the cap and beyond what socket buffers absorb
 
 
 @pytest.fixture
-def server_url():
+def server_url(monkeypatch: pytest.MonkeyPatch):
     from viral_pipeline.api import create_app
 
+    monkeypatch.setenv("API_TOKENS", API_TOKENS)
     get_settings.cache_clear()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,7 +92,7 @@ def test_a_body_at_the_cap_still_reaches_the_handler(server_url):
     response = httpx.post(
         server_url + "/api/analyze",
         content=iter(chunks),
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **bearer(TOKEN)},
         timeout=30,
     )
     assert response.status_code == 422

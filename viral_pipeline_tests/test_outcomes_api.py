@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request
+from viral_pipeline_tests.api_callers import CALLER
 from viral_pipeline_tests.prediction_builders import (
     PAYLOAD,
     scrape_simulated_day,
@@ -124,7 +125,7 @@ def test_invalid_bodies_are_422_naming_the_field_and_store_nothing(engine, api_c
 
 
 def test_unfinished_prediction_other_video_and_no_threshold_are_409(engine, api_client):
-    queued = create_request(engine, dict(PAYLOAD))
+    queued = create_request(engine, dict(PAYLOAD), caller=CALLER)
     response = api_client.post(
         "/api/outcomes",
         json={"request_id": queued, "evaluation_tier": "24h", "views": 1, "video_id": VIDEO},
@@ -158,9 +159,8 @@ def test_unfinished_prediction_other_video_and_no_threshold_are_409(engine, api_
 
 
 def test_announcing_the_video_binds_it_and_tells_when_tiers_are_due(engine, api_client):
-    request_id = create_request(
-        engine, dict(PAYLOAD)
-    )  # may be announced before the prediction ends
+    # may be announced before the prediction ends
+    request_id = create_request(engine, dict(PAYLOAD), caller=CALLER)
     response = api_client.patch(f"/api/predictions/{request_id}/video", json={"video_url": URL})
     assert response.status_code == 200, response.text
     body = response.json()

@@ -16,6 +16,7 @@ from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request
 from viral_pipeline.store.schema import prediction_requests as prediction_requests_table
+from viral_pipeline_tests.api_callers import CALLER
 from viral_pipeline_tests.test_predict import REQUEST
 
 
@@ -202,7 +203,7 @@ EARLIEST_RESULT = {
 
 def _store_succeeded(result):
     engine = ready_engine(get_settings().database_url)
-    request_id = create_request(engine, REQUEST)
+    request_id = create_request(engine, REQUEST, caller=CALLER)
     with engine.begin() as connection:
         connection.execute(
             sa.update(prediction_requests_table)

@@ -1,4 +1,4 @@
-"""`GET /api/admin/costs`: prediction spend by day, stage and provider, for operators.
+"""`GET /api/admin/costs`: prediction spend by day, stage, provider and caller, for operators.
 
 Guarded by `Authorization: Bearer <ADMIN_TOKEN>` (`api.deps.require_admin_token`, compared in
 constant time). With no token configured the admin endpoints are off (503), rather than open.
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from viral_pipeline.api.deps import DbEngine, require_admin_token
 from viral_pipeline.observability import get_logger
@@ -56,6 +56,12 @@ class ProviderCost(CostRow):
     provider: str
 
 
+class CallerCost(CostRow):
+    caller: str | None = Field(
+        description="the API caller (API_TOKENS name); null for requests stored before callers"
+    )
+
+
 class CostReport(BaseModel):
     start: date
     end: date
@@ -63,6 +69,7 @@ class CostReport(BaseModel):
     by_day: list[DayCost]
     by_stage: list[StageCost]
     by_provider: list[ProviderCost]
+    by_caller: list[CallerCost]
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -73,7 +80,7 @@ def _invalid(field: str, message: str) -> HTTPException:
 @router.get(
     "/costs",
     response_model=CostReport,
-    summary="Prediction cost by day, stage and provider",
+    summary="Prediction cost by day, stage, provider and caller",
     responses={
         401: {"description": "missing or wrong token"},
         503: {"description": "ADMIN_TOKEN not set"},

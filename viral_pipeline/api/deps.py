@@ -1,5 +1,6 @@
 """Dependencies the API handlers share: the application database, migrated, from the current
-settings; and the admin bearer token that guards the admin endpoints."""
+settings; the caller's bearer token (API_TOKENS) that every product endpoint requires; and the
+admin bearer token that guards the admin endpoints."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hmac
 from typing import Annotated
 
 import sqlalchemy as sa
+import structlog
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -55,3 +57,46 @@ def require_admin_token(
             "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+# The OpenAPI document lists this scheme on every operation that needs a caller: all but
+# /healthz, the docs, the Apify webhook (its own secret) and the admin endpoints (ADMIN_TOKEN).
+caller_bearer = HTTPBearer(
+    scheme_name="CallerToken",
+    description="`Authorization: Bearer <token>`, a caller's token from API_TOKENS "
+    "(`name=token,...`). With API_TOKENS unset these endpoints are disabled (503).",
+    auto_error=False,
+)
+
+CALLER_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "missing or wrong caller token"},
+    503: {"description": "API_TOKENS not set"},
+}
+
+
+async def require_caller(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(caller_bearer)],
+) -> str:
+    """The calling product's name (from API_TOKENS). 503 when no caller is configured: the
+    endpoints that spend money or write labels are off rather than open. 401 without a known
+    token. Async, so the name it binds reaches every log line of the request, the `http request`
+    line included (a sync dependency would bind it in a worker thread's copy of the context)."""
+    if settings.api_tokens is None:
+        raise HTTPException(503, "caller endpoints disabled: API_TOKENS is not configured")
+    offered = credentials.credentials if credentials is not None else ""
+    caller = settings.api_tokens.caller_for(offered)
+    if caller is None:
+        log.warning("caller rejected", reason="missing or wrong bearer token")
+        raise HTTPException(
+            401,
+            "missing or wrong caller token (Authorization: Bearer <token from API_TOKENS>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    structlog.contextvars.bind_contextvars(caller=caller)
+    return caller
+
+
+# A handler parameter `caller: Caller` receives the caller's name; a router declaring
+# `dependencies=[Depends(require_caller)]` guards all its routes (FastAPI runs it once a request).
+Caller = Annotated[str, Depends(require_caller)]

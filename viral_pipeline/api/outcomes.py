@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
 from viral_pipeline.engine.calibration.outcomes import (
     TIER_AGES,
     EvaluationTier,
@@ -31,7 +31,14 @@ from viral_pipeline.store.outcomes import (
 )
 from viral_pipeline.store.queues import RequestStatus
 
-router = APIRouter(prefix="/api", tags=["outcomes"])
+# Every route needs a caller's token, and a caller labels only its own predictions: outcomes feed
+# the calibration, so whoever learns a request id must not be able to write them.
+router = APIRouter(
+    prefix="/api",
+    tags=["outcomes"],
+    dependencies=[Depends(require_caller)],
+    responses=CALLER_ERRORS,
+)
 log = get_logger("viral_pipeline.api.outcomes")
 
 VideoId = Annotated[
@@ -141,7 +148,7 @@ def _raise(error: OutcomeError) -> None:
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown request id"},
+    404: {"description": "unknown request id, or another caller's"},
     422: {"description": "invalid field"},
 }
 
@@ -167,6 +174,7 @@ def record_outcome(
     response: Response,
     engine: DbEngine,
     settings: Annotated[Settings, Depends(get_settings)],
+    caller: Caller,
 ) -> Any:
     video_id = body.resolved_video_id()
     try:
@@ -183,6 +191,7 @@ def record_outcome(
             source="api",
             quantile=settings.viral_quantile,
             window_days=settings.label_window_days,
+            caller=caller,
         )
     except OutcomeError as error:
         _raise(error)
@@ -204,7 +213,7 @@ def record_outcome(
     summary="Announce the posted video of a prediction, so evaluate_predictions collects its outcomes",
     responses={409: {"description": "outcomes are already stored for another video"}, **_ERRORS},
 )
-def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
+def announce_video(request_id: str, body: VideoIn, engine: DbEngine, caller: Caller) -> Any:
     video_id = body.resolved_video_id()
     if video_id is None:
         raise RequestValidationError(
@@ -218,7 +227,7 @@ def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
             ]
         )
     try:
-        row = set_prediction_video(engine, request_id, video_id, body.video_url)
+        row = set_prediction_video(engine, request_id, video_id, body.video_url, caller=caller)
     except OutcomeError as error:
         _raise(error)
     posted_at = prediction_posted_at(row["payload"], row["created_at"])
@@ -239,9 +248,9 @@ def announce_video(request_id: str, body: VideoIn, engine: DbEngine) -> Any:
     summary="The outcomes recorded for a prediction, by tier",
     responses={404: _ERRORS[404]},
 )
-def list_outcomes(request_id: str, engine: DbEngine) -> Any:
+def list_outcomes(request_id: str, engine: DbEngine, caller: Caller) -> Any:
     from viral_pipeline.store.predictions import get_request
 
-    if get_request(engine, request_id) is None:
+    if get_request(engine, request_id, caller) is None:
         raise HTTPException(404, f"no prediction request {request_id}")
     return outcomes_of(engine, request_id)

@@ -10,18 +10,24 @@ import asyncio
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
 from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.predictions import create_request, get_request
 from viral_pipeline.store.queues import FAILED, SUCCEEDED, RequestStatus
 
-router = APIRouter(prefix="/api", tags=["predictions"])
+# Every route needs a caller's token; a prediction is shown to the caller that made it only.
+router = APIRouter(
+    prefix="/api",
+    tags=["predictions"],
+    dependencies=[Depends(require_caller)],
+    responses=CALLER_ERRORS,
+)
 log = get_logger("viral_pipeline.api.predictions")
 
 MAX_WAIT_S = 30.0
@@ -48,8 +54,8 @@ class PredictionStatus(BaseModel):
     summary="Queue a prediction request",
     responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}},
 )
-def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine) -> Queued:
-    request_id = create_request(engine, body.model_dump(mode="json"))
+def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine, caller: Caller) -> Queued:
+    request_id = create_request(engine, body.model_dump(mode="json"), caller=caller)
     log.info("prediction queued", request_id=request_id)
     return Queued(
         request_id=request_id,
@@ -69,18 +75,19 @@ def _status(row: dict[str, Any]) -> PredictionStatus:
     response_model=PredictionStatus,
     name="prediction_status",
     summary="A prediction's status and result",
-    responses={404: {"description": "unknown request id"}},
+    responses={404: {"description": "unknown request id, or another caller's"}},
 )
 async def prediction_status(
     request_id: str,
     engine: DbEngine,
+    caller: Caller,
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for the run to end")
     ] = 0,
 ) -> PredictionStatus:
     deadline = time.monotonic() + wait
     while True:
-        row = await run_in_threadpool(get_request, engine, request_id)
+        row = await run_in_threadpool(get_request, engine, request_id, caller)
         if row is None:
             raise HTTPException(404, f"no prediction request {request_id}")
         if row["status"] in (SUCCEEDED, FAILED) or time.monotonic() >= deadline:

@@ -9,17 +9,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
 from viral_pipeline.engine.inputs.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.profiles import create_profile_request, get_profile_request
 from viral_pipeline.store.queues import RequestStatus
 
-router = APIRouter(prefix="/api", tags=["profiles"])
+# Every route needs a caller's token (a profile scrape is a paid Apify run); a request's status
+# is shown to the caller that made it only.
+router = APIRouter(
+    prefix="/api",
+    tags=["profiles"],
+    dependencies=[Depends(require_caller)],
+    responses=CALLER_ERRORS,
+)
 log = get_logger("viral_pipeline.api.profile")
 
 
@@ -48,8 +55,12 @@ class ProfileRequestStatus(BaseModel):
     summary="Queue a creator profile scrape",
     responses={422: {"description": "invalid field"}},
 )
-def patch_profile(body: ProfilePatch, request: Request, engine: DbEngine) -> ProfileQueued:
-    request_id = create_profile_request(engine, body.tiktok_handle, body.model_dump(mode="json"))
+def patch_profile(
+    body: ProfilePatch, request: Request, engine: DbEngine, caller: Caller
+) -> ProfileQueued:
+    request_id = create_profile_request(
+        engine, body.tiktok_handle, body.model_dump(mode="json"), caller=caller
+    )
     log.info("profile scrape queued", request_id=request_id, handle=body.tiktok_handle)
     return ProfileQueued(
         request_id=request_id,
@@ -64,10 +75,12 @@ def patch_profile(body: ProfilePatch, request: Request, engine: DbEngine) -> Pro
     response_model=ProfileRequestStatus,
     name="profile_request_status",
     summary="A profile scrape's status",
-    responses={404: {"description": "unknown request id"}},
+    responses={404: {"description": "unknown request id, or another caller's"}},
 )
-def profile_request_status(request_id: str, engine: DbEngine) -> ProfileRequestStatus:
-    row = get_profile_request(engine, request_id)
+def profile_request_status(
+    request_id: str, engine: DbEngine, caller: Caller
+) -> ProfileRequestStatus:
+    row = get_profile_request(engine, request_id, caller)
     if row is None:
         raise HTTPException(404, f"no profile request {request_id}")
     return ProfileRequestStatus(

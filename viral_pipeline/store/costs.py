@@ -2,7 +2,8 @@
 
 Sums run inside the database (GROUP BY), on SQLite and PostgreSQL alike; a day is a UTC
 calendar day of `recorded_at`. Stages without a provider (rules, trends, ml, ...) are our own
-compute and count under the provider "internal".
+compute and count under the provider "internal". By caller, a request's cost goes to the API
+caller that made it; requests stored before callers were recorded count under caller null.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from viral_pipeline.store.schema import prediction_stages
+from viral_pipeline.store.schema import prediction_requests, prediction_stages
 
 INTERNAL_PROVIDER = "internal"
 
@@ -35,6 +36,7 @@ class CostSummary:
     by_day: list[dict[str, Any]] = field(default_factory=list)
     by_stage: list[dict[str, Any]] = field(default_factory=list)
     by_provider: list[dict[str, Any]] = field(default_factory=list)
+    by_caller: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cost_per_request_cents(self) -> float:
@@ -53,6 +55,7 @@ class CostSummary:
             "by_day": self.by_day,
             "by_stage": self.by_stage,
             "by_provider": self.by_provider,
+            "by_caller": self.by_caller,
         }
 
 
@@ -97,6 +100,18 @@ def cost_summary(engine: sa.Engine, start: date, end: date) -> CostSummary:
         providers = connection.execute(
             sa.select(provider, *_measures()).where(window).group_by(provider).order_by(provider)
         ).all()
+        caller = prediction_requests.c.caller
+        callers = connection.execute(
+            sa.select(caller, *_measures())
+            .select_from(
+                prediction_stages.outerjoin(
+                    prediction_requests, prediction_requests.c.request_id == c.request_id
+                )
+            )
+            .where(window)
+            .group_by(caller)
+            .order_by(caller.is_(None), caller)
+        ).all()
     by_day = []
     for offset in range((end - start).days + 1):  # every day of the range, so a plot has no gaps
         key = (start + timedelta(days=offset)).isoformat()
@@ -121,4 +136,5 @@ def cost_summary(engine: sa.Engine, start: date, end: date) -> CostSummary:
         by_day=by_day,
         by_stage=[_row("stage", row.stage, row) for row in stages],
         by_provider=[_row("provider", row.provider, row) for row in providers],
+        by_caller=[_row("caller", row.caller, row) for row in callers],
     )

@@ -30,7 +30,7 @@ from viral_pipeline.engine.calibration.outcomes import (
 )
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.queues import SUCCEEDED
+from viral_pipeline.store.queues import SUCCEEDED, request_match
 from viral_pipeline.store.schema import outcomes, prediction_requests, scraped_videos
 from viral_pipeline.store.trends import DAY_NUMBER_SQL
 
@@ -105,9 +105,9 @@ def viral_threshold_for(
     )
 
 
-def _request_row(connection: sa.Connection, request_id: str) -> Any:
+def _request_row(connection: sa.Connection, request_id: str, caller: str | None = None) -> Any:
     return connection.execute(
-        sa.select(prediction_requests).where(prediction_requests.c.request_id == request_id)
+        sa.select(prediction_requests).where(request_match(prediction_requests, request_id, caller))
     ).first()
 
 
@@ -159,6 +159,7 @@ def upsert_outcome(
     window_days: int = 1,
     now: datetime | None = None,
     thresholds: dict[tuple[date, float, int], ViralThreshold | None] | None = None,
+    caller: str | None = None,
 ) -> OutcomeWrite:
     """Record (or update) what the predicted video did at `evaluation_tier`, labelled viral or not.
 
@@ -167,12 +168,14 @@ def upsert_outcome(
     Raises OutcomeError, storing nothing, for an unknown or unfinished request, a missing video
     or when no viral threshold can be computed. `thresholds`, when given, keeps each label
     window's threshold for the caller's next writes: a collection run writes hundreds of outcomes
-    from a few windows, and each threshold reads every play count of its window.
+    from a few windows, and each threshold reads every play count of its window. With `caller`
+    (the API), a request that caller does not own is unknown: one caller's id never lets another
+    label it.
     """
     tier_age(evaluation_tier)  # rejects an unknown tier
     now = _utc(now or datetime.now(UTC))
     with engine.begin() as connection:
-        row = _request_row(connection, request_id)
+        row = _request_row(connection, request_id, caller)
         if row is None:
             raise OutcomeError("unknown_request", f"no prediction request {request_id}")
         if row.status != SUCCEEDED:
@@ -245,12 +248,17 @@ def upsert_outcome(
 
 
 def set_prediction_video(
-    engine: sa.Engine, request_id: str, video_id: str, video_url: str | None
+    engine: sa.Engine,
+    request_id: str,
+    video_id: str,
+    video_url: str | None,
+    caller: str | None = None,
 ) -> dict[str, Any]:
     """Announce the posted video of a prediction (any status): evaluate_predictions then collects
-    its outcomes. Re-announcing another video is allowed until an outcome has been stored."""
+    its outcomes. Re-announcing another video is allowed until an outcome has been stored. With
+    `caller`, a request that caller does not own is unknown."""
     with engine.begin() as connection:
-        row = _request_row(connection, request_id)
+        row = _request_row(connection, request_id, caller)
         if row is None:
             raise OutcomeError("unknown_request", f"no prediction request {request_id}")
         _bind_video(connection, row, video_id, video_url)

@@ -18,12 +18,16 @@ from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import prediction_requests, prediction_stages
 
 
-def create_request(engine: sa.Engine, payload: dict[str, Any]) -> str:
-    return queues.queue_request(engine, prediction_requests, payload=payload)
+def create_request(engine: sa.Engine, payload: dict[str, Any], caller: str | None = None) -> str:
+    """Queue a prediction owned by `caller` (the API caller's name; None from inside the pipeline)."""
+    return queues.queue_request(engine, prediction_requests, payload=payload, caller=caller)
 
 
-def get_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | None:
-    return queues.request_row(engine, prediction_requests, request_id)
+def get_request(
+    engine: sa.Engine, request_id: str, caller: str | None = None
+) -> dict[str, Any] | None:
+    """The request, or None when unknown or (with `caller`) not that caller's."""
+    return queues.request_row(engine, prediction_requests, request_id, caller)
 
 
 def mark_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:

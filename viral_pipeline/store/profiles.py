@@ -19,12 +19,20 @@ from viral_pipeline.store.db import dialect_insert
 from viral_pipeline.store.schema import creators, profile_requests
 
 
-def create_profile_request(engine: sa.Engine, handle: str, payload: dict[str, Any]) -> str:
-    return queues.queue_request(engine, profile_requests, handle=handle, payload=payload)
+def create_profile_request(
+    engine: sa.Engine, handle: str, payload: dict[str, Any], caller: str | None = None
+) -> str:
+    """Queue a profile scrape owned by `caller` (the API caller's name)."""
+    return queues.queue_request(
+        engine, profile_requests, handle=handle, payload=payload, caller=caller
+    )
 
 
-def get_profile_request(engine: sa.Engine, request_id: str) -> dict[str, Any] | None:
-    return queues.request_row(engine, profile_requests, request_id)
+def get_profile_request(
+    engine: sa.Engine, request_id: str, caller: str | None = None
+) -> dict[str, Any] | None:
+    """The request, or None when unknown or (with `caller`) not that caller's."""
+    return queues.request_row(engine, profile_requests, request_id, caller)
 
 
 def mark_profile_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:

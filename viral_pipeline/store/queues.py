@@ -57,10 +57,26 @@ def queue_request(engine: sa.Engine, table: sa.Table, **values: Any) -> str:
     return request_id
 
 
-def request_row(engine: sa.Engine, table: sa.Table, request_id: str) -> dict[str, Any] | None:
-    """The request's row as a dict, or None for an unknown id."""
+def request_match(
+    table: sa.Table, request_id: str, caller: str | None = None
+) -> sa.ColumnElement[bool]:
+    """The row of `request_id`; with `caller`, only if that API caller owns it. The API asks with
+    its caller and answers 404 for another's request, so an id reveals nothing. A row stored
+    before callers were recorded (caller NULL) is nobody's. Without `caller` (the pipeline's own
+    runs and schedules) any row matches."""
+    condition = table.c.request_id == request_id
+    return condition if caller is None else condition & (table.c.caller == caller)
+
+
+def request_row(
+    engine: sa.Engine, table: sa.Table, request_id: str, caller: str | None = None
+) -> dict[str, Any] | None:
+    """The request's row as a dict, or None for an unknown id, or (with `caller`) for a request
+    that caller does not own."""
     with engine.connect() as connection:
-        row = connection.execute(sa.select(table).where(table.c.request_id == request_id)).first()
+        row = connection.execute(
+            sa.select(table).where(request_match(table, request_id, caller))
+        ).first()
     return dict(row._mapping) if row else None
 
 

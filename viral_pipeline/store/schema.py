@@ -117,6 +117,9 @@ prediction_requests = sa.Table(
     # The posted video, once known: evaluate_predictions collects its outcomes.
     sa.Column("video_id", sa.String(32), nullable=True),
     sa.Column("video_url", sa.Text, nullable=True),
+    # The API caller (API_TOKENS name) that owns the request; NULL for rows stored before callers
+    # were recorded, which no caller owns.
+    sa.Column("caller", sa.String(64), nullable=True, index=True),
 )
 
 prediction_stages = sa.Table(
@@ -234,4 +237,6 @@ profile_requests = sa.Table(
     sa.Column("dagster_run_id", sa.String(64), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # As on prediction_requests: the owning API caller, NULL for rows from before callers.
+    sa.Column("caller", sa.String(64), nullable=True, index=True),
 )
