@@ -268,3 +268,53 @@ def test_a_valid_delivery_reaches_only_the_runs_path(fake_apify, api_client):
     assert [(r.method, r.path) for r in fake_apify.requests] == [
         ("GET", f"/v2/actor-runs/{run_id}")
     ]
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        {"id": "r1", "status": "SUCCEEDED", "defaultDatasetId": "../../v2/users/me"},
+        {"id": "r1", "status": "SUCCEEDED", "defaultDatasetId": "ds?token=x"},
+        {"id": "r1", "status": "SUCCEEDED", "defaultDatasetId": 7},
+        {"id": "r1", "status": "SUCCEEDED\u0000", "defaultDatasetId": "ds1"},
+        {"id": "r1", "status": ["SUCCEEDED"], "defaultDatasetId": "ds1"},
+        {"id": "r1"},
+    ],
+)
+def test_an_apify_answer_that_is_not_a_run_is_502_and_records_nothing(fake_apify, api_client, run):
+    """The re-read run's dataset id is later put into an Apify URL and its status stored: an
+    answer outside Apify's alphabet is refused like an unreachable API (Apify delivers again)."""
+    import json
+
+    fake_apify.fail_next("/v2/actor-runs/", status=200, body=json.dumps({"data": run}))
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload("r1"), headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 502
+    assert "r1" in response.json()["detail"]
+    assert _events() == []
+
+
+def test_an_apify_url_setting_httpx_cannot_use_is_502_not_500(monkeypatch, api_client):
+    # httpx refuses this URL with InvalidURL, which is outside its HTTPError family.
+    monkeypatch.setenv("APIFY_API_URL", "http://[::1")
+    get_settings.cache_clear()
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload("runx"), headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 502
+    assert response.json()["detail"] == "could not re-read Apify run runx: InvalidURL"
+    assert _events() == []
+
+
+def test_a_database_that_cannot_store_the_event_is_503_so_apify_delivers_again(
+    monkeypatch, fake_apify, api_client
+):
+    run_id = fake_apify.add_run("SUCCEEDED", dataset_items=[])
+    with ready_engine(get_settings().database_url).begin() as connection:
+        connection.execute(sa.text("DROP TABLE apify_webhook_events"))
+    response = api_client.post(
+        "/api/webhooks/apify", json=_payload(run_id), headers={"X-Webhook-Secret": SECRET}
+    )
+    assert response.status_code == 503
+    assert "deliver it again" in response.json()["detail"]

@@ -4,6 +4,8 @@ the body cap and strict JSON in front of every handler (api/guards.py)."""
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +22,24 @@ from viral_pipeline.observability import configure_logging, init_sentry, report_
 from viral_pipeline.settings import get_settings
 
 
+def quiet_uvicorn_access_log() -> None:
+    """Uvicorn's access line is plain text with the full query string, where the webhook's
+    `token` may be; the app writes its own JSON line per request (RequestLog: the path only).
+    Done when the app is built, so it holds however the server is started (`python -m
+    viral_pipeline.api`, plain `uvicorn viral_pipeline.api:app`, with or without `--workers`):
+    uvicorn configures its loggers before it imports the app. Its other lines join the app's
+    JSON handler."""
+    access = logging.getLogger("uvicorn.access")
+    access.handlers, access.propagate, access.disabled = [], False, True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
+    quiet_uvicorn_access_log()
     init_sentry(
         settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
         settings.sentry_environment,

@@ -11,6 +11,7 @@ import hmac
 import re
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -30,6 +31,9 @@ ApifyId = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9]{1,64}$", description="an Apify id: 1-64 letters and digits"),
 ]
+_APIFY_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+# Apify's run statuses: READY, RUNNING, SUCCEEDED, FAILED, TIMING-OUT, TIMED-OUT, ABORTING...
+_RUN_STATUS = re.compile(r"[A-Z][A-Z_-]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -68,6 +72,30 @@ class WebhookAccepted(BaseModel):
     will_ingest: bool
 
 
+def _reread_run(settings: Settings, run_id: str) -> tuple[str, str | None]:
+    """The run's status and dataset id as the Apify API reports them. They are stored and later
+    put into Apify URLs, so an answer that is not a run's (an id outside Apify's alphabet, a
+    status that is not a word) is refused like an unreachable API."""
+    token = settings.apify_token.get_secret_value() if settings.apify_token else None
+    with ApifyClient(
+        api_url=settings.apify_api_url,
+        token=token,
+        actor_id=settings.apify_actor_id,
+        timeout_s=settings.apify_timeout_s,
+        max_retries=2,
+    ) as client:
+        run = client.get_run(run_id)
+    status = run.get("status")
+    if not isinstance(status, str) or not _RUN_STATUS.fullmatch(status):
+        raise ApifyError("the run's status is not an Apify run status")
+    dataset_id = run.get("defaultDatasetId")
+    if dataset_id is not None and not (
+        isinstance(dataset_id, str) and _APIFY_ID.fullmatch(dataset_id)
+    ):
+        raise ApifyError("the run's defaultDatasetId is not an Apify id")
+    return status, dataset_id
+
+
 def require_webhook_secret(
     settings: Annotated[Settings, Depends(get_settings)],
     x_webhook_secret: Annotated[str | None, Header()] = None,
@@ -92,7 +120,8 @@ def require_webhook_secret(
     responses={
         401: {"description": "missing or wrong secret"},
         422: {"description": "invalid payload (an id that is not 1-64 letters and digits...)"},
-        502: {"description": "Apify API unreachable"},
+        502: {"description": "Apify API unreachable, or its answer not a run"},
+        503: {"description": "APIFY_WEBHOOK_SECRET not set, or the event could not be stored"},
     },
 )
 def apify_webhook(
@@ -101,28 +130,31 @@ def apify_webhook(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> WebhookAccepted:
     run_id = payload.eventData.actorRunId
-    token = settings.apify_token.get_secret_value() if settings.apify_token else None
     try:
-        with ApifyClient(
-            api_url=settings.apify_api_url,
-            token=token,
-            actor_id=settings.apify_actor_id,
-            timeout_s=settings.apify_timeout_s,
-            max_retries=2,
-        ) as client:
-            run = client.get_run(run_id)
+        status, dataset_id = _reread_run(settings, run_id)
     except ApifyError as error:
         report_exception(error, apify_run_id=run_id, where="apify_webhook")
         # A 5xx makes Apify deliver again later, which is what we want.
         raise HTTPException(502, f"could not re-read Apify run {run_id}: {error}") from None
-    status = str(run.get("status", "UNKNOWN"))
-    new = record_webhook_event(
-        engine,
-        apify_run_id=run_id,
-        dataset_id=run.get("defaultDatasetId"),
-        event_type=payload.eventType,
-        run_status=status,
-    )
+    except Exception as error:
+        # Whatever else goes wrong talking to Apify (a malformed URL setting, a transport error
+        # httpx raises outside its HTTPError family, an answer of an unexpected shape) is still
+        # Apify's side of the delivery: 502 with its kind, and Apify delivers again later.
+        report_exception(error, apify_run_id=run_id, where="apify_webhook")
+        raise HTTPException(
+            502, f"could not re-read Apify run {run_id}: {type(error).__name__}"
+        ) from None
+    try:
+        new = record_webhook_event(
+            engine,
+            apify_run_id=run_id,
+            dataset_id=dataset_id,
+            event_type=payload.eventType,
+            run_status=status,
+        )
+    except sa.exc.SQLAlchemyError as error:
+        report_exception(error, apify_run_id=run_id, where="apify_webhook")
+        raise HTTPException(503, "the event could not be stored; deliver it again") from None
     log.info("apify webhook recorded", apify_run_id=run_id, run_status=status, duplicate=not new)
     return WebhookAccepted(
         apify_run_id=run_id,
