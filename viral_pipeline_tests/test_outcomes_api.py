@@ -104,6 +104,10 @@ def test_invalid_bodies_are_422_naming_the_field_and_store_nothing(engine, api_c
         ({k: v for k, v in good.items() if k != "views"}, "views"),
         ({**good, "likes": -3}, "likes"),
         ({**good, "shares": 1.5}, "shares"),
+        ({**good, "views": "24"}, "views"),
+        ({**good, "views": 24.0}, "views"),
+        ({**good, "views": True}, "views"),
+        ({**good, "likes": "3"}, "likes"),
         ({**good, "video_id": "73abc"}, "video_id"),
         ({**good, "video_url": "https://example.com/video/1"}, "video_url"),
         (

@@ -54,6 +54,11 @@ def test_invalid_fields_are_422_naming_the_field_and_store_nothing(api_client):
         ({**REQUEST, "duration_s": 24.0}, "duration_s"),
         ({**REQUEST, "duration_s": True}, "duration_s"),
         ({**REQUEST, "creator": {"handle": "chef", "verified": 0}}, "verified"),
+        ({**REQUEST, "creator": {"handle": "chef", "followers": "1200"}}, "followers"),
+        ({**REQUEST, "creator": {"handle": "chef", "followers": 1200.0}}, "followers"),
+        ({**REQUEST, "creator": {"handle": "chef", "followers": True}}, "followers"),
+        ({**REQUEST, "sound": {"name": "x", "original": 1}}, "original"),
+        ({**REQUEST, "sound": {"name": "x", "original": "true"}}, "original"),
         ({**REQUEST, "creator": {"handle": "chef?x=1"}}, "handle"),
     ]
     for body, field in cases:

@@ -129,7 +129,7 @@ def test_normalize_sound_creator_and_blanks():
                 "id": "7234567890123456789",
                 "original": False,
             },
-            creator={"handle": "@ someone", "followers": "1200", "verified": True},
+            creator={"handle": "@ someone", "followers": 1200, "verified": True},
             hook="  ",
         )
     )

@@ -48,7 +48,8 @@ VideoId = Annotated[
         description="TikTok video id (digits; a string, as 19 digits exceed a JSON number)",
     ),
 ]
-Count = Annotated[int, Field(ge=0, le=10**15)]
+# Strict: a JSON integer, never "24", 24.0 or true.
+Count = Annotated[int, Field(ge=0, le=10**15, strict=True)]
 # Conflicts the caller can resolve (wait for the prediction, scrape first, use the bound video).
 _STATUS = {"unknown_request": 404, "not_succeeded": 409, "video_conflict": 409, "no_threshold": 409}
 

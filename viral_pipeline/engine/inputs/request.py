@@ -10,8 +10,9 @@ name is an error rather than a silently ignored value). `normalize` turns it int
   (a given one must lie in 2000..2099);
 - empty or blank optional strings become None; a creator handle follows the handle rule of
   `handles.py` (as ``PATCH /api/profile``) and loses its leading ``@`` (a bare ``@`` is no handle);
-- ``duration_s`` and ``creator.verified`` are strict: a JSON integer and a JSON boolean, never
-  ``"24"``, ``24.0``, ``true`` for a duration or ``0`` for a badge.
+- numbers and flags are strict (``duration_s``, ``creator.followers``, ``creator.verified``,
+  ``sound.original``): a JSON integer or a JSON boolean, never ``"24"``, ``24.0`` or ``true``
+  for a count, nor ``0`` or ``"true"`` for a flag.
 
 `feature_row` gives the raw columns `viral_pipeline.engine.model.features.build_features` expects, so
 the ML signal scores a request exactly as the training set was built: a request with a sound
@@ -65,14 +66,14 @@ class SoundIn(_Strict):
     author: OptionalText = Field(default=None, max_length=200)
     # TikTok music ids reach 19 digits (beyond a JSON number's precision): a string of digits.
     id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
-    original: bool | None = None
+    original: bool | None = Field(default=None, strict=True)
 
 
 class CreatorIn(_Strict):
     handle: OptionalText = Field(
         default=None, description="TikTok handle, with or without a leading '@'"
     )
-    followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS)
+    followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS, strict=True)
     verified: bool | None = Field(default=None, strict=True)
 
     @field_validator("handle")
