@@ -56,7 +56,7 @@ def _scrape(handle):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_profile_request(
         _engine(), normalize_handle(handle), {"tiktok_handle": handle}
-    )
+    ).request_id
     (run_request,) = _tick(instance, defs).run_requests
     result = defs.resolve_job_def("scrape_creator_profile").execute_in_process(
         run_config=run_request.run_config,
@@ -159,7 +159,9 @@ def test_the_sensor_launches_one_run_per_queued_request_with_a_cursor_and_a_cap(
     get_settings.cache_clear()
     defs = load_defs()
     ids = [
-        create_profile_request(_engine(), f"creator{i}", {"tiktok_handle": f"creator{i}"})
+        create_profile_request(
+            _engine(), f"creator{i}", {"tiktok_handle": f"creator{i}"}
+        ).request_id
         for i in range(3)
     ]
     instance = dg.DagsterInstance.ephemeral()
@@ -272,7 +274,7 @@ def test_a_request_that_already_succeeded_is_not_scraped_again():
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_profile_request(
         _engine(), AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}
-    )
+    ).request_id
     (run_request,) = _tick(instance, defs).run_requests
     job = defs.resolve_job_def("scrape_creator_profile")
     assert job.execute_in_process(
@@ -383,7 +385,9 @@ def test_fill_creator_says_where_followers_came_from():
 def test_a_queued_profile_request_behind_the_cursor_is_requested_again_once_stale():
     defs, instance = load_defs(), dg.DagsterInstance.ephemeral()
     engine = ready_engine(get_settings().database_url)
-    request_id = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"})
+    request_id = create_profile_request(
+        engine, "somebody", {"tiktok_handle": "somebody"}
+    ).request_id
     assert (
         _tick(instance, defs, cursor="50").run_requests == []
     )  # young: the cursor race may still settle
