@@ -27,6 +27,7 @@ from viral_pipeline.store.profiles import (
     create_profile_request,
     creator_by_handle,
     get_profile_request,
+    mark_profile_failed,
     upsert_profile,
 )
 from viral_pipeline.store.schema import creators
@@ -288,6 +289,29 @@ def test_a_request_that_already_succeeded_is_not_scraped_again():
     ]
     assert output.event_specific_data.metadata["outcome"].value == "already_succeeded"
     assert get_profile_request(_engine(), request_id)["status"] == "succeeded"
+
+
+def test_a_retried_run_of_a_superseded_request_scrapes_nothing():
+    """The caller queued the handle again after its request failed: the old request's run retry
+    yields to the newer request (which scrapes the handle) and writes nothing."""
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    engine = _engine()
+    old = create_profile_request(
+        engine, AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}, "backend"
+    ).request_id
+    mark_profile_failed(engine, old, "scrape_profile: Apify down")
+    create_profile_request(engine, AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}, "backend")
+    retry = defs.resolve_job_def("scrape_creator_profile").execute_in_process(
+        run_config={"ops": {"scrape_profile": {"config": {"request_id": old}}}},
+        instance=instance,
+    )
+    (output,) = [
+        e for e in retry.events_for_node("scrape_profile") if e.event_type_value == "STEP_OUTPUT"
+    ]
+    assert output.event_specific_data.metadata["outcome"].value == "superseded"
+    assert get_profile_request(engine, old)["status"] == "failed"
+    assert _creators() == []
 
 
 def test_an_unknown_request_id_fails_the_run():
