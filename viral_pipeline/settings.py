@@ -200,6 +200,25 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = None
     sentry_environment: str = "local"
     admin_token: SecretStr | None = None
+    # Requests a minute each API caller may make, per limit group (api/limits.py). Counted in the
+    # app database, so every API process on every machine shares one count. Each default sits
+    # above what the queue behind it drains, so only a runaway or hostile client meets it: the
+    # predict runs share 4 run slots and the profile scrapes 2 (dagster.yaml).
+    rate_limit_analyze_per_minute: int = Field(
+        default=60, ge=1, le=1_000_000, description="POST /api/analyze: paid LLM judge calls."
+    )
+    rate_limit_profile_per_minute: int = Field(
+        default=10, ge=1, le=1_000_000, description="PATCH /api/profile: a paid Apify actor run."
+    )
+    rate_limit_writes_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="POST /api/outcomes and PATCH /api/predictions/{id}/video: calibration labels.",
+    )
+    rate_limit_reads_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000, description="GET of a prediction, its outcomes, a profile."
+    )
     # The API's callers (api/deps.py): unset, every caller endpoint answers 503 rather than open.
     api_tokens: Annotated[CallerTokens | None, NoDecode] = Field(
         default=None, description="Callers of the HTTP API and their bearer tokens: name=token,..."

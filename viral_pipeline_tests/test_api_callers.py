@@ -230,9 +230,13 @@ def test_requests_stored_before_callers_are_nobodys(engine, api_client):
 
 def test_another_callers_profile_request_is_404(api_client):
     engine = ready_engine(get_settings().database_url)
-    mine = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"}, CALLER)
-    theirs = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"}, OTHER)
-    legacy = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"})
+    mine = create_profile_request(
+        engine, "somebody", {"tiktok_handle": "somebody"}, CALLER
+    ).request_id
+    theirs = create_profile_request(
+        engine, "somebody", {"tiktok_handle": "somebody"}, OTHER
+    ).request_id
+    legacy = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"}).request_id
     assert api_client.get(f"/api/profile/{mine}").status_code == 200
     assert api_client.get(f"/api/profile/{theirs}").status_code == 404
     assert api_client.get(f"/api/profile/{legacy}").status_code == 404

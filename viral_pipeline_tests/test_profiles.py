@@ -27,6 +27,7 @@ from viral_pipeline.store.profiles import (
     create_profile_request,
     creator_by_handle,
     get_profile_request,
+    mark_profile_failed,
     upsert_profile,
 )
 from viral_pipeline.store.schema import creators
@@ -56,7 +57,7 @@ def _scrape(handle):
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_profile_request(
         _engine(), normalize_handle(handle), {"tiktok_handle": handle}
-    )
+    ).request_id
     (run_request,) = _tick(instance, defs).run_requests
     result = defs.resolve_job_def("scrape_creator_profile").execute_in_process(
         run_config=run_request.run_config,
@@ -159,7 +160,9 @@ def test_the_sensor_launches_one_run_per_queued_request_with_a_cursor_and_a_cap(
     get_settings.cache_clear()
     defs = load_defs()
     ids = [
-        create_profile_request(_engine(), f"creator{i}", {"tiktok_handle": f"creator{i}"})
+        create_profile_request(
+            _engine(), f"creator{i}", {"tiktok_handle": f"creator{i}"}
+        ).request_id
         for i in range(3)
     ]
     instance = dg.DagsterInstance.ephemeral()
@@ -272,7 +275,7 @@ def test_a_request_that_already_succeeded_is_not_scraped_again():
     instance = dg.DagsterInstance.ephemeral()
     request_id = create_profile_request(
         _engine(), AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}
-    )
+    ).request_id
     (run_request,) = _tick(instance, defs).run_requests
     job = defs.resolve_job_def("scrape_creator_profile")
     assert job.execute_in_process(
@@ -286,6 +289,29 @@ def test_a_request_that_already_succeeded_is_not_scraped_again():
     ]
     assert output.event_specific_data.metadata["outcome"].value == "already_succeeded"
     assert get_profile_request(_engine(), request_id)["status"] == "succeeded"
+
+
+def test_a_retried_run_of_a_superseded_request_scrapes_nothing():
+    """The caller queued the handle again after its request failed: the old request's run retry
+    yields to the newer request (which scrapes the handle) and writes nothing."""
+    defs = load_defs()
+    instance = dg.DagsterInstance.ephemeral()
+    engine = _engine()
+    old = create_profile_request(
+        engine, AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}, "backend"
+    ).request_id
+    mark_profile_failed(engine, old, "scrape_profile: Apify down")
+    create_profile_request(engine, AUTHOR["name"], {"tiktok_handle": AUTHOR["name"]}, "backend")
+    retry = defs.resolve_job_def("scrape_creator_profile").execute_in_process(
+        run_config={"ops": {"scrape_profile": {"config": {"request_id": old}}}},
+        instance=instance,
+    )
+    (output,) = [
+        e for e in retry.events_for_node("scrape_profile") if e.event_type_value == "STEP_OUTPUT"
+    ]
+    assert output.event_specific_data.metadata["outcome"].value == "superseded"
+    assert get_profile_request(engine, old)["status"] == "failed"
+    assert _creators() == []
 
 
 def test_an_unknown_request_id_fails_the_run():
@@ -383,7 +409,9 @@ def test_fill_creator_says_where_followers_came_from():
 def test_a_queued_profile_request_behind_the_cursor_is_requested_again_once_stale():
     defs, instance = load_defs(), dg.DagsterInstance.ephemeral()
     engine = ready_engine(get_settings().database_url)
-    request_id = create_profile_request(engine, "somebody", {"tiktok_handle": "somebody"})
+    request_id = create_profile_request(
+        engine, "somebody", {"tiktok_handle": "somebody"}
+    ).request_id
     assert (
         _tick(instance, defs, cursor="50").run_requests == []
     )  # young: the cursor race may still settle

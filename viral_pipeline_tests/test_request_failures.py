@@ -139,7 +139,9 @@ def test_a_request_that_already_finished_keeps_its_own_outcome(defs):
 
 def test_a_profile_request_whose_run_failed_before_any_op_is_marked_failed(defs):
     instance = dg.DagsterInstance.ephemeral()
-    request_id = create_profile_request(_engine(), "somecreator", {"tiktok_handle": "@somecreator"})
+    request_id = create_profile_request(
+        _engine(), "somecreator", {"tiktok_handle": "@somecreator"}
+    ).request_id
     result = _failed_run(
         scrape_creator_profile,
         defs,

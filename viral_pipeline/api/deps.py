@@ -5,7 +5,7 @@ admin bearer token that guards the admin endpoints."""
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import structlog
@@ -68,7 +68,7 @@ caller_bearer = HTTPBearer(
     auto_error=False,
 )
 
-CALLER_ERRORS: dict[int | str, dict[str, str]] = {
+CALLER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or wrong caller token"},
     503: {"description": "API_TOKENS not set"},
 }

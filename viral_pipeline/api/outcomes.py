@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
+from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
 from viral_pipeline.engine.calibration.outcomes import (
     TIER_AGES,
     EvaluationTier,
@@ -37,7 +38,7 @@ router = APIRouter(
     prefix="/api",
     tags=["outcomes"],
     dependencies=[Depends(require_caller)],
-    responses=CALLER_ERRORS,
+    responses={**CALLER_ERRORS, **RATE_LIMITED},
 )
 log = get_logger("viral_pipeline.api.outcomes")
 
@@ -156,6 +157,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/outcomes",
+    dependencies=[Depends(rate_limit(LimitGroup.WRITES))],
     response_model=OutcomeOut,
     status_code=201,
     summary="Record what a predicted video did at a tier",
@@ -210,6 +212,7 @@ def record_outcome(
 
 @router.patch(
     "/predictions/{request_id}/video",
+    dependencies=[Depends(rate_limit(LimitGroup.WRITES))],
     response_model=PredictionVideoOut,
     summary="Announce the posted video of a prediction, so evaluate_predictions collects its outcomes",
     responses={409: {"description": "outcomes are already stored for another video"}, **_ERRORS},
@@ -245,6 +248,7 @@ def announce_video(request_id: str, body: VideoIn, engine: DbEngine, caller: Cal
 
 @router.get(
     "/predictions/{request_id}/outcomes",
+    dependencies=[Depends(rate_limit(LimitGroup.READS))],
     response_model=list[OutcomeOut],
     summary="The outcomes recorded for a prediction, by tier",
     responses={404: _ERRORS[404]},

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
+from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
 from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
@@ -26,7 +27,7 @@ router = APIRouter(
     prefix="/api",
     tags=["predictions"],
     dependencies=[Depends(require_caller)],
-    responses=CALLER_ERRORS,
+    responses={**CALLER_ERRORS, **RATE_LIMITED},
 )
 log = get_logger("viral_pipeline.api.predictions")
 
@@ -49,6 +50,7 @@ class PredictionStatus(BaseModel):
 
 @router.post(
     "/analyze",
+    dependencies=[Depends(rate_limit(LimitGroup.ANALYZE))],
     status_code=202,
     response_model=Queued,
     summary="Queue a prediction request",
@@ -72,6 +74,7 @@ def _status(row: dict[str, Any]) -> PredictionStatus:
 
 @router.get(
     "/predictions/{request_id}",
+    dependencies=[Depends(rate_limit(LimitGroup.READS))],
     response_model=PredictionStatus,
     name="prediction_status",
     summary="A prediction's status and result",

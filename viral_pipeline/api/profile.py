@@ -1,4 +1,5 @@
-"""`PATCH /api/profile` (202, queued) and `GET /api/profile/{id}`.
+"""`PATCH /api/profile` (202: queued, or the caller's unfinished request for the handle) and
+`GET /api/profile/{id}`.
 
 The API only stores the handle: the `profile_requests` sensor turns the row into one
 `scrape_creator_profile` run, which writes the profile into `creators` and the outcome back here.
@@ -10,9 +11,10 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
+from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
 from viral_pipeline.engine.inputs.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
@@ -25,18 +27,23 @@ router = APIRouter(
     prefix="/api",
     tags=["profiles"],
     dependencies=[Depends(require_caller)],
-    responses=CALLER_ERRORS,
+    responses={**CALLER_ERRORS, **RATE_LIMITED},
 )
 log = get_logger("viral_pipeline.api.profile")
 
 
-# Shaped like POST /api/analyze's answer, plus the handle: each endpoint declares its own response
-# model and route, since each is a public contract of its own.
+# Shaped like POST /api/analyze's answer, plus the handle and whether the caller had already
+# queued it: each endpoint declares its own response model and route, since each is a public
+# contract of its own.
 class ProfileQueued(BaseModel):
     request_id: str
     handle: str
-    status: Literal[RequestStatus.QUEUED]
+    status: Literal[RequestStatus.QUEUED, RequestStatus.RUNNING]
     status_url: str
+    duplicate: bool = Field(
+        description="true when this caller already had a request for the handle queued or "
+        "running: that request is answered, and no second scrape is queued"
+    )
 
 
 class ProfileRequestStatus(BaseModel):
@@ -50,28 +57,36 @@ class ProfileRequestStatus(BaseModel):
 
 @router.patch(
     "/profile",
+    dependencies=[Depends(rate_limit(LimitGroup.PROFILE))],
     status_code=202,
     response_model=ProfileQueued,
-    summary="Queue a creator profile scrape",
+    summary="Queue a creator profile scrape, or answer the caller's unfinished one for the handle",
     responses={422: {"description": "invalid field"}},
 )
 def patch_profile(
     body: ProfilePatch, request: Request, engine: DbEngine, caller: Caller
 ) -> ProfileQueued:
-    request_id = create_profile_request(
+    queued = create_profile_request(
         engine, body.tiktok_handle, body.model_dump(mode="json"), caller=caller
     )
-    log.info("profile scrape queued", request_id=request_id, handle=body.tiktok_handle)
+    log.info(
+        "profile scrape already queued" if queued.duplicate else "profile scrape queued",
+        request_id=queued.request_id,
+        handle=queued.handle,
+        status=str(queued.status),
+    )
     return ProfileQueued(
-        request_id=request_id,
-        handle=body.tiktok_handle,
-        status=RequestStatus.QUEUED,
-        status_url=str(request.url_for("profile_request_status", request_id=request_id)),
+        request_id=queued.request_id,
+        handle=queued.handle,
+        status=queued.status,
+        status_url=str(request.url_for("profile_request_status", request_id=queued.request_id)),
+        duplicate=queued.duplicate,
     )
 
 
 @router.get(
     "/profile/{request_id}",
+    dependencies=[Depends(rate_limit(LimitGroup.READS))],
     response_model=ProfileRequestStatus,
     name="profile_request_status",
     summary="A profile scrape's status",

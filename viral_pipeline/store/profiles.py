@@ -6,6 +6,8 @@ A profile scrape wins over video-derived rows: it writes `source = 'profile'`, w
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,16 +18,71 @@ from viral_pipeline.engine.inputs.handles import handle_key
 from viral_pipeline.engine.inputs.profiles import CreatorProfile
 from viral_pipeline.store import queues
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.schema import creators, profile_requests
+from viral_pipeline.store.queues import QUEUED, RequestStatus
+from viral_pipeline.store.schema import PROFILE_UNFINISHED, creators, profile_requests
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedProfileRequest:
+    """The request a PATCH /api/profile stands for: a new one, or (`duplicate`) the caller's
+    unfinished request for the same handle."""
+
+    request_id: str
+    handle: str
+    status: RequestStatus
+    duplicate: bool
+
+
+# A bounded loop: the unfinished request a new one collided with can finish before it is read
+# back, and then a new request may be queued after all.
+_QUEUE_ATTEMPTS = 5
 
 
 def create_profile_request(
     engine: sa.Engine, handle: str, payload: dict[str, Any], caller: str | None = None
-) -> str:
-    """Queue a profile scrape owned by `caller` (the API caller's name)."""
-    return queues.queue_request(
-        engine, profile_requests, handle=handle, payload=payload, caller=caller
-    )
+) -> QueuedProfileRequest:
+    """Queue a profile scrape owned by `caller` (the API caller's name), unless that caller
+    already has one queued or running for the same handle (compared by `handle_key`): then that
+    one is returned, marked `duplicate`, and nothing is stored. The partial unique index on
+    (caller, handle_key) of unfinished rows decides between simultaneous calls, so however many
+    arrive at once, one paid scrape is queued. Requests without a caller are never merged."""
+    key = handle_key(handle)
+    for _ in range(_QUEUE_ATTEMPTS):
+        request_id = str(uuid.uuid4())
+        insert = dialect_insert(engine, profile_requests).values(
+            request_id=request_id,
+            handle=handle,
+            handle_key=key,
+            payload=payload,
+            status=QUEUED,
+            created_at=datetime.now(UTC),
+            caller=caller,
+        )
+        statement = insert.on_conflict_do_nothing(
+            index_elements=["caller", "handle_key"], index_where=sa.text(PROFILE_UNFINISHED)
+        ).returning(profile_requests.c.request_id)
+        with engine.begin() as connection:
+            if connection.execute(statement).scalar() is not None:
+                return QueuedProfileRequest(request_id, handle, QUEUED, duplicate=False)
+            existing = connection.execute(
+                sa.select(
+                    profile_requests.c.request_id,
+                    profile_requests.c.handle,
+                    profile_requests.c.status,
+                ).where(
+                    profile_requests.c.caller == caller,
+                    profile_requests.c.handle_key == key,
+                    sa.text(PROFILE_UNFINISHED),
+                )
+            ).first()
+        if existing is not None:
+            return QueuedProfileRequest(
+                existing.request_id,
+                existing.handle,
+                RequestStatus(existing.status),
+                duplicate=True,
+            )
+    raise RuntimeError(f"could not queue a profile request for {handle} in {_QUEUE_ATTEMPTS} tries")
 
 
 def get_profile_request(
@@ -36,8 +93,13 @@ def get_profile_request(
 
 
 def mark_profile_running(engine: sa.Engine, request_id: str, dagster_run_id: str) -> bool:
-    """queued (or failed, on a run retry) → running. False when it already succeeded."""
-    return queues.start(engine, profile_requests, request_id, dagster_run_id, finished_at=None)
+    """queued (or failed, on a run retry) → running. False when it already succeeded, or when a
+    run retry finds that its caller queued a newer request for the handle after this one failed:
+    that one scrapes the handle, and this one stays failed."""
+    try:
+        return queues.start(engine, profile_requests, request_id, dagster_run_id, finished_at=None)
+    except sa.exc.IntegrityError:
+        return False
 
 
 def mark_profile_succeeded(engine: sa.Engine, request_id: str) -> bool:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from viral_pipeline.store.queues import QUEUED, RUNNING
+
 metadata = sa.MetaData()
+
+# The statuses of a profile request that is not finished, as the partial unique index on
+# profile_requests and the INSERT ... ON CONFLICT that relies on it both spell them (the two must
+# match word for word for SQLite and PostgreSQL to pair the conflict with the index).
+PROFILE_UNFINISHED = f"status IN ('{QUEUED}', '{RUNNING}')"
 
 # Ids are strings: TikTok ids reach 19 digits, beyond what a float or a JS number holds.
 scraped_videos = sa.Table(
@@ -239,4 +246,31 @@ profile_requests = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     # As on prediction_requests: the owning API caller, NULL for rows from before callers.
     sa.Column("caller", sa.String(64), nullable=True, index=True),
+    # How the handle compares (engine.inputs.handles.handle_key). NULL on a duplicate that was
+    # already queued when requests became idempotent, so it holds no place in the index below.
+    sa.Column("handle_key", sa.String(128), nullable=True),
+    # One unfinished request per caller and handle: a repeated PATCH gets the queued or running
+    # one back instead of paying for a second scrape, even when two arrive at once.
+    sa.Index(
+        "uq_profile_requests_unfinished_handle",
+        "caller",
+        "handle_key",
+        unique=True,
+        sqlite_where=sa.text(PROFILE_UNFINISHED),
+        postgresql_where=sa.text(PROFILE_UNFINISHED),
+    ),
+)
+
+# ---- The API's callers ----------------------------------------------------------------
+
+# Rate limits (api/limits.py): how many requests each caller made in each limit group in a fixed
+# window. Kept in the app database so every API worker process and machine counts together.
+api_rate_windows = sa.Table(
+    "api_rate_windows",
+    metadata,
+    sa.Column("caller", sa.String(64), primary_key=True),
+    sa.Column("limit_group", sa.String(16), primary_key=True),
+    sa.Column("window_start", sa.DateTime(timezone=True), primary_key=True),
+    # Requests admitted in this window; never above the group's limit.
+    sa.Column("admitted", sa.Integer, nullable=False),
 )

@@ -34,6 +34,7 @@ def scrape_profile(
         mark_profile_succeeded,
         upsert_profile,
     )
+    from viral_pipeline.store.queues import SUCCEEDED
 
     started = time.perf_counter()
     engine = app_db.engine()
@@ -43,10 +44,12 @@ def scrape_profile(
             raise dg.Failure(f"unknown profile request {config.request_id}")
         handle = row["handle"]
         if not mark_profile_running(engine, config.request_id, context.run.run_id):
-            log.info("profile request already succeeded", handle=handle)
-            return dg.Output(
-                {"outcome": "already_succeeded"}, metadata={"outcome": "already_succeeded"}
-            )
+            # Already succeeded, or (on a run retry of a failed request) superseded by a newer
+            # request of its caller for the same handle, which scrapes it instead.
+            now = get_profile_request(engine, config.request_id)
+            outcome = "already_succeeded" if now and now["status"] == SUCCEEDED else "superseded"
+            log.info("profile request not scraped again", handle=handle, outcome=outcome)
+            return dg.Output({"outcome": outcome}, metadata={"outcome": outcome})
         try:
             profile = scraper.fetch_profile(handle)
         except ProfileNotFound as missing:
