@@ -9,8 +9,9 @@ refused, valid data accepted, authentication not ignored...), one check at a tim
 counts failures by check. Around each request the rows of every app table are counted: a refused
 request (4xx) must leave them as they were.
 
-Deterministic: Hypothesis is derandomized and keeps no example database, so a run with the same
-code sends the same requests.
+Derandomized: Hypothesis draws from a fixed seed and keeps no example database, so at the test's
+size a run with the same code sends the same requests (long bench runs still vary slightly:
+bench/README.md).
 """
 
 from __future__ import annotations
