@@ -134,3 +134,13 @@ def test_the_rule_is_in_the_openapi_document(api_client):
     name = schemas["SoundIn"]["properties"]["name"]["anyOf"][0]
     assert name["pattern"] == LINE_TEXT_PATTERN
     assert "\\u202A" in schemas["AnalyzeRequest"]["properties"]["caption"]["pattern"]
+
+
+@pytest.mark.parametrize("attack", ["%1b%5b31m", "%0d%0a", "%e2%80%ae"])
+@pytest.mark.parametrize(
+    "path", ["/api/predictions/{}", "/api/predictions/{}/outcomes", "/api/profile/{}"]
+)
+def test_a_control_character_in_a_request_id_of_a_path_is_422(api_client, path, attack):
+    response = api_client.get(path.format(f"ab{attack}cd"))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["path", "request_id"]
