@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from viral_pipeline.api.deps import DbEngine, require_admin_token
+from viral_pipeline.api.responses import ADMIN_ERRORS
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.costs import cost_summary
 
@@ -28,6 +29,8 @@ DEFAULT_RANGE_DAYS = 7
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2099, 12, 31)
 _BOUNDS = f"between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+# Those bounds as the OpenAPI document can show them on a date's text: the years 20xx.
+_DAY_PATTERN = {"pattern": "^20[0-9]{2}-"}
 
 
 class CostTotals(BaseModel):
@@ -81,11 +84,7 @@ def _invalid(field: str, message: str) -> HTTPException:
     "/costs",
     response_model=CostReport,
     summary="Prediction cost by day, stage, provider and caller",
-    responses={
-        401: {"description": "missing or wrong token"},
-        503: {"description": "ADMIN_TOKEN not set"},
-        422: {"description": f"invalid date range (days lie {_BOUNDS})"},
-    },
+    responses={**ADMIN_ERRORS, 422: {"description": f"invalid date range (days lie {_BOUNDS})"}},
 )
 async def costs(
     engine: DbEngine,
@@ -93,12 +92,17 @@ async def costs(
         date | None,
         Query(
             description=f"first UTC day, {_BOUNDS} "
-            f"(default: {DEFAULT_RANGE_DAYS - 1} days before end)"
+            f"(default: {DEFAULT_RANGE_DAYS - 1} days before end)",
+            json_schema_extra=_DAY_PATTERN,
         ),
     ] = None,
     end: Annotated[
         date | None,
-        Query(description=f"last UTC day, included, {_BOUNDS} (default: today)"),
+        Query(
+            description=f"last UTC day, included, {_BOUNDS}, not before start, at most "
+            f"{MAX_RANGE_DAYS} days after it (default: today)",
+            json_schema_extra=_DAY_PATTERN,
+        ),
     ] = None,
 ) -> dict[str, Any]:
     for field, day in (("start", start), ("end", end)):

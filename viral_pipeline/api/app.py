@@ -5,11 +5,13 @@ the body cap and strict JSON in front of every handler (api/guards.py)."""
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from viral_pipeline.api.admin import router as admin_router
 from viral_pipeline.api.deps import app_engine
@@ -20,6 +22,11 @@ from viral_pipeline.api.profile import router as profile_router
 from viral_pipeline.api.webhooks import router as webhooks_router
 from viral_pipeline.observability import configure_logging, init_sentry, report_exception
 from viral_pipeline.settings import get_settings
+
+
+class Health(BaseModel):
+    status: Literal["ok", "error"]
+    database: Literal["ok", "unreachable"]
 
 
 def quiet_uvicorn_access_log() -> None:
@@ -55,7 +62,13 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestLog)
     app.add_exception_handler(RequestValidationError, validation_error)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        summary="Liveness and database reachability",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "the database is unreachable"}},
+    )
     def healthz() -> JSONResponse:
         # Not the DbEngine dependency: an unreachable database is this endpoint's answer (503), not an error.
         try:

@@ -5,13 +5,14 @@ admin bearer token that guards the admin endpoints."""
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 import structlog
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from viral_pipeline.engine.inputs.text import LINE_TEXT_PATTERN
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.db import ready_engine
@@ -68,11 +69,6 @@ caller_bearer = HTTPBearer(
     auto_error=False,
 )
 
-CALLER_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or wrong caller token"},
-    503: {"description": "API_TOKENS not set"},
-}
-
 
 async def require_caller(
     settings: Annotated[Settings, Depends(get_settings)],
@@ -100,3 +96,14 @@ async def require_caller(
 # A handler parameter `caller: Caller` receives the caller's name; a router declaring
 # `dependencies=[Depends(require_caller)]` guards all its routes (FastAPI runs it once a request).
 Caller = Annotated[str, Depends(require_caller)]
+
+
+# A request id in a URL path: it reaches the database and the 404's text, so printable only.
+RequestId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=LINE_TEXT_PATTERN,
+        description="the request_id the queueing answer gave",
+    ),
+]

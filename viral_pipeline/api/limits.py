@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException
 
@@ -45,20 +45,6 @@ class LimitGroup(StrEnum):
 
     def per_minute(self, settings: Settings) -> int:
         return int(getattr(settings, self.setting.lower()))
-
-
-RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {
-        "description": "over the caller's rate limit for this endpoint "
-        "(RATE_LIMIT_<GROUP>_PER_MINUTE); nothing was stored",
-        "headers": {
-            "Retry-After": {
-                "description": "whole seconds until the caller's window frees",
-                "schema": {"type": "integer", "minimum": 1},
-            }
-        },
-    }
-}
 
 
 def request_time() -> datetime:

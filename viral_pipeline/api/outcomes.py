@@ -14,14 +14,23 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
-from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
+from viral_pipeline.api.deps import Caller, DbEngine, RequestId, require_caller
+from viral_pipeline.api.limits import LimitGroup, rate_limit
+from viral_pipeline.api.responses import (
+    BODY_ERRORS,
+    CALLER_ERRORS,
+    RATE_LIMITED,
+    Responses,
+    problem,
+)
 from viral_pipeline.engine.calibration.outcomes import (
     TIER_AGES,
+    TIKTOK_VIDEO_URL_PATTERN,
     EvaluationTier,
     prediction_posted_at,
     video_id_from_url,
 )
+from viral_pipeline.engine.inputs.text import LineText
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.outcomes import (
@@ -68,7 +77,9 @@ class _VideoRef(BaseModel):
     video_url: str | None = Field(
         default=None,
         max_length=2048,
-        description="a TikTok video URL: https://www.tiktok.com/@handle/video/<digits>",
+        pattern=TIKTOK_VIDEO_URL_PATTERN,
+        description="a TikTok video URL: https://www.tiktok.com/@handle/video/<digits>; with "
+        "video_id as well, the URL's id must be video_id",
     )
 
     @field_validator("video_url")
@@ -95,7 +106,7 @@ class _VideoRef(BaseModel):
 class OutcomeIn(_VideoRef):
     """The JSON body of `POST /api/outcomes`; give the video's `video_id` or `video_url` (or both)."""
 
-    request_id: str = Field(min_length=1, max_length=36)
+    request_id: LineText = Field(min_length=1, max_length=36)
     evaluation_tier: EvaluationTier
     views: Count
     likes: Count | None = None
@@ -104,7 +115,17 @@ class OutcomeIn(_VideoRef):
 
 
 class VideoIn(_VideoRef):
-    """The JSON body of `PATCH /api/predictions/{request_id}/video`."""
+    """The JSON body of `PATCH /api/predictions/{request_id}/video`: `video_id` or `video_url`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("video_id", "video_url")
+            ]
+        },
+    )
 
 
 class OutcomeOut(BaseModel):
@@ -149,10 +170,7 @@ def _raise(error: OutcomeError) -> None:
     raise HTTPException(_STATUS[error.kind], str(error)) from error
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown request id, or another caller's"},
-    422: {"description": "invalid field"},
-}
+_UNKNOWN_REQUEST: Responses = {404: problem("unknown request id, or another caller's")}
 
 
 @router.post(
@@ -166,10 +184,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             "model": OutcomeOut,
             "description": "an existing (request, tier) outcome was updated",
         },
-        409: {
-            "description": "prediction not succeeded, another video bound, or no viral threshold yet"
-        },
-        **_ERRORS,
+        409: problem("prediction not succeeded, another video bound, or no viral threshold yet"),
+        **_UNKNOWN_REQUEST,
+        **BODY_ERRORS,
     },
 )
 def record_outcome(
@@ -215,9 +232,13 @@ def record_outcome(
     dependencies=[Depends(rate_limit(LimitGroup.WRITES))],
     response_model=PredictionVideoOut,
     summary="Announce the posted video of a prediction, so evaluate_predictions collects its outcomes",
-    responses={409: {"description": "outcomes are already stored for another video"}, **_ERRORS},
+    responses={
+        409: problem("outcomes are already stored for another video"),
+        **_UNKNOWN_REQUEST,
+        **BODY_ERRORS,
+    },
 )
-def announce_video(request_id: str, body: VideoIn, engine: DbEngine, caller: Caller) -> Any:
+def announce_video(request_id: RequestId, body: VideoIn, engine: DbEngine, caller: Caller) -> Any:
     video_id = body.resolved_video_id()
     if video_id is None:
         raise RequestValidationError(
@@ -251,9 +272,9 @@ def announce_video(request_id: str, body: VideoIn, engine: DbEngine, caller: Cal
     dependencies=[Depends(rate_limit(LimitGroup.READS))],
     response_model=list[OutcomeOut],
     summary="The outcomes recorded for a prediction, by tier",
-    responses={404: _ERRORS[404]},
+    responses=_UNKNOWN_REQUEST,
 )
-def list_outcomes(request_id: str, engine: DbEngine, caller: Caller) -> Any:
+def list_outcomes(request_id: RequestId, engine: DbEngine, caller: Caller) -> Any:
     from viral_pipeline.store.predictions import get_request
 
     if get_request(engine, request_id, caller) is None:

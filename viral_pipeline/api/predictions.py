@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
-from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
+from viral_pipeline.api.deps import Caller, DbEngine, RequestId, require_caller
+from viral_pipeline.api.limits import LimitGroup, rate_limit
+from viral_pipeline.api.responses import BODY_ERRORS, CALLER_ERRORS, RATE_LIMITED, problem
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
 from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
@@ -54,7 +55,7 @@ class PredictionStatus(BaseModel):
     status_code=202,
     response_model=Queued,
     summary="Queue a prediction request",
-    responses={413: {"description": "body too large"}, 422: {"description": "invalid field"}},
+    responses=BODY_ERRORS,
 )
 def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine, caller: Caller) -> Queued:
     request_id = create_request(engine, body.model_dump(mode="json"), caller=caller)
@@ -78,10 +79,10 @@ def _status(row: dict[str, Any]) -> PredictionStatus:
     response_model=PredictionStatus,
     name="prediction_status",
     summary="A prediction's status and result",
-    responses={404: {"description": "unknown request id, or another caller's"}},
+    responses={404: problem("unknown request id, or another caller's")},
 )
 async def prediction_status(
-    request_id: str,
+    request_id: RequestId,
     engine: DbEngine,
     caller: Caller,
     wait: Annotated[

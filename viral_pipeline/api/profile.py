@@ -13,8 +13,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from viral_pipeline.api.deps import CALLER_ERRORS, Caller, DbEngine, require_caller
-from viral_pipeline.api.limits import RATE_LIMITED, LimitGroup, rate_limit
+from viral_pipeline.api.deps import Caller, DbEngine, RequestId, require_caller
+from viral_pipeline.api.limits import LimitGroup, rate_limit
+from viral_pipeline.api.responses import BODY_ERRORS, CALLER_ERRORS, RATE_LIMITED, problem
 from viral_pipeline.engine.inputs.profiles import ProfilePatch
 from viral_pipeline.engine.timeutil import as_utc as _utc
 from viral_pipeline.observability import get_logger
@@ -61,7 +62,7 @@ class ProfileRequestStatus(BaseModel):
     status_code=202,
     response_model=ProfileQueued,
     summary="Queue a creator profile scrape, or answer the caller's unfinished one for the handle",
-    responses={422: {"description": "invalid field"}},
+    responses=BODY_ERRORS,
 )
 def patch_profile(
     body: ProfilePatch, request: Request, engine: DbEngine, caller: Caller
@@ -90,10 +91,10 @@ def patch_profile(
     response_model=ProfileRequestStatus,
     name="profile_request_status",
     summary="A profile scrape's status",
-    responses={404: {"description": "unknown request id, or another caller's"}},
+    responses={404: problem("unknown request id, or another caller's")},
 )
 def profile_request_status(
-    request_id: str, engine: DbEngine, caller: Caller
+    request_id: RequestId, engine: DbEngine, caller: Caller
 ) -> ProfileRequestStatus:
     row = get_profile_request(engine, request_id, caller)
     if row is None:

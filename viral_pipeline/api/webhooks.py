@@ -13,9 +13,11 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from viral_pipeline.api.deps import DbEngine
+from viral_pipeline.api.responses import BODY_ERRORS, problem
+from viral_pipeline.engine.inputs.text import LineText
 from viral_pipeline.observability import get_logger, report_exception
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.sources.apify import ApifyClient, ApifyError
@@ -34,17 +36,8 @@ ApifyId = Annotated[
 _APIFY_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 # Apify's run statuses: READY, RUNNING, SUCCEEDED, FAILED, TIMING-OUT, TIMED-OUT, ABORTING...
 _RUN_STATUS = re.compile(r"[A-Z][A-Z_-]{0,31}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 # A free-text field of the payload: stored or logged, so printable only.
-PlainText = Annotated[str, Field(max_length=200), AfterValidator(_no_control_characters)]
+PlainText = Annotated[LineText, Field(max_length=200)]
 
 
 class ApifyEventData(BaseModel):
@@ -118,10 +111,12 @@ def require_webhook_secret(
     dependencies=[Depends(require_webhook_secret)],
     summary="Apify run-finished notification",
     responses={
-        401: {"description": "missing or wrong secret"},
-        422: {"description": "invalid payload (an id that is not 1-64 letters and digits...)"},
-        502: {"description": "Apify API unreachable, or its answer not a run"},
-        503: {"description": "APIFY_WEBHOOK_SECRET not set, or the event could not be stored"},
+        **BODY_ERRORS,
+        401: problem("missing or wrong secret"),
+        502: problem(
+            "the Apify API could not be read (unreachable, refused the run, or its answer not a run)"
+        ),
+        503: problem("APIFY_WEBHOOK_SECRET not set, or the event could not be stored"),
     },
 )
 def apify_webhook(

@@ -83,6 +83,8 @@ class FakeApify:
 
     def __init__(self, token: str = DEFAULT_TOKEN) -> None:
         self.token = token
+        # A fuzzer names runs at random: with this set, any run id read is a run that SUCCEEDED.
+        self.every_run_exists = False
         self.runs: dict[str, dict[str, Any]] = {}
         self.datasets: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
@@ -200,8 +202,8 @@ class FakeApify:
             ]
 
     # -- internals (called from handler threads) -------------------------------------------
-    def _create_run(self, actor_id: str, spec: _RunSpec) -> str:
-        run_id = "run" + uuid.uuid4().hex[:14]
+    def _create_run(self, actor_id: str, spec: _RunSpec, run_id: str | None = None) -> str:
+        run_id = run_id or "run" + uuid.uuid4().hex[:14]
         dataset_id = self.add_dataset(spec.dataset_items)
         first = spec.statuses[0] if spec.statuses[0] in TERMINAL_STATUSES else "READY"
         run = {
@@ -226,6 +228,10 @@ class FakeApify:
             run["finishedAt"] = _now()
 
     def _poll(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            unknown = run_id not in self.runs
+        if unknown and self.every_run_exists:
+            self._create_run("clockworks~tiktok-scraper", _RunSpec(["SUCCEEDED"]), run_id)
         with self._lock:
             run = self.runs.get(run_id)
             if run is None:

@@ -51,6 +51,12 @@ MIN_THRESHOLD_VIDEOS = 100
 
 _TIKTOK_HOSTS = ("tiktok.com", "www.tiktok.com", "m.tiktok.com", "vm.tiktok.com", "vt.tiktok.com")
 _VIDEO_PATH = re.compile(r"/video/([0-9]{1,32})(?:/|$)")
+# The video URLs a caller may send, as the OpenAPI document shows them: a subset of what
+# `video_id_from_url` reads, in printable ASCII (a URL's other characters are percent-encoded).
+TIKTOK_VIDEO_URL_PATTERN = (
+    r"^https?://(?:(?:www|m|vm|vt)\.)?tiktok\.com/(?:@[A-Za-z0-9._]*/)?video/[0-9]{1,32}"
+    r"(?:[/?#][!-~]*)?$"
+)
 
 
 def tier_age(tier: str) -> timedelta:

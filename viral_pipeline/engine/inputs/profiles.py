@@ -21,7 +21,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from viral_pipeline.engine.inputs.handles import handle_key, normalize_handle
+from viral_pipeline.engine.inputs.handles import (
+    HANDLE_INPUT_PATTERN,
+    handle_key,
+    normalize_handle,
+)
 from viral_pipeline.engine.inputs.items import AuthorMeta
 from viral_pipeline.engine.inputs.request import NormalizedRequest, OptionalText
 
@@ -40,14 +44,30 @@ NICHES = (
 )
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{ch.lower()}{ch.upper()}]" for ch in word)
+
+
+# A niche as sent: one of NICHES in any case, spaces around; blank means none.
+NICHE_PATTERN = f"^ *(?:{'|'.join(_any_case(niche) for niche in NICHES)})? *$"
+
+
 class ProfilePatch(BaseModel):
     """The JSON body of ``PATCH /api/profile`` (extra fields are refused, so a typo is an error)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tiktok_handle: str = Field(description="TikTok handle, with or without a leading '@'")
+    tiktok_handle: str = Field(
+        description="TikTok handle, with or without a leading '@': letters, digits, '_' and "
+        "'.', at most 64",
+        json_schema_extra={"pattern": HANDLE_INPUT_PATTERN},
+    )
     display_name: OptionalText = Field(default=None, max_length=100)
-    niche: str | None = Field(default=None, description=f"one of {', '.join(NICHES)}")
+    niche: str | None = Field(
+        default=None,
+        pattern=NICHE_PATTERN,
+        description=f"one of {', '.join(NICHES)} (any case); blank means none",
+    )
 
     @field_validator("tiktok_handle")
     @classmethod
@@ -57,12 +77,9 @@ class ProfilePatch(BaseModel):
     @field_validator("niche")
     @classmethod
     def _niche(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        niche = value.strip().lower()
-        if niche not in NICHES:
-            raise ValueError(f"niche must be one of {', '.join(NICHES)}")
-        return niche
+        # NICHE_PATTERN has already held: a blank, or a niche in any case.
+        niche = (value or "").strip(" ").lower()
+        return niche or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,26 @@ without a sound has ``sound_original = None``, and an unknown follower count sta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from viral_pipeline.engine.inputs.handles import normalize_handle
+from viral_pipeline.engine.inputs.handles import (
+    OPTIONAL_HANDLE_INPUT_PATTERN,
+    bare_handle,
+    normalize_handle,
+)
 from viral_pipeline.engine.inputs.items import HASHTAG_IN_TEXT
+from viral_pipeline.engine.inputs.text import (
+    LINE_FORBIDDEN,
+    NOT_BLANK_MULTILINE_TEXT_PATTERN,
+    SPACES,
+    LineText,
+    MultilineText,
+)
 from viral_pipeline.engine.timeutil import as_utc as _as_utc
 
 MAX_CAPTION_CHARS = 2200
@@ -37,8 +49,10 @@ MAX_HASHTAGS = 30
 MAX_HASHTAG_CHARS = 100
 MAX_DURATION_S = 600
 MAX_FOLLOWERS = 2_000_000_000
-EARLIEST_POSTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_POSTED_AT = datetime(2100, 1, 1, tzinfo=UTC)
+# posted_at's year, as written (its own offset), lies in these years: the rule a pattern on the
+# text can show. Any of them, converted to UTC, is far inside pandas' timestamp range.
+FIRST_POSTED_YEAR, LAST_POSTED_YEAR = 2000, 2099
+POSTED_AT_PATTERN = r"^20[0-9]{2}-"
 
 
 # Validation context key of a request read back from the queue (`validate_stored`).
@@ -52,7 +66,9 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+# Optional free text, blank meaning absent: single-line (names), or multi-line (a hook).
+OptionalText = Annotated[LineText | None, AfterValidator(_blank_to_none)]
+OptionalMultilineText = Annotated[MultilineText | None, AfterValidator(_blank_to_none)]
 
 
 class _Strict(BaseModel):
@@ -70,8 +86,11 @@ class SoundIn(_Strict):
 
 
 class CreatorIn(_Strict):
-    handle: OptionalText = Field(
-        default=None, description="TikTok handle, with or without a leading '@'"
+    handle: str | None = Field(
+        default=None,
+        description="TikTok handle, with or without a leading '@': letters, digits, '_' and "
+        "'.', at most 64; blank means none",
+        json_schema_extra={"pattern": OPTIONAL_HANDLE_INPUT_PATTERN},
     )
     followers: int | None = Field(default=None, ge=0, le=MAX_FOLLOWERS, strict=True)
     verified: bool | None = Field(default=None, strict=True)
@@ -79,64 +98,77 @@ class CreatorIn(_Strict):
     @field_validator("handle")
     @classmethod
     def _handle(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or value.removeprefix("@").strip() == "":
+        if value is None or bare_handle(value) == "":
             return None  # an empty handle is no handle, as any blank optional field
         try:
             return normalize_handle(value)
         except ValueError:
             if info.context and info.context.get(STORED):
-                return value.removeprefix("@").strip()
+                return value.strip().removeprefix("@").strip()
             raise
 
 
+# A hashtag as sent: spaces around and leading '#'s allowed, then 1 to MAX_HASHTAG_CHARS
+# characters, none a space or a control, the first not a '#'.
+HASHTAG_PATTERN = f"^ *#* *[^#{SPACES}{LINE_FORBIDDEN}][^{SPACES}{LINE_FORBIDDEN}]{{0,{MAX_HASHTAG_CHARS - 1}}} *$"
+
+
 def _hashtag(value: str) -> str:
-    name = value.strip().lstrip("#").strip()
-    if not name:
-        raise ValueError("a hashtag needs at least one character besides '#'")
-    if len(name) > MAX_HASHTAG_CHARS:
-        raise ValueError(f"a hashtag has at most {MAX_HASHTAG_CHARS} characters")
-    if any(ch.isspace() for ch in name):
-        raise ValueError("a hashtag cannot contain whitespace")
-    return name
+    return value.strip(" ").lstrip("#").strip(" ")
 
 
-Hashtag = Annotated[str, AfterValidator(_hashtag)]
+Hashtag = Annotated[
+    str,
+    Field(
+        pattern=HASHTAG_PATTERN,
+        description=f"a tag, with or without '#': at most {MAX_HASHTAG_CHARS} characters, "
+        "no spaces, no control characters",
+    ),
+    AfterValidator(_hashtag),
+]
 
 
 class AnalyzeRequest(_Strict):
     """The JSON body of ``POST /api/analyze``."""
 
-    caption: str = Field(min_length=1, max_length=MAX_CAPTION_CHARS)
+    caption: str = Field(
+        min_length=1,
+        max_length=MAX_CAPTION_CHARS,
+        pattern=NOT_BLANK_MULTILINE_TEXT_PATTERN,
+        description="the caption: not only blanks; no control characters besides tab and line "
+        "breaks, no bidirectional overrides",
+    )
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
     sound: SoundIn | None = None
-    duration_s: int = Field(ge=1, le=MAX_DURATION_S, strict=True)
+    duration_s: int = Field(
+        ge=1, le=MAX_DURATION_S, strict=True, description="seconds, a JSON integer (24, never 24.0)"
+    )
     posted_at: datetime | None = Field(
         default=None,
-        description="ISO-8601; a time without an offset is UTC; default: when normalised",
+        description=f"ISO-8601 text, its year (as written) {FIRST_POSTED_YEAR}-"
+        f"{LAST_POSTED_YEAR}; a time without an offset is UTC; default: when normalised",
+        json_schema_extra={"pattern": POSTED_AT_PATTERN},
     )
     creator: CreatorIn | None = None
-    hook: OptionalText = Field(default=None, max_length=MAX_CAPTION_CHARS)
+    hook: OptionalMultilineText = Field(default=None, max_length=MAX_CAPTION_CHARS)
 
-    @field_validator("caption")
+    @field_validator("posted_at", mode="before")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the caption cannot be only whitespace")
+    def _posted_at_text(cls, value: Any) -> Any:
+        # Text in the documented shape only: a number would be read as a Unix time, a year
+        # outside the pattern is refused here rather than by a conversion.
+        if value is not None and not (
+            isinstance(value, str) and re.match(POSTED_AT_PATTERN, value)
+        ):
+            raise ValueError(
+                f"must be ISO-8601 text of a year between {FIRST_POSTED_YEAR} and {LAST_POSTED_YEAR}"
+            )
         return value
 
     @field_validator("posted_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        value = _as_utc(value)
-        if (
-            not EARLIEST_POSTED_AT <= value < LATEST_POSTED_AT
-        ):  # also keeps pandas' timestamps in range
-            raise ValueError(
-                f"must lie between {EARLIEST_POSTED_AT.date()} and {LATEST_POSTED_AT.date()} (UTC)"
-            )
-        return value
+        return None if value is None else _as_utc(value)
 
 
 def validate_stored(payload: dict[str, Any]) -> AnalyzeRequest:
