@@ -126,7 +126,7 @@ def test_predictions_finish_while_a_flood_of_profile_scrapes_waits_in_the_run_qu
                 looks,
                 daemon,
                 lambda: (
-                    len(instance.get_runs(dg.RunsFilter(job_name=PROFILE_JOB))) == PROFILES
+                    instance.get_runs_count(dg.RunsFilter(job_name=PROFILE_JOB)) == PROFILES
                     and looks.now is not None
                     and looks.now[PROFILE_JOB] == 2
                 ),
