@@ -3,10 +3,6 @@ becomes exactly one `predict` run, across many ticks, daemon restarts, a reset c
 left ahead of the app database's ids."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +15,8 @@ from dagster._core.scheduler.instigation import InstigatorType
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request
+from viral_pipeline_tests.dagster_daemon import Daemon
 
-REPO = Path(__file__).resolve().parent.parent
 REQUEST = {
     "caption": "Wait for the end #food #fyp",
     "duration_s": 24,
@@ -28,41 +24,9 @@ REQUEST = {
 }
 
 
-class Daemon:
-    def __init__(self, home: Path, log: Path) -> None:
-        self.home, self.log, self.proc = home, log, None
-
-    def start(self) -> None:
-        env = {**os.environ, "DAGSTER_HOME": str(self.home), "PYTHONPATH": str(REPO)}
-        daemon = Path(sys.executable).parent / "dagster-daemon"
-        with open(self.log, "a") as log:
-            # As scripts/run.sh runs it (there within `dagster dev`): JSON log lines.
-            self.proc = subprocess.Popen(
-                [str(daemon), "run", "--log-format", "json", "-w", str(REPO / "workspace.yaml")],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
-
-
 @pytest.fixture
 def daemon(tmp_path):
-    home = (
-        tmp_path / "daemon_home"
-    )  # its own instance, apart from the one the settings fixture made
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    running = Daemon(home, tmp_path / "daemon.log")
+    running = Daemon.in_dir(tmp_path)
     running.start()
     yield running
     running.stop()
@@ -76,8 +40,7 @@ def _wait_until_done(engine, request_ids, daemon, timeout=240.0):
             return
         time.sleep(0.5)
     pytest.fail(
-        f"requests not done in {timeout:.0f} s: {statuses}; daemon log:\n"
-        + daemon.log.read_text()[-4000:]
+        f"requests not done in {timeout:.0f} s: {statuses}; daemon log:\n" + daemon.log_tail()
     )
 
 

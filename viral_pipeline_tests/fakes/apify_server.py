@@ -8,6 +8,10 @@ real sockets rather than against a patched client.
         apify.next_run(dataset_items=[{"id": "1"}], finishes_after_polls=2)
         ...  # point a client at apify.url with apify.token
         assert apify.requests_to("/v2/datasets/")
+
+    with FakeApify(busy_s=600) as apify:  # every unplanned run scrapes (is RUNNING) for 10 min
+        ...
+        apify.end_busy_runs()  # unless told to finish now
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class _Fault:
 class _RunSpec:
     statuses: list[str]
     dataset_items: list[dict[str, Any]] = field(default_factory=list)
+    busy_s: float = 0.0  # wall-clock seconds the run stays RUNNING before its statuses apply
 
 
 def _statuses(
@@ -81,10 +86,14 @@ def _now() -> str:
 class FakeApify:
     DEFAULT_TOKEN = "apify_api_fake-test-token-5f3c9a"
 
-    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(self, token: str = DEFAULT_TOKEN, busy_s: float = 0.0) -> None:
+        """`busy_s`: how long a run started with no `next_run` planned stays RUNNING, as the actor
+        would while it scrapes; a waitForFinish poll is held until it finishes, as Apify does."""
         self.token = token
         # A fuzzer names runs at random: with this set, any run id read is a run that SUCCEEDED.
         self.every_run_exists = False
+        self.busy_s = busy_s
+        self._busy_until: dict[str, float] = {}
         self.runs: dict[str, dict[str, Any]] = {}
         self.datasets: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
@@ -92,6 +101,7 @@ class FakeApify:
         self._faults: list[_Fault] = []
         self._next_runs: list[_RunSpec] = []
         self._lock = threading.Lock()
+        self._busy_ended = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,11 +225,31 @@ class FakeApify:
             "defaultDatasetId": dataset_id,
             "defaultKeyValueStoreId": "kv" + uuid.uuid4().hex[:15],
         }
+        if spec.busy_s > 0:
+            first = "RUNNING"
         with self._lock:
             self._set_status(run, first)
             self.runs[run_id] = run
             self._plans[run_id] = _Plan(spec.statuses)
+            if spec.busy_s > 0:
+                self._busy_until[run_id] = time.monotonic() + spec.busy_s
         return run_id
+
+    def end_busy_runs(self) -> None:
+        """Let every busy run report its statuses now; polls held on one answer at once."""
+        with self._busy_ended:
+            self._busy_until.clear()
+            self._busy_ended.notify_all()
+
+    def _hold_while_busy(self, run_id: str, wait_s: float) -> None:
+        """Hold a waitForFinish poll while its run is busy, `wait_s` at most, as Apify does."""
+        deadline = time.monotonic() + wait_s
+        with self._busy_ended:
+            while True:
+                until = min(deadline, self._busy_until.get(run_id, 0.0))
+                if until <= time.monotonic():
+                    return
+                self._busy_ended.wait(until - time.monotonic())
 
     @staticmethod
     def _set_status(run: dict[str, Any], status: str) -> None:
@@ -236,7 +266,8 @@ class FakeApify:
             run = self.runs.get(run_id)
             if run is None:
                 return None
-            self._set_status(run, self._plans[run_id].next_status())
+            if self._busy_until.get(run_id, 0.0) <= time.monotonic():
+                self._set_status(run, self._plans[run_id].next_status())
             return dict(run)
 
     def _take_fault(self, path: str) -> _Fault | None:
@@ -251,7 +282,9 @@ class FakeApify:
 
     def _pop_next_run(self) -> _RunSpec:
         with self._lock:
-            return self._next_runs.pop(0) if self._next_runs else _RunSpec(["SUCCEEDED"])
+            if self._next_runs:
+                return self._next_runs.pop(0)
+            return _RunSpec(["SUCCEEDED"], busy_s=self.busy_s)
 
     def _dataset_page(
         self, dataset_id: str, query: dict[str, str]
@@ -359,10 +392,12 @@ def _make_handler(fake: FakeApify) -> type[BaseHTTPRequestHandler]:
             return self._error(404, "page-not-found", f"No route for {method} {path}")
 
         def _get_run(self, run_id: str, query: dict[str, str]) -> None:
+            wait_s = float(query.get("waitForFinish") or 0)
+            if wait_s > 0:
+                fake._hold_while_busy(run_id, wait_s)
             run = fake._poll(run_id)
             if run is None:
                 return self._error(404, "record-not-found", "Actor run was not found")
-            wait_s = float(query.get("waitForFinish") or 0)
             if wait_s > 0 and run["status"] not in TERMINAL_STATUSES:
                 time.sleep(min(wait_s, MAX_HOLD_S))
             return self._json(200, {"data": run})

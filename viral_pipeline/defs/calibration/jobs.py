@@ -8,6 +8,7 @@ from viral_pipeline.defs.calibration.assets import (
     platt_calibration,
     serving_calibration,
 )
+from viral_pipeline.defs.run_slots import background_run_tags
 
 calibration_job = dg.define_asset_job(
     "calibration_job",
@@ -15,5 +16,6 @@ calibration_job = dg.define_asset_job(
     # change, so it needs no ordering against the refit.
     selection=dg.AssetSelection.assets(calibration_audit, platt_calibration, serving_calibration),
     config=JSON_RUN_LOGS,
+    tags=background_run_tags(),
     description="Audit recent predictions' ECE, refit Platt scaling, publish it if calibration_improves passed.",
 )

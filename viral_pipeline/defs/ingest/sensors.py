@@ -7,6 +7,7 @@ from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.defs.ingest.assets import trending_sounds
 from viral_pipeline.defs.ingest.jobs import scrape_job
 from viral_pipeline.defs.resources import AppDatabase
+from viral_pipeline.defs.run_slots import background_run_tags
 from viral_pipeline.observability import get_logger
 from viral_pipeline.store.schema import apify_webhook_events
 
@@ -17,11 +18,12 @@ MAX_RUNS_PER_TICK = 25
 
 # Evaluates trending_sounds' automation condition (recompute after each scrape) every 30 s.
 # Dagster's own default automation sensor starts stopped, so this one names the asset and runs
-# from the start.
+# from the start. Its runs belong to no job, so they get the background lane from the sensor.
 trending_sounds_after_scrape = dg.AutomationConditionSensorDefinition(
     "trending_sounds_after_scrape",
     target=dg.AssetSelection.assets(trending_sounds),
     default_status=dg.DefaultSensorStatus.RUNNING,
+    run_tags=background_run_tags(),
     minimum_interval_seconds=30,
     description="Recompute trending_sounds once after scraped_videos is updated, when no scrape is running.",
 )

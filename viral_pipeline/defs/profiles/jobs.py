@@ -6,7 +6,7 @@ import dagster as dg
 
 from viral_pipeline.defs.queue_sensors import PROFILE_QUEUE
 from viral_pipeline.defs.resources import AppDatabase, Scraper
-from viral_pipeline.defs.run_slots import RunSlot, run_slot_tags
+from viral_pipeline.defs.run_slots import RunSlot, background_run_tags
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 
 log = get_logger(__name__)
@@ -114,9 +114,9 @@ def mark_profile_request_failed(context: dg.HookContext) -> None:
     executor_def=dg.in_process_executor,
     hooks={mark_profile_request_failed},
     # A run longer than this has a dead worker (the Apify wait is bounded at 15 min): run
-    # monitoring (dagster.yaml) fails it, so it cannot hold a run slot for ever. Its run slot
-    # bounds how many profile scrapes run at once.
-    tags={"dagster/max_runtime": "1200", **run_slot_tags(RunSlot.PROFILE_SCRAPE)},
+    # monitoring (dagster.yaml) fails it, so it cannot hold a run slot for ever. It runs in the
+    # background lane, and its run slot bounds how many profile scrapes run at once.
+    tags={"dagster/max_runtime": "1200", **background_run_tags(RunSlot.PROFILE_SCRAPE)},
     description="Scrape one creator's profile (followers, verified, author id) into creators; one run per request.",
 )
 def scrape_creator_profile() -> None:
