@@ -18,9 +18,8 @@ LOG_CONFIG = {
         }
     },
     "loggers": {
+        # Its access line is switched off by the app itself (api/app.py), however it is started.
         "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        # The app logs every request itself (path without query, with request id and duration).
-        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }
 

@@ -29,11 +29,11 @@ log = get_logger("viral_pipeline.api.webhooks")
 
 # Apify's run, actor and user ids are alphanumeric (e.g. "GdWCkxBtKWOsKjdch"). The run id goes into
 # the URL the API then calls with the Apify token, so nothing else is accepted.
+_APIFY_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 ApifyId = Annotated[
     str,
-    Field(pattern=r"^[A-Za-z0-9]{1,64}$", description="an Apify id: 1-64 letters and digits"),
+    Field(pattern=f"^{_APIFY_ID.pattern}$", description="an Apify id: 1-64 letters and digits"),
 ]
-_APIFY_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 # Apify's run statuses: READY, RUNNING, SUCCEEDED, FAILED, TIMING-OUT, TIMED-OUT, ABORTING...
 _RUN_STATUS = re.compile(r"[A-Z][A-Z_-]{0,31}")
 # A free-text field of the payload: stored or logged, so printable only.
@@ -127,18 +127,14 @@ def apify_webhook(
     run_id = payload.eventData.actorRunId
     try:
         status, dataset_id = _reread_run(settings, run_id)
-    except ApifyError as error:
-        report_exception(error, apify_run_id=run_id, where="apify_webhook")
-        # A 5xx makes Apify deliver again later, which is what we want.
-        raise HTTPException(502, f"could not re-read Apify run {run_id}: {error}") from None
     except Exception as error:
-        # Whatever else goes wrong talking to Apify (a malformed URL setting, a transport error
-        # httpx raises outside its HTTPError family, an answer of an unexpected shape) is still
-        # Apify's side of the delivery: 502 with its kind, and Apify delivers again later.
+        # Whatever goes wrong re-reading the run (an ApifyError, whose message is redacted and
+        # says what, or anything else, named by its kind only: a malformed URL setting, an
+        # error httpx raises outside its HTTPError family) is Apify's side of the delivery: a
+        # 5xx makes Apify deliver again later, which is what we want.
+        reason = str(error) if isinstance(error, ApifyError) else type(error).__name__
         report_exception(error, apify_run_id=run_id, where="apify_webhook")
-        raise HTTPException(
-            502, f"could not re-read Apify run {run_id}: {type(error).__name__}"
-        ) from None
+        raise HTTPException(502, f"could not re-read Apify run {run_id}: {reason}") from None
     try:
         new = record_webhook_event(
             engine,

@@ -6,7 +6,6 @@ A profile scrape wins over video-derived rows: it writes `source = 'profile'`, w
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,15 +47,8 @@ def create_profile_request(
     arrive at once, one paid scrape is queued. Requests without a caller are never merged."""
     key = handle_key(handle)
     for _ in range(_QUEUE_ATTEMPTS):
-        request_id = str(uuid.uuid4())
-        insert = dialect_insert(engine, profile_requests).values(
-            request_id=request_id,
-            handle=handle,
-            handle_key=key,
-            payload=payload,
-            status=QUEUED,
-            created_at=datetime.now(UTC),
-            caller=caller,
+        request_id, insert = queues.queued_insert(
+            engine, profile_requests, handle=handle, handle_key=key, payload=payload, caller=caller
         )
         statement = insert.on_conflict_do_nothing(
             index_elements=["caller", "handle_key"], index_where=sa.text(PROFILE_UNFINISHED)

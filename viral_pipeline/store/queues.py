@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from viral_pipeline.store.db import dialect_insert
+
 
 class RequestStatus(StrEnum):
     """Where a request of either queue stands: queued → running → succeeded | failed. The API
@@ -45,15 +47,21 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = (
 NOT_SUCCEEDED = (QUEUED, RUNNING, FAILED)
 
 
+def queued_insert(engine: sa.Engine, table: sa.Table, **values: Any) -> tuple[str, Any]:
+    """A new request id and the INSERT of its queued row with these column values (the dialect's
+    own insert, so a caller can add an ON CONFLICT clause)."""
+    request_id = str(uuid.uuid4())
+    insert = dialect_insert(engine, table).values(
+        request_id=request_id, status=QUEUED, created_at=datetime.now(UTC), **values
+    )
+    return request_id, insert
+
+
 def queue_request(engine: sa.Engine, table: sa.Table, **values: Any) -> str:
     """Insert a queued request with these column values; its new request id."""
-    request_id = str(uuid.uuid4())
+    request_id, insert = queued_insert(engine, table, **values)
     with engine.begin() as connection:
-        connection.execute(
-            sa.insert(table).values(
-                request_id=request_id, status=QUEUED, created_at=datetime.now(UTC), **values
-            )
-        )
+        connection.execute(insert)
     return request_id
 
 
