@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from viral_pipeline.engine.model import features as feats
+from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.model.features import (
     FEATURE_COLUMNS,
     RAW_COLUMNS,
@@ -60,7 +61,10 @@ def test_columns_dtypes_and_index():
 
 def test_no_outcome_is_a_feature():
     outcomes = ("play", "like", "comment", "share", "collect", "view", "digg")
-    assert not [c for c in FEATURE_COLUMNS if any(word in c for word in outcomes)]
+    # The creator history reads earlier videos' plays, never the scored video's own
+    # (test_creator_history proves it); every other column reads no outcome at all.
+    own = [c for c in FEATURE_COLUMNS if c not in HISTORY_COLUMNS]
+    assert not [c for c in own if any(word in c for word in outcomes)]
     raw = _frame(_raw(), _raw(caption="x"))
     with_outcomes = raw.assign(
         play_count=[10, 10**9], like_count=[1, 10**8], comment_count=[0, 5], share_count=[0, 7]
@@ -84,8 +88,10 @@ def test_nan_exactly_where_followers_or_verified_are_unknown():
     assert out.loc[3, "follower_tier"] == 0 and out.loc[3, "log_followers"] == 0.0
     assert out["verified"].tolist()[1] == 1.0 and out["verified"].tolist()[3] == 0.0
     assert np.isnan(out.loc[0, "verified"]) and np.isnan(out.loc[2, "verified"])
-    # Nothing else is ever NaN, and no unknown is filled with a default.
-    others = out.drop(columns=["follower_tier", "log_followers", "verified"])
+    # Nothing else is ever NaN, and no unknown is filled with a default; a creator history that
+    # was not given is unknown too.
+    assert out[list(HISTORY_COLUMNS)].isna().all().all()
+    others = out.drop(columns=["follower_tier", "log_followers", "verified", *HISTORY_COLUMNS])
     assert not others.isna().any().any()
 
 

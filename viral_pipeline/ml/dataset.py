@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS, history_arrays
 from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
 from viral_pipeline.engine.model.labels import label_top_decile, window_key
 from viral_pipeline.engine.model.provenance import BUNDLED_SOURCE, DatasetKind, Provenance
@@ -46,6 +48,20 @@ class TrainingSet:
         return {"positives": positives, "negatives": len(self.frame) - positives}
 
 
+def with_creator_history(videos: pd.DataFrame, labels: pd.Series, window_days: int) -> pd.DataFrame:
+    """`videos` plus HISTORY_COLUMNS: each row's figures from its creator's (author_id) videos
+    in `videos` posted strictly before it (creator_history.py's leakage rule)."""
+    posted = pd.to_datetime(videos["posted_at"], utc=True)
+    history = history_arrays(
+        videos["author_id"].astype(str).to_numpy(),
+        (posted - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(),
+        pd.to_numeric(videos["play_count"]).to_numpy(dtype=float),
+        labels.to_numpy(dtype=float),
+        window_days,
+    )
+    return videos.assign(**dict(zip(HISTORY_COLUMNS, np.asarray(history).T)))
+
+
 def assemble_training_set(
     labelled_videos: pd.DataFrame,
     *,
@@ -70,7 +86,7 @@ def assemble_training_set(
     videos = videos.reset_index(drop=True)
     windows = window_key(videos["posted_at"], window_days)
     labels, thresholds = label_top_decile(videos["play_count"], windows, quantile)
-    frame = build_features(videos)
+    frame = build_features(with_creator_history(videos, labels, window_days))
     frame[LABEL] = labels.astype(int)
     frame["video_id"] = videos["video_id"]
     frame["author_id"] = videos["author_id"]

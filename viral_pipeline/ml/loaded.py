@@ -32,13 +32,19 @@ class LoadedModel:
         return isinstance(self.model, CompiledScorer)
 
     def probability(self, raw: Mapping[str, Any]) -> float:
-        """P(viral) of one row of raw columns (`RAW_COLUMNS`)."""
+        """P(viral) of one row of raw columns (`RAW_COLUMNS` and the creator history columns).
+
+        A champion trained before the creator history columns existed reads the leading
+        request feature columns only, as it was trained."""
         if self.compiled:
             from viral_pipeline.engine.model.feature_row import feature_vector
 
-            return float(self.model.predict_proba(feature_vector(raw)[None, :])[0, 1])
+            vector = feature_vector(raw)[: self.model.n_features]
+            return float(self.model.predict_proba(vector[None, :])[0, 1])
         import pandas as pd
 
         from viral_pipeline.engine.model.features import build_features
 
-        return float(self.model.predict_proba(build_features(pd.DataFrame([dict(raw)])))[0, 1])
+        features = build_features(pd.DataFrame([dict(raw)]))
+        columns = getattr(self.model, "feature_names_in_", features.columns)
+        return float(self.model.predict_proba(features[list(columns)])[0, 1])

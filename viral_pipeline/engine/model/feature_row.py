@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from viral_pipeline.engine.inputs.creators import FOLLOWER_TIERS
+from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.timeutil import parse_utc
 
 RAW_COLUMNS: tuple[str, ...] = (
@@ -38,7 +39,9 @@ GENERIC_TAGS = frozenset({"fyp", "foryou", "foryoupage", "viral", "fy", "trendin
 BUCKET_COLUMNS = tuple(f"tag_bucket_{k:02d}" for k in range(N_HASH_BUCKETS))
 TIER_LOWER_BOUNDS: tuple[float, ...] = tuple(float(lower) for _, lower in FOLLOWER_TIERS)
 
-FEATURE_COLUMNS: tuple[str, ...] = (
+# The features of the request itself; a champion trained before creator history existed reads
+# exactly these, and the creator history columns (creator_history.py) follow them.
+REQUEST_FEATURE_COLUMNS: tuple[str, ...] = (
     "caption_chars",
     "caption_words",
     "hashtag_count",
@@ -57,6 +60,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "hour_sin",  # of the fractional UTC hour, so 23:59 sits next to 00:00
     "hour_cos",
 )
+FEATURE_COLUMNS: tuple[str, ...] = (*REQUEST_FEATURE_COLUMNS, *HISTORY_COLUMNS)
 _INDEX = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _NAN = float("nan")
 
@@ -92,7 +96,8 @@ def _number(value: Any) -> float:
 
 
 def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
-    """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`)."""
+    """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`, plus the creator
+    history columns when known: absent ones are NaN)."""
     missing = [c for c in RAW_COLUMNS if c not in raw]
     if missing:
         raise ValueError(
@@ -145,4 +150,6 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     out[_INDEX["hour"]] = posted.hour
     out[_INDEX["hour_sin"]] = math.sin(2 * math.pi * fractional / 24)
     out[_INDEX["hour_cos"]] = math.cos(2 * math.pi * fractional / 24)
+    for name in HISTORY_COLUMNS:
+        out[_INDEX[name]] = _number(raw.get(name))
     return out

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 # The shared definitions live in feature_row (which `predict` runs import without pandas).
+from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.model.feature_row import BUCKET_COLUMNS as _BUCKET_COLUMNS
 from viral_pipeline.engine.model.feature_row import (
     FEATURE_COLUMNS,
     GENERIC_TAGS,
     N_HASH_BUCKETS,
     RAW_COLUMNS,
+    REQUEST_FEATURE_COLUMNS,
     TIER_LOWER_BOUNDS,
     hashtag_bucket,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "GENERIC_TAGS",
     "N_HASH_BUCKETS",
     "RAW_COLUMNS",
+    "REQUEST_FEATURE_COLUMNS",
     "build_features",
     "hashtag_bucket",
 ]
@@ -85,7 +88,8 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 
 def build_features(raw: pd.DataFrame) -> pd.DataFrame:
-    """One row of FEATURE_COLUMNS (float64) per row of `raw`, with the same index."""
+    """One row of FEATURE_COLUMNS (float64) per row of `raw`, with the same index. The creator
+    history columns (creator_history.py) are copied when `raw` has them, else NaN (unknown)."""
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
     if missing:
         raise ValueError(
@@ -125,4 +129,6 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     features["hour"] = hours
     features["hour_sin"] = np.sin(2 * np.pi * fractional / 24)
     features["hour_cos"] = np.cos(2 * np.pi * fractional / 24)
+    for name in HISTORY_COLUMNS:
+        features[name] = _numbers(raw[name]) if name in raw.columns else np.full(len(raw), np.nan)
     return pd.DataFrame(features, index=raw.index, columns=list(FEATURE_COLUMNS), dtype=np.float64)
