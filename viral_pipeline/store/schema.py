@@ -49,6 +49,13 @@ scraped_videos = sa.Table(
     # Which scraper source (simulated, apify) last delivered the video; NULL when unrecorded.
     sa.Column("scraper_source", sa.String(16), nullable=True, index=True),
 )
+# A served prediction reads its creator's earlier videos by handle (compared as handle_key does:
+# case-insensitively) and posting time, in one range scan (store/creator_history.py).
+sa.Index(
+    "ix_scraped_videos_handle_key_posted_at",
+    sa.func.lower(scraped_videos.c.author_handle),
+    scraped_videos.c.posted_at,
+)
 
 creators = sa.Table(
     "creators",

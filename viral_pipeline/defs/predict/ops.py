@@ -167,7 +167,8 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 
 @dg.op(
     out=STAGED,
-    description="The champion model's probability for the features known before posting.",
+    description="The champion model's probability for the features known before posting, "
+    "the creator's earlier videos included.",
 )
 def ml(
     normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase
@@ -192,9 +193,11 @@ def ml(
         if not decision.allowed:
             # Like a missing champion: the other signals' weights are redistributed.
             return timer.output(Signal(name, None, False, decision.reason), **served)
-        probability = champion.probability(
-            feature_row(request, trends.extra.get("sound_trend_score", 0.0))
+        history = model_serving.creator_history(
+            app_db.engine(), request.creator_handle, request.posted_at
         )
+        raw = feature_row(request, trends.extra.get("sound_trend_score", 0.0)) | history
+        probability = champion.probability(raw)
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
         signal = Signal(

@@ -75,6 +75,9 @@ class ModelServing(dg.ConfigurableResource):
     model_name: str
     scraper_source: str  # a ScraperSource value
     allow_other_source: bool
+    # The training label's rule, which the creator history's viral rate follows.
+    viral_quantile: float
+    label_window_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -82,7 +85,21 @@ class ModelServing(dg.ConfigurableResource):
             model_name=setting(settings, "model_name"),
             scraper_source=setting(settings, "scraper_source"),
             allow_other_source=settings.serve_model_from_other_source,
+            viral_quantile=settings.viral_quantile,
+            label_window_days=settings.label_window_days,
         )
+
+    def creator_history(self, engine, handle: str | None, posted_at) -> dict[str, float]:
+        """The creator history features of a request (engine/model/creator_history.py); without
+        a handle the creator is unknown and they are left out (NaN, as in feature_vector)."""
+        if handle is None:
+            return {}
+        from viral_pipeline.engine.model.creator_history import history_of
+        from viral_pipeline.store.creator_history import prior_videos
+
+        window_days = self.label_window_days
+        prior = prior_videos(engine, handle, posted_at, window_days=window_days)
+        return history_of(prior, posted_at, quantile=self.viral_quantile, window_days=window_days)
 
     def serving_decision(self, version: str, trained_on):
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
