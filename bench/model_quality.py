@@ -16,6 +16,8 @@ the simulated world's statistics compare with a real sample's.
    Diagnostic (not the target): the same test slice after training on a time-only 60/20/20 split.
 2. Real: the 1,000 real trending videos of `--legacy` (older format: no follower counts), same
    path; metrics printed as they come, with their caveats. No tuning.
+Ablation (both parts): the request's own features (baseline) against those plus the creator
+history group (engine/model/creator_history.py), fitted and scored on the same rows.
 
 Run from the repo root:  .venv/bin/python bench/model_quality.py [--days 90] [--videos-per-day 110]
                          [--repeats 3] [--legacy ../shared/data/apify/legacy_trending_1000.json]
@@ -51,11 +53,15 @@ from viral_pipeline.engine.model.classifier import (  # noqa: E402
     metrics_from_probabilities,
     train_calibrated,
 )
-from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features  # noqa: E402
+from viral_pipeline.engine.model.features import (  # noqa: E402
+    FEATURE_COLUMNS,
+    REQUEST_FEATURE_COLUMNS,
+    build_features,
+)
 from viral_pipeline.engine.model.labels import label_top_decile, window_key  # noqa: E402
 from viral_pipeline.engine.world.simulated import iter_days, roc_auc  # noqa: E402
 from viral_pipeline.engine.world.stats import format_table, world_statistics  # noqa: E402
-from viral_pipeline.ml.dataset import LABEL, assemble_training_set  # noqa: E402
+from viral_pipeline.ml.dataset import LABEL, assemble_training_set, with_creator_history  # noqa: E402
 from viral_pipeline.ml.fallback import load_fallback_frame  # noqa: E402
 from viral_pipeline.store.db import ready_engine  # noqa: E402
 from viral_pipeline.store.training import load_labelled_videos  # noqa: E402
@@ -63,6 +69,8 @@ from viral_pipeline.store.trends import compute_trending_sounds  # noqa: E402
 from viral_pipeline.store.videos import ingest_items  # noqa: E402
 
 TARGET_GAP = 0.02
+# The ablation: which feature columns each model reads.
+GROUPS = {"baseline": REQUEST_FEATURE_COLUMNS, "+ creator history": FEATURE_COLUMNS}
 STARTS = [
     date(2025, 1, 6),
     date(2025, 4, 7),
@@ -91,6 +99,35 @@ def fit_and_score(train, calib, test) -> tuple[dict, np.ndarray]:
     model = train_calibrated(*train, *calib)
     threshold = choose_threshold(calib[1], model.predict_proba(calib[0])[:, 1])
     return evaluate(model, *test, threshold=threshold), model.predict_proba(test[0])[:, 1]
+
+
+def ablation(parts) -> dict[str, dict]:
+    """Each feature group of GROUPS fitted and scored on the same train/calibration/test rows."""
+    return {
+        group: fit_and_score(*((X[list(columns)], y) for X, y in parts))[0]
+        for group, columns in GROUPS.items()
+    }
+
+
+ABLATION_METRICS = ("roc_auc", "pr_auc", "brier", "gap_knowable", "gap_oracle")
+
+
+def ablation_table(results: dict[str, dict]) -> list[str]:
+    """Markdown rows, one per feature group; the gaps to the best reachable AUCs where known
+    (knowable: from the request's metadata alone; oracle: the creator's hidden effect known too,
+    which a creator's history reveals in part)."""
+    rows = [
+        "| features | ROC AUC | PR AUC | Brier | gap to knowable AUC | gap to oracle AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group, m in results.items():
+        gaps = [f"{m[k]:+.4f}" if k in m else "n/a" for k in ("gap_knowable", "gap_oracle")]
+        rows.append(
+            f"| {group} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['brier']:.4f} | "
+            + " | ".join(gaps)
+            + " |"
+        )
+    return rows
 
 
 def line(m: dict) -> str:
@@ -123,15 +160,20 @@ def simulated(start: date, days: int, per_day: int) -> dict[str, float]:
         labelled, fallback=load_fallback_frame(), min_rows=500, quantile=0.9, window_days=1
     )
     assert ts.source == "database", ts.notes
-    metrics, _ = fit_and_score(ts.part("train"), ts.part("calibration"), ts.part("test"))
+    groups = ablation((ts.part("train"), ts.part("calibration"), ts.part("test")))
+    metrics = groups["+ creator history"]
     test = ts.frame.loc[ts.split.test]
     y_test = test[LABEL].to_numpy(bool)
     best = roc_auc(test["video_id"].map(knowable).to_numpy(), y_test)
+    best_with_creator = roc_auc(test["video_id"].map(oracle).to_numpy(), y_test)
+    for group, m in groups.items():
+        m.update(gap_knowable=best - m["roc_auc"], gap_oracle=best_with_creator - m["roc_auc"])
+        stats.update({f"{group}:{k}": m[k] for k in ABLATION_METRICS})
     stats.update(
         model_auc=metrics["roc_auc"],
         knowable_auc=best,
         gap=best - metrics["roc_auc"],
-        oracle_auc=roc_auc(test["video_id"].map(oracle).to_numpy(), y_test),
+        oracle_auc=best_with_creator,
         test_follower_auc=roc_auc(
             test["video_id"].map(labelled.set_index("video_id")["followers"]).to_numpy(float),
             y_test,
@@ -151,7 +193,8 @@ def simulated(start: date, days: int, per_day: int) -> dict[str, float]:
         f"(generator: 0.1000); test positives {int(y_test.sum())}, sum of knowable P "
         f"{test['video_id'].map(knowable).sum():.1f}"
     )
-    print(f"  model: {line(metrics)}")
+    for group, m in groups.items():
+        print(f"  model, {group}: {line(m)}")
     # Without followers (real sample: about 0.54): the follower columns blanked, as if unknown.
     blank = {"follower_tier": np.nan, "log_followers": np.nan}
     no_followers, _ = fit_and_score(
@@ -209,7 +252,10 @@ def legacy(path: Path) -> None:
             f"  default time/creator split works: rows train {len(ts.split.train)}, calibration "
             f"{len(ts.split.calibration)}, test {len(ts.split.test)}; positives {counts}"
         )
-        metrics, p_test = fit_and_score(ts.part("train"), ts.part("calibration"), ts.part("test"))
+        parts = (ts.part("train"), ts.part("calibration"), ts.part("test"))
+        print("  held-out newest 20%, ablation:")
+        print("\n".join(f"    {row}" for row in ablation_table(ablation(parts))))
+        metrics, p_test = fit_and_score(*parts)
         margin = bootstrap_margins(
             p_test, None, ts.part("test")[1], threshold=metrics["threshold"]
         )["roc_auc"]
@@ -218,12 +264,13 @@ def legacy(path: Path) -> None:
         frame = ts.frame
     except ValueError as error:  # then only the cross-validation below
         print(f"  default split failed: {error}")
-        frame = build_features(labelled)
-        frame[LABEL] = label_top_decile(
-            labelled["play_count"], window_key(labelled["posted_at"]), 0.9
-        )[0]
+        labels = label_top_decile(labelled["play_count"], window_key(labelled["posted_at"]), 0.9)[0]
+        frame = build_features(with_creator_history(labelled, labels, window_days=1))
+        frame[LABEL] = labels
         frame["author_id"] = labelled["author_id"]
-    cross_validate(frame)
+    results = {group: cross_validate(frame, columns) for group, columns in GROUPS.items()}
+    print("  cross-validated ablation (pooled out-of-fold):")
+    print("\n".join(f"    {row}" for row in ablation_table(results)))
     print(
         "  caveats: 1,000 rows, ~130 positives (a test slice of 200 rows holds ~24); no follower counts (the "
         "strongest signal in the simulation is absent); all videos were already trending (selection on the "
@@ -233,11 +280,11 @@ def legacy(path: Path) -> None:
     )
 
 
-def cross_validate(frame: pd.DataFrame, folds: int = 5) -> None:
+def cross_validate(frame: pd.DataFrame, columns=FEATURE_COLUMNS, folds: int = 5) -> dict:
     """Stratified group k-fold by creator: in each fold, the other folds split again by creator
     into train (75%) and calibration (25%). Pooled out-of-fold metrics plus the per-fold AUC range."""
     X, y, groups = (
-        frame[list(FEATURE_COLUMNS)],
+        frame[list(columns)],
         frame[LABEL].astype(int),
         frame["author_id"].to_numpy(),
     )
@@ -256,7 +303,7 @@ def cross_validate(frame: pd.DataFrame, folds: int = 5) -> None:
     decided, truth = p >= thresholds, y.to_numpy(bool)
     acc, bal = float((decided == truth).mean()), float(balanced_accuracy_score(truth, decided))
     print(
-        f"  {folds}-fold stratified group CV by creator, pooled out-of-fold: "
+        f"  {folds}-fold stratified group CV by creator, {len(columns)} features, pooled out-of-fold: "
         f"ROC AUC {pooled['roc_auc']:.4f} | PR AUC "
         f"{pooled['pr_auc']:.4f} (base rate {pooled['base_rate']:.4f}, "
         f"lift {pooled['pr_auc'] / pooled['base_rate']:.2f}x)"
@@ -266,6 +313,7 @@ def cross_validate(frame: pd.DataFrame, folds: int = 5) -> None:
     print(
         f"    per-fold ROC AUC {min(aucs):.3f}..{max(aucs):.3f} (median {statistics.median(aucs):.3f})"
     )
+    return pooled
 
 
 def main() -> None:
@@ -312,6 +360,9 @@ def main() -> None:
             )
             + " |"
         )
+        print("\n== Ablation on the simulated test slices (median over start dates)")
+        medians = {group: {k: median[f"{group}:{k}"] for k in ABLATION_METRICS} for group in GROUPS}
+        print("\n".join(ablation_table(medians)))
         gaps = [run["gap"] for run in runs.values()]
         diag = [run["diagnostic_gap"] for run in runs.values()]
         print(
