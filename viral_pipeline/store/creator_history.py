@@ -3,7 +3,7 @@
 The creator is found by handle, compared as `handle_key` compares (case-insensitively), through
 ix_scraped_videos_handle_key_posted_at. Each earlier video comes with what labels.py's rule needs
 to call it viral or not: how many videos were posted in its label window, and how many of those
-have fewer plays (two counts over ix_scraped_videos_posted_at); they are counted only for videos
+have fewer plays (two counts read from ix_scraped_videos_posted_at_play_count alone); they are counted only for videos
 whose window closed before the request's opened, the only ones whose label the history reads.
 """
 

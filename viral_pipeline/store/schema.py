@@ -37,7 +37,7 @@ scraped_videos = sa.Table(
     sa.Column("music_original", sa.Boolean, nullable=True),
     sa.Column("duration_s", sa.Integer, nullable=False),
     sa.Column("is_slideshow", sa.Boolean, nullable=False),
-    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("play_count", sa.BigInteger, nullable=False),
     sa.Column("like_count", sa.BigInteger, nullable=False),
     sa.Column("comment_count", sa.BigInteger, nullable=False),
@@ -48,6 +48,14 @@ scraped_videos = sa.Table(
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     # Which scraper source (simulated, apify) last delivered the video; NULL when unrecorded.
     sa.Column("scraper_source", sa.String(16), nullable=True, index=True),
+)
+# Day ranges (trending_sounds, training rows) scan posting time; a served creator history also
+# counts, per earlier video, the videos of its label window with fewer plays, which this index
+# answers without reading the table.
+sa.Index(
+    "ix_scraped_videos_posted_at_play_count",
+    scraped_videos.c.posted_at,
+    scraped_videos.c.play_count,
 )
 # A served prediction reads its creator's earlier videos by handle (compared as handle_key does:
 # case-insensitively) and posting time, in one range scan (store/creator_history.py).
