@@ -125,6 +125,7 @@ def child(path: str) -> None:
     from viral_pipeline.engine.model.features import build_features
     from viral_pipeline.engine.model.labels import label_top_decile, window_key
     from viral_pipeline.engine.model.split import time_creator_split
+    from viral_pipeline.ml.dataset import with_creator_history
 
     rss_imports = _status_mib("VmRSS")
     raw = pd.read_pickle(path)
@@ -136,7 +137,8 @@ def child(path: str) -> None:
     }
     started = time.perf_counter()
     labels, _ = label_top_decile(raw["play_count"], window_key(raw["posted_at"]))
-    X = build_features(raw)
+    # Every feature group a training row carries, the creator history included.
+    X = build_features(with_creator_history(raw, labels, window_days=1))
     out["features_s"], out["peak_features"] = time.perf_counter() - started, _peak_mib()
     started = time.perf_counter()
     try:
