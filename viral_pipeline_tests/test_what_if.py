@@ -268,3 +268,28 @@ def test_without_a_champion_there_are_no_suggestions_and_the_result_says_why():
     assert suggestions["best_posting_hour"] is None
     assert suggestions["reason"] == served["signals"]["ml"]["reason"]
     assert "champion" in suggestions["reason"]
+
+
+def test_a_failure_of_the_suggestions_leaves_the_prediction_served(
+    fitted, monkeypatch, sentry_events
+):
+    engine = ready_engine(get_settings().database_url)
+    publish(engine, "viral_classifier", "5", fitted, 0.2, BUNDLED)
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a candidate nobody foresaw")
+
+    monkeypatch.setattr(what_if, "suggest", broken)
+    served, _ = _predict(engine, PAYLOAD)
+    assert served["signals"]["ml"]["available"] and served["viral_probability"] is not None
+    assert served["suggestions"] == {
+        "available": False,
+        "reason": "failed: ZeroDivisionError",
+        "model_version": "5",
+        "viral_probability": None,
+        "best_posting_hour": None,
+        "changes": [],
+        "candidates_scored": 0,
+    }
+    (event,) = [e for e in sentry_events.events() if e.get("tags", {}).get("stage") == "what_if"]
+    assert "a candidate nobody foresaw" in str(event["exception"])

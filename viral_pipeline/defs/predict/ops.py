@@ -216,14 +216,23 @@ def ml(
         signal = Signal(
             name, score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason
         )
-        suggestions = what_if.suggest(
-            request,
-            base_probability=probability,
-            snapshot=trends.extra.get("trend_snapshot") or TrendSnapshot.empty(),
-            history_at=history_at,
-            score=champion.probabilities,
-            model_version=champion.version,
-        )
+        try:
+            suggestions = what_if.suggest(
+                request,
+                base_probability=probability,
+                snapshot=trends.extra.get("trend_snapshot") or TrendSnapshot.empty(),
+                history_at=history_at,
+                score=champion.probabilities,
+                model_version=champion.version,
+            )
+        except Exception as error:
+            # Suggestions are advice on top of the prediction: their failure is reported, and
+            # the prediction is served without them.
+            from viral_pipeline.observability import report_exception
+
+            report_exception(error, request_id=_request_id(normalized), stage="what_if")
+            reason = f"failed: {type(error).__name__}"
+            suggestions = what_if.unavailable(reason, champion.version)
         return timer.output(
             signal,
             **served,
