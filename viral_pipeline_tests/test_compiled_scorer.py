@@ -1,5 +1,6 @@
 """The champion compiled to numpy arrays gives scikit-learn's answers, and a predict run that
-serves it imports neither scikit-learn, pandas, SciPy nor MLflow."""
+serves it (its what-if suggestions included) imports neither scikit-learn, pandas, SciPy nor
+MLflow."""
 
 import json
 import subprocess
@@ -22,26 +23,19 @@ from viral_pipeline.engine.model.feature_row import (
     feature_vector,
 )
 from viral_pipeline.engine.model.features import build_features
-from viral_pipeline.engine.model.labels import label_top_decile, window_key
 from viral_pipeline.engine.model.scorer import CompiledScorer
 from viral_pipeline.ml import compiled as compiled_module
 from viral_pipeline.ml.compiled import UnsupportedModel, compile_model
-from viral_pipeline.ml.dataset import with_creator_history
-from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import PublishedChampion, publish
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.schema import serving_models
+from viral_pipeline_tests.bundled_features import bundled_features
 from viral_pipeline_tests.prediction_builders import BUNDLED
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    raw = load_fallback_frame()
-    windows = window_key(raw["posted_at"])
-    raw = with_creator_history(raw, label_top_decile(raw["play_count"], windows)[0], 1)
-    X = build_features(raw)
-    y = (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
-    return raw, X, y
+    return bundled_features()
 
 
 def _model(bundled, **params):
@@ -279,7 +273,8 @@ result = defs().resolve_job_def("predict").execute_in_process(
     instance=dg.DagsterInstance.ephemeral())
 heavy = sorted(m for m in ("sklearn", "pandas", "scipy", "mlflow") if m in sys.modules)
 out = get_request(engine, request_id)["result"]
-print(json.dumps({"ok": result.success, "heavy": heavy, "ml": out["signals"]["ml"]}))
+print(json.dumps({"ok": result.success, "heavy": heavy, "ml": out["signals"]["ml"],
+                  "suggestions": out["suggestions"]}))
 """
 
 
@@ -292,4 +287,5 @@ def test_a_predict_run_imports_neither_scikit_learn_pandas_scipy_nor_mlflow(bund
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["ml"]["available"], report
+    assert report["suggestions"]["available"] and report["suggestions"]["best_posting_hour"]
     assert report["heavy"] == [], f"the predict run imported {report['heavy']}"

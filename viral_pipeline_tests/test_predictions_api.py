@@ -232,6 +232,7 @@ def test_a_result_stored_by_the_first_release_is_still_served(api_client):
         "platt_version": None,
         "model_trained_on": None,
         "model_source_mismatch": False,
+        "suggestions": None,
     }
 
 

@@ -3,13 +3,16 @@
 
 Results stored by earlier releases lack the fields added since (`probability_source`,
 `probability_note`, `raw_probability`, `platt_version`, `model_trained_on`,
-`model_source_mismatch`): those default, so every stored result stays readable. In the earliest
+`model_source_mismatch`, `suggestions`): those default, so every stored result stays readable. In the earliest
 ones `viral_probability` is the raw aggregate score, not a calibrated probability. Keys this model
 does not declare (the earliest results also carried the run id, which the row keeps in its own
 `dagster_run_id` column) are ignored.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +40,57 @@ class StageRecord(BaseModel):
     cost_cents: float
     input_tokens: int | None = None
     output_tokens: int | None = None
+
+
+SuggestionKind = Literal["posting_hour", "hashtags", "sound", "duration"]
+
+
+class SuggestedSound(BaseModel):
+    name: str
+    author: str | None
+    id: str
+
+
+class Suggestion(BaseModel):
+    """One concrete change to the request, scored by the champion that scored the request."""
+
+    kind: SuggestionKind
+    change: str = Field(description="the change in words")
+    posted_at: datetime | None = Field(default=None, description="kind posting_hour: when")
+    hashtags: list[str] | None = Field(
+        default=None, description="kind hashtags: every hashtag the video would carry"
+    )
+    sound: SuggestedSound | None = Field(default=None, description="kind sound: which one")
+    duration_s: int | None = Field(default=None, description="kind duration: how long")
+    viral_probability: float = Field(
+        description="the champion's probability of the request with this change"
+    )
+    lift: float = Field(
+        description="viral_probability minus the champion's probability of the request as sent"
+    )
+
+
+class Suggestions(BaseModel):
+    """What-if suggestions: the best posting hour of the next 48 and the changes that help most."""
+
+    available: bool
+    reason: str | None = Field(default=None, description="why there are none, when none")
+    model_version: str | None = None
+    viral_probability: float | None = Field(
+        default=None,
+        description="the champion's probability of the request as sent, which each lift is "
+        "measured from (the result's viral_probability may be calibrated on outcomes instead)",
+    )
+    best_posting_hour: Suggestion | None = Field(
+        default=None,
+        description="the whole hour of the next 48 (from posted_at) of highest probability",
+    )
+    changes: list[Suggestion] = Field(
+        default_factory=list,
+        description="at most two changes of different kinds (hashtags, sound, duration), the "
+        "largest lifts first; only changes that raise the probability",
+    )
+    candidates_scored: int = 0
 
 
 class PredictionResult(BaseModel):
@@ -70,3 +124,7 @@ class PredictionResult(BaseModel):
     stages: list[StageRecord]
     cost_cents: float
     duration_ms: float
+    suggestions: Suggestions | None = Field(
+        default=None,
+        description="what-if suggestions from the champion; null in results stored before them",
+    )

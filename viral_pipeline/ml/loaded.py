@@ -6,9 +6,11 @@ which only needs these, imports neither MLflow nor scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from viral_pipeline.engine.model.provenance import Provenance
 
@@ -32,19 +34,25 @@ class LoadedModel:
         return isinstance(self.model, CompiledScorer)
 
     def probability(self, raw: Mapping[str, Any]) -> float:
-        """P(viral) of one row of raw columns (`RAW_COLUMNS` and the creator history columns).
+        """P(viral) of one row of raw columns (`RAW_COLUMNS` and the creator history columns)."""
+        return float(self.probabilities([raw])[0])
+
+    def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """P(viral) of each row of raw columns, scored in one matrix call.
 
         A champion trained before the creator history columns existed reads the leading
         request feature columns only, as it was trained."""
+        if not rows:
+            return np.zeros(0)
         if self.compiled:
             from viral_pipeline.engine.model.feature_row import feature_vector
 
-            vector = feature_vector(raw)[: self.model.n_features]
-            return float(self.model.predict_proba(vector[None, :])[0, 1])
+            matrix = np.stack([feature_vector(raw) for raw in rows])[:, : self.model.n_features]
+            return np.asarray(self.model.predict_proba(matrix)[:, 1], dtype=float)
         import pandas as pd
 
         from viral_pipeline.engine.model.features import build_features
 
-        features = build_features(pd.DataFrame([dict(raw)]))
+        features = build_features(pd.DataFrame([dict(raw) for raw in rows]))
         columns = getattr(self.model, "feature_names_in_", features.columns)
-        return float(self.model.predict_proba(features[list(columns)])[0, 1])
+        return np.asarray(self.model.predict_proba(features[list(columns)])[:, 1], dtype=float)

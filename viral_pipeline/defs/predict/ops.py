@@ -80,7 +80,11 @@ def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
     with StageTimer(SignalName.TRENDS, _request_id(normalized), app_db, (normalized,)) as timer:
         snapshot = load_trend_snapshot(app_db.engine(), as_of=request.posted_at.date())
         signal = score_trends(request, snapshot)
-        return timer.output(signal, sound_trend_score=sound_trend_score(request, snapshot))
+        return timer.output(
+            signal,
+            sound_trend_score=sound_trend_score(request, snapshot),
+            carry={"trend_snapshot": snapshot},  # the what-if suggestions' trending choices
+        )
 
 
 def _judge(
@@ -168,13 +172,15 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 @dg.op(
     out=STAGED,
     description="The champion model's probability for the features known before posting, "
-    "the creator's earlier videos included.",
+    "the creator's earlier videos included, and its what-if suggestions.",
 )
 def ml(
     normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase
 ) -> dg.Output:
-    from viral_pipeline.engine.inputs.request import feature_row
+    from viral_pipeline.engine.inputs.request import model_row
+    from viral_pipeline.engine.model import what_if
     from viral_pipeline.engine.signals.aggregate import Signal, ml_score
+    from viral_pipeline.engine.signals.trends_match import TrendSnapshot
     from viral_pipeline.ml.loaded import NoChampionError
 
     request = normalized.value
@@ -183,7 +189,10 @@ def ml(
         try:
             champion = model_serving.champion(app_db.engine())
         except NoChampionError as error:
-            return timer.output(Signal(name, None, False, str(error)), model_version="none")
+            none = {"suggestions": what_if.unavailable(str(error))}
+            return timer.output(
+                Signal(name, None, False, str(error)), model_version="none", carry=none
+            )
         decision = model_serving.serving_decision(champion.version, champion.trained_on)
         served = {
             "model_version": champion.version,
@@ -192,19 +201,45 @@ def ml(
         }
         if not decision.allowed:
             # Like a missing champion: the other signals' weights are redistributed.
-            return timer.output(Signal(name, None, False, decision.reason), **served)
-        history = model_serving.creator_history(
-            app_db.engine(), request.creator_handle, request.posted_at
+            none = {"suggestions": what_if.unavailable(decision.reason, champion.version)}
+            return timer.output(Signal(name, None, False, decision.reason), **served, carry=none)
+        # One query of the creator's videos serves the request and every candidate posting hour.
+        history_at = model_serving.creator_histories(
+            app_db.engine(),
+            request.creator_handle,
+            what_if.posting_hours(request.posted_at)[-1],
         )
-        raw = feature_row(request, trends.extra.get("sound_trend_score", 0.0)) | history
-        probability = champion.probability(raw)
+        trend = trends.extra.get("sound_trend_score", 0.0)
+        probability = champion.probability(model_row(request, trend, history_at(request.posted_at)))
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
         signal = Signal(
             name, score, True, f"{reason}; {decision.reason}" if decision.mismatch else reason
         )
+        try:
+            suggestions = what_if.suggest(
+                request,
+                base_probability=probability,
+                snapshot=trends.extra.get("trend_snapshot") or TrendSnapshot.empty(),
+                history_at=history_at,
+                score=champion.probabilities,
+                model_version=champion.version,
+            )
+        except Exception as error:
+            # Suggestions are advice on top of the prediction: their failure is reported, and
+            # the prediction is served without them.
+            from viral_pipeline.observability import report_exception
+
+            report_exception(error, request_id=_request_id(normalized), stage="what_if")
+            reason = f"failed: {type(error).__name__}"
+            suggestions = what_if.unavailable(reason, champion.version)
         return timer.output(
-            signal, **served, ml_probability=probability, compiled_model=champion.compiled
+            signal,
+            **served,
+            ml_probability=probability,
+            compiled_model=champion.compiled,
+            suggestions_scored=suggestions.candidates_scored,
+            carry={"suggestions": suggestions},
         )
 
 
@@ -293,6 +328,7 @@ def persist(calibrate: Staged, app_db: AppDatabase) -> dg.Output:
             stages=[s.record() for s in staged],
             cost_cents=round(sum(s.cost_cents for s in staged), 6),
             duration_ms=round(sum(s.duration_ms for s in staged), 2),
+            suggestions=ml.extra.get("suggestions"),
         )
         engine = app_db.engine()
         record_stages(engine, request_id, result.stages)

@@ -89,17 +89,20 @@ class ModelServing(dg.ConfigurableResource):
             label_window_days=settings.label_window_days,
         )
 
-    def creator_history(self, engine, handle: str | None, posted_at) -> dict[str, float]:
-        """The creator history features of a request (engine/model/creator_history.py); without
-        a handle the creator is unknown and they are left out (NaN, as in feature_vector)."""
+    def creator_histories(self, engine, handle: str | None, until):
+        """The creator history features (engine/model/creator_history.py) at any posting time up
+        to `until`, as a function of that time, from one query of the creator's videos before
+        `until`: `PriorHistory.at` keeps, for each time, only the videos strictly before it and the
+        labels of windows closed before its own opened, so each equals a query at that time.
+        Without a handle the creator is unknown and they are left out (NaN, as in feature_vector)."""
         if handle is None:
-            return {}
-        from viral_pipeline.engine.model.creator_history import history_of
+            return lambda posted_at: {}
+        from viral_pipeline.engine.model.creator_history import PriorHistory
         from viral_pipeline.store.creator_history import prior_videos
 
         window_days = self.label_window_days
-        prior = prior_videos(engine, handle, posted_at, window_days=window_days)
-        return history_of(prior, posted_at, quantile=self.viral_quantile, window_days=window_days)
+        prior = prior_videos(engine, handle, until, window_days=window_days)
+        return PriorHistory(prior, quantile=self.viral_quantile, window_days=window_days).at
 
     def serving_decision(self, version: str, trained_on):
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""

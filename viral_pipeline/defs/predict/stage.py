@@ -107,8 +107,12 @@ class StageTimer:
         provider: str | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        carry: dict[str, Any] | None = None,
         **metadata: Any,
     ) -> dg.Output:
+        """The op's output. `metadata` is logged and shown in the UI; `carry` holds values only
+        later ops read (a trend snapshot, the suggestions), too large or too structured for a
+        log line, and is neither."""
         duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
         cost_cents = round(float(cost_cents), 6)
         # Request, stage, duration and cost on one line: a stage's cost is never logged apart from it.
@@ -129,7 +133,7 @@ class StageTimer:
             provider,
             input_tokens,
             output_tokens,
-            metadata,
+            {**metadata, **(carry or {})},
             self._upstream,
         )
         return dg.Output(

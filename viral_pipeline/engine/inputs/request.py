@@ -23,6 +23,7 @@ without a sound has ``sound_original = None``, and an unknown follower count sta
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -249,3 +250,12 @@ def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, A
         "verified": req.verified,
         "posted_at": req.posted_at,
     }
+
+
+def model_row(
+    req: NormalizedRequest, sound_trend_score: float, history: Mapping[str, float]
+) -> dict[str, Any]:
+    """The row the champion scores for a served request: its raw columns and its creator's
+    history. The `ml` op and the what-if suggestions both build their rows here, so a suggestion
+    is scored exactly as the request it changes."""
+    return feature_row(req, sound_trend_score) | dict(history)

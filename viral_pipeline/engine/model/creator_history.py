@@ -19,6 +19,7 @@ numpy and the standard library only: a `predict` run imports this (no pandas the
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,26 +108,37 @@ def _figures(
     return [float(count), mean, median, viral_rate, days_since, float(count == 0)]
 
 
+class PriorHistory:
+    """A creator's stored videos, sorted once: `at(posted_at)` is `history_of` at any posting
+    time, a bisection each (the what-if suggestions ask it for 48 posting hours)."""
+
+    def __init__(self, prior: Sequence[PriorVideo], *, quantile: float, window_days: int) -> None:
+        ordered = sorted(prior, key=lambda v: as_utc(v.posted_at).timestamp())
+        self._times = [as_utc(v.posted_at).timestamp() for v in ordered]
+        self._logs = [math.log1p(max(v.plays, 0)) for v in ordered]
+        self._viral = [is_top_quantile(v.window_below, v.window_videos, quantile) for v in ordered]
+        self._window_days = window_days
+
+    def at(self, posted_at: datetime) -> dict[str, float]:
+        """HISTORY_COLUMNS of a video posted at `posted_at` (only videos strictly earlier)."""
+        posted = as_utc(posted_at).timestamp()
+        j = bisect_left(self._times, posted)
+        # The window opens at or before the posting time: its closed videos are earlier ones.
+        closed = bisect_left(self._times, float(window_start_s(posted, self._window_days)))
+        logs, viral = self._logs[:j], self._viral[:closed]
+        figures = _figures(
+            j,
+            math.fsum(logs) / j if j else _NAN,
+            float(np.median(logs)) if j else _NAN,
+            sum(viral) / len(viral) if viral else _NAN,
+            (posted - self._times[j - 1]) / _DAY_S if j else _NAN,
+        )
+        return dict(zip(HISTORY_COLUMNS, figures))
+
+
 def history_of(
     prior: Sequence[PriorVideo], posted_at: datetime, *, quantile: float, window_days: int
 ) -> dict[str, float]:
     """HISTORY_COLUMNS of a video posted at `posted_at`, from the creator's stored videos (any
     not strictly earlier are left out here too, so a caller cannot leak them)."""
-    posted = as_utc(posted_at).timestamp()
-    earlier = sorted(
-        (v for v in prior if as_utc(v.posted_at).timestamp() < posted),
-        key=lambda v: as_utc(v.posted_at).timestamp(),
-    )
-    opens = float(window_start_s(posted, window_days))
-    logs = [math.log1p(max(v.plays, 0)) for v in earlier]
-    closed = [v for v in earlier if as_utc(v.posted_at).timestamp() < opens]
-    viral = [is_top_quantile(v.window_below, v.window_videos, quantile) for v in closed]
-    j = len(earlier)
-    figures = _figures(
-        j,
-        math.fsum(logs) / j if j else _NAN,
-        float(np.median(logs)) if j else _NAN,
-        sum(viral) / len(viral) if viral else _NAN,
-        (posted - as_utc(earlier[-1].posted_at).timestamp()) / _DAY_S if j else _NAN,
-    )
-    return dict(zip(HISTORY_COLUMNS, figures))
+    return PriorHistory(prior, quantile=quantile, window_days=window_days).at(posted_at)

@@ -328,6 +328,13 @@ def sound_trend_score(req: NormalizedRequest, snapshot: TrendSnapshot) -> float:
     return sound.trend_score if sound is not None else 0.0
 
 
+def sound_trend_scores(reqs: Sequence[NormalizedRequest], snapshot: TrendSnapshot) -> list[float]:
+    """`sound_trend_score` of every request, their sounds matched together (`match_sounds`)."""
+    return [
+        sound.trend_score if sound is not None else 0.0 for sound, _ in match_sounds(reqs, snapshot)
+    ]
+
+
 def _matched_hashtags(tags: Iterable[str], snapshot: TrendSnapshot) -> dict[str, tuple[str, float]]:
     """Snapshot tag -> (the request's spelling, popularity); a snapshot tag counts once."""
     index = snapshot._tags
