@@ -34,8 +34,8 @@ from viral_pipeline.engine.signals.learned_weights import (
     design_matrix,
 )
 
-# Inverse L2 strength (scikit-learn's C): at the minimum of 50 outcomes it keeps ten
-# coefficients from chasing a handful of positives; its pull fades as outcomes accumulate.
+# Inverse L2 strength (scikit-learn's C) on standardised columns: at the minimum of 50 outcomes it
+# keeps ten coefficients from chasing a handful of positives; its pull fades as outcomes accumulate.
 PENALTY_C = 1.0
 _EPS = 1e-15
 
@@ -99,16 +99,22 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def _fit(design: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """(intercept, coefficients over every column); constant columns stay at 0."""
-    varying = design.std(axis=0) > 0
+    """(intercept, coefficients over every column); constant columns stay at 0.
+
+    The penalty sees standardised columns, so a signal whose scores spread little (an ML score
+    that stays within 30..60) is not shrunk harder than one that spans 0..100; the coefficients
+    are turned back to the design's own scale."""
+    spread = design.std(axis=0)
+    varying = spread > 0
     coefficients = np.zeros(design.shape[1])
     if not varying.any():
         rate = float(np.clip(labels.mean(), _EPS, 1 - _EPS))
         return float(np.log(rate / (1 - rate))), coefficients
+    centre, scale = design[:, varying].mean(axis=0), spread[varying]
     model = LogisticRegression(C=PENALTY_C, max_iter=1000)
-    model.fit(design[:, varying], labels)
-    coefficients[varying] = model.coef_[0]
-    return float(model.intercept_[0]), coefficients
+    model.fit((design[:, varying] - centre) / scale, labels)
+    coefficients[varying] = model.coef_[0] / scale
+    return float(model.intercept_[0] - coefficients[varying] @ centre), coefficients
 
 
 def _predict(intercept: float, coefficients: np.ndarray, design: np.ndarray) -> np.ndarray:
