@@ -6,7 +6,9 @@
 2. For each seed k, two later simulated days: an outcome day and an evaluation day. Their videos
    are scored with the engine the `predict` job runs (rules, trends against that database's
    trend snapshot, the champion's probability as the ml signal; no LLM judge, as without keys),
-   and each video's outcome is its day's top-decile label.
+   and each video's outcome is its day's top-decile label. With `--noise-judges` both judges
+   answer scores drawn independently of the video: what the fixed weights' 0.30 share of judges
+   costs when the judges carry no information.
 3. From the outcome day, `n` outcomes are drawn (seeded by k) for each `--sizes` n, and
    `fit_learned_weights` runs on them as `signal_weights_fit` does:
    - cross-fitted (5 folds, held out): the learned weights' log loss and Brier against the fixed
@@ -16,7 +18,8 @@
      outcomes against Platt fitted on the same n outcomes' fixed aggregate.
 Figures are medians over the seeds.
 
-Run from the repo root:  .venv/bin/python bench/learned_weights.py [--seeds 5] [--sizes 50,200,1000]
+Run from the repo root:  .venv/bin/python bench/learned_weights.py [--seeds 5] [--sizes 50,200,1000,5000]
+                         [--noise-judges]
                          [--eval-videos 5000] [--train-days 20] [--videos-per-day 2000] [--start 2025-03-03]
 """
 
@@ -59,8 +62,10 @@ from viral_pipeline.store.db import ready_engine  # noqa: E402
 from viral_pipeline.store.trend_snapshot import load_trend_snapshot  # noqa: E402
 
 
-def signal_scores(engine, model, threshold: float, day: date, n: int):  # type: ignore[no-untyped-def]
-    """(scores (n, 5), NaN for the judges; top-decile labels) of the day's first n valid videos."""
+def signal_scores(engine, model, threshold: float, day: date, n: int, noise_judges: bool = False):  # type: ignore[no-untyped-def]
+    """(scores (n, 5); top-decile labels) of the day's first n valid videos. The judges are
+    unavailable (NaN), or with `noise_judges` both answer a score drawn independently of the video
+    (uniform 0..100, seeded by the day): judges that carry no information."""
     records = videos_of(day, n)
     requests = [normalize(as_request(r), now=r.posted_at) for r in records]
     snapshot = load_trend_snapshot(engine, as_of=requests[0].posted_at.date())
@@ -71,6 +76,8 @@ def signal_scores(engine, model, threshold: float, day: date, n: int):  # type: 
         scores[k, 0] = score_rules(req).score
         scores[k, 1] = score_trends(req, snapshot).score
         scores[k, 2] = ml_score(float(p), threshold)
+    if noise_judges:
+        scores[:, 3:] = np.random.default_rng(day.toordinal()).uniform(0, 100, (len(requests), 2))
     plays = pd.Series([r.play_count for r in records], dtype=float)
     posted = pd.Series(pd.to_datetime([r.posted_at for r in records], utc=True))
     labels = label_top_decile(plays, window_key(posted), 0.9)[0].to_numpy(float)
@@ -105,11 +112,18 @@ def one_fit(scores, labels, evaluation, weights, n: int, seed: int) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--sizes", default="50,200,1000", help="outcomes per fit, comma-separated")
+    parser.add_argument(
+        "--sizes", default="50,200,1000,5000", help="outcomes per fit, comma-separated"
+    )
     parser.add_argument("--eval-videos", type=int, default=5000)
     parser.add_argument("--train-days", type=int, default=20)
     parser.add_argument("--videos-per-day", type=int, default=2000, help="training days' size")
     parser.add_argument("--start", type=date.fromisoformat, default=START)
+    parser.add_argument(
+        "--noise-judges",
+        action="store_true",
+        help="both LLM judges answer scores that carry no information (default: no keys, unavailable)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     logging.basicConfig(level=logging.WARNING)
@@ -134,8 +148,12 @@ def main() -> None:
                     first + timedelta(days=2 * k),
                     first + timedelta(days=2 * k + 1),
                 )
-                pool = signal_scores(engine, model, threshold, outcome_day, max(sizes))
-                evaluation = signal_scores(engine, model, threshold, eval_day, args.eval_videos)
+                pool = signal_scores(
+                    engine, model, threshold, outcome_day, max(sizes), args.noise_judges
+                )
+                evaluation = signal_scores(
+                    engine, model, threshold, eval_day, args.eval_videos, args.noise_judges
+                )
                 for n in sizes:
                     figures = one_fit(*pool, evaluation, weights, n, seed=k)
                     runs[n].append(figures)
@@ -151,8 +169,10 @@ def main() -> None:
                     )
         finally:
             engine.dispose()
+    judges = "two judges of pure noise" if args.noise_judges else "no judge (no keys)"
     print(
-        f"\nmedian over {args.seeds} seeds (learned / fixed + Platt; fresh day: {args.eval_videos} videos):"
+        f"\n{judges}; median over {args.seeds} seeds (learned / fixed + Platt; fresh day: "
+        f"{args.eval_videos} videos):"
     )
     print(
         "| outcomes | cross-fitted log loss | cross-fitted Brier | gate passes | fresh-day log loss | fresh-day Brier |"
