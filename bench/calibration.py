@@ -120,7 +120,7 @@ def as_request(record: VideoRecord) -> AnalyzeRequest:
             "hashtags": [tag for tag in record.hashtags if tag.strip() and " " not in tag][:30],
             "sound": sound,
             "duration_s": min(600, record.duration_s),
-            "posted_at": record.posted_at,
+            "posted_at": record.posted_at.isoformat(),  # the API takes ISO-8601 text
             "creator": {
                 "handle": record.author_handle[:64],
                 "followers": record.author_followers,

@@ -46,6 +46,13 @@ def _run(instance=None, selection=None):
     )
 
 
+def _platt_check(result):
+    """calibration_improves' evaluation (the job also fits the learned signal weights)."""
+    return next(
+        c for c in result.get_asset_check_evaluations() if c.check_name == "calibration_improves"
+    )
+
+
 def _meta(result, node):
     return {
         key: value.value
@@ -125,7 +132,7 @@ def test_fewer_than_50_outcomes_fit_nothing_and_50_fit(db, n, fitted):
     if not fitted:
         assert "not yet possible" in meta["reason"] and "49 outcomes" in meta["reason"]
         assert latest_platt(db) is None and serving["published"] is False
-        (check,) = result.get_asset_check_evaluations()
+        check = _platt_check(result)
         assert check.passed and check.metadata["fitted"].value is False
         return
     stored = latest_platt(db)
@@ -148,7 +155,7 @@ def test_a_passing_fit_serves_and_is_logged_to_mlflow(db):
     insert_pairs(db, *miscalibrated_pairs(400, seed=2), model_version="7")
     result = _run()
     assert result.success
-    (check,) = result.get_asset_check_evaluations()
+    check = _platt_check(result)
     assert check.passed and check.metadata["ece_after"].value <= check.metadata["ece_before"].value
     assert check.metadata["ece_after"].value <= check.metadata["ece_threshold"].value
     meta = _meta(result, "platt_calibration")
@@ -184,7 +191,7 @@ def test_a_failing_fit_never_serves_even_when_a_later_run_selects_only_the_publi
     raw, labels = miscalibrated_pairs(300, seed=5)
     insert_pairs(db, raw, ~labels)
     result = _run(instance)
-    (check,) = result.get_asset_check_evaluations()
+    check = _platt_check(result)
     assert not check.passed and "slope" in check.description
     assert not result.success or not result.asset_materializations_for_node("serving_calibration")
     assert latest_platt(db).version == good  # the previous version keeps serving
@@ -254,4 +261,6 @@ def test_the_daily_schedule_runs_the_calibration_job_and_is_running_by_default()
         "calibration_audit",
         "platt_calibration",
         "serving_calibration",
+        "signal_weights_fit",
+        "serving_signal_weights",
     }

@@ -208,10 +208,14 @@ def test_end_to_end_predictions_outcomes_calibration_then_a_calibrated_predictio
     for request_id, label in zip(ids, viral):
         insert_outcome(_engine(), request_id, bool(label))
 
-    calibration = defs.resolve_job_def("calibration_job").execute_in_process(instance=instance)
-    assert calibration.success
-    (check,) = calibration.get_asset_check_evaluations()
-    assert check.passed, check.metadata
+    # The outcomes follow the fixed weights' aggregate itself: the learned signal weights, fitted
+    # in the same job, may fail their own blocking check and fail the run; Platt's branch publishes.
+    calibration = defs.resolve_job_def("calibration_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    checks = {c.check_name: c for c in calibration.get_asset_check_evaluations()}
+    assert checks["calibration_improves"].passed, checks["calibration_improves"].metadata
+    assert calibration.asset_materializations_for_node("serving_calibration")
     stored = latest_platt(_engine())
     assert stored is not None
 

@@ -1,21 +1,26 @@
 """The loop, unattended, on the simulated source: real predictions with a published champion →
 their videos announced → `evaluate_predictions_job` collects the 7d outcomes → `calibration_job`
-fits and publishes Platt parameters → the next prediction comes back calibrated."""
+fits and publishes Platt parameters (and the learned signal weights when they beat the fixed ones)
+→ the next prediction comes back calibrated, saying which weights served."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import numpy as np
+import pytest
 
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
 from viral_pipeline.engine.model.features import build_features
+from viral_pipeline.engine.signals.learned_weights import learned_weights_or_error, scores_row
 from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import publish
 from viral_pipeline.settings import get_settings
+from viral_pipeline.store.calibration import latest_platt
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video
+from viral_pipeline.store.signal_weights import latest_learned_weights
 from viral_pipeline_tests.prediction_builders import BUNDLED, scrape_simulated_day
 from viral_pipeline_tests.test_calibration_predict import _predict
 
@@ -84,14 +89,32 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
     collected = [o for rid in ids for o in outcomes_of(engine, rid) if o["evaluation_tier"] == "7d"]
     assert len(collected) >= 75 and 0 < sum(o["is_viral"] for o in collected) < len(collected)
 
-    calibration = defs.resolve_job_def("calibration_job").execute_in_process(instance=instance)
-    assert calibration.success
-    (check,) = calibration.get_asset_check_evaluations()
+    calibration = defs.resolve_job_def("calibration_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    checks = {c.check_name: c for c in calibration.get_asset_check_evaluations()}
+    check = checks["calibration_improves"]
     assert check.passed, check.metadata
     fit = calibration.asset_materializations_for_node("platt_calibration")[0].metadata
     assert fit["ece_after"].value <= fit["ece_before"].value
+    assert latest_platt(engine) is not None
 
     (after,) = _predict(defs, instance, _requests(1, seed=9))
-    assert after["is_calibrated"] is True and after["platt_version"]
-    assert after["probability_source"] == "outcome_calibration"
+    assert after["is_calibrated"] is True
     assert after["viral_probability"] != after["raw_probability"]
+    # The learned signal weights, fitted in the same job on the same 7d outcomes, serve in Platt's
+    # place when they beat the fixed weights on held-out outcomes (here 80 outcomes: measured
+    # passing by a small margin); either way the result says which served.
+    learned = checks["learned_weights_beat_fixed"]
+    if learned.passed:
+        stored = latest_learned_weights(engine)
+        weights = learned_weights_or_error(stored.params)
+        scores = {name: signal["score"] for name, signal in after["signals"].items()}
+        assert after["probability_source"] == "learned_weights" and after["platt_version"] is None
+        assert after["weights_source"] == "learned" and after["weights_version"] == stored.version
+        assert after["viral_probability"] == pytest.approx(
+            float(weights.probabilities(scores_row(scores)[None, :])[0]), abs=1e-6
+        )
+    else:
+        assert after["probability_source"] == "outcome_calibration" and after["platt_version"]
+        assert after["weights_source"] == "fixed" and after["weights_version"] is None

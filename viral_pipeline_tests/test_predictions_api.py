@@ -233,6 +233,9 @@ def test_a_result_stored_by_the_first_release_is_still_served(api_client):
         "model_trained_on": None,
         "model_source_mismatch": False,
         "suggestions": None,
+        "weights_source": "fixed",  # the only weights the first release had
+        "weights_version": None,
+        "weights_note": None,
     }
 
 

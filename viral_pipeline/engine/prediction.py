@@ -3,10 +3,11 @@
 
 Results stored by earlier releases lack the fields added since (`probability_source`,
 `probability_note`, `raw_probability`, `platt_version`, `model_trained_on`,
-`model_source_mismatch`, `suggestions`): those default, so every stored result stays readable. In the earliest
-ones `viral_probability` is the raw aggregate score, not a calibrated probability. Keys this model
-does not declare (the earliest results also carried the run id, which the row keeps in its own
-`dagster_run_id` column) are ignored.
+`model_source_mismatch`, `weights_source`, `weights_version`, `weights_note`, `suggestions`):
+those default, so every stored result stays readable. In the earliest ones `viral_probability` is
+the raw aggregate score, not a calibrated probability. Keys this model does not declare (the
+earliest results also carried the run id, which the row keeps in its own `dagster_run_id` column)
+are ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from viral_pipeline.engine.calibration.platt import ProbabilitySource
 from viral_pipeline.engine.model.provenance import Provenance
 from viral_pipeline.engine.signals.aggregate import Confidence, SignalName
+from viral_pipeline.engine.signals.learned_weights import WeightsSource
 
 
 class SignalResult(BaseModel):
@@ -118,6 +120,17 @@ class PredictionResult(BaseModel):
     model_source_mismatch: bool = Field(
         default=False,
         description="the champion was trained on another scraper source than the configured one",
+    )
+    weights_source: WeightsSource = Field(
+        default="fixed",
+        description="which weights combined the signals: the configured ones (WEIGHT_*; every "
+        "result before learned weights existed) or weights learned from outcomes",
+    )
+    weights_version: str | None = Field(
+        default=None, description="the learned weights' version; null when the fixed ones served"
+    )
+    weights_note: str | None = Field(
+        default=None, description="why these weights served (recorded since learned weights exist)"
     )
     signals: dict[SignalName, SignalResult]
     notes: list[str]

@@ -1,7 +1,8 @@
 """platt_calibration's MLflow run: parameters, ECE before and after, reliability diagrams.
 
 One run per fit in the `platt_calibration` experiment, so fits can be compared in the MLflow UI
-like model runs. The calibration_improves verdict is tagged on the run.
+like model runs. The calibration_improves verdict is tagged on the run. `log_fit_run` is the run
+of any fit on outcomes (the learned signal weights' too).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 import mlflow
 from viral_pipeline.engine.calibration.platt_fit import FOLDS, N_BINS, CalibrationFit
@@ -45,27 +48,45 @@ def log_calibration_run(
     artifact_root: str | None,
 ) -> tuple[str, str]:
     """(run id, artifact URI of the after-calibration reliability diagram)."""
-    experiment_id = ensure_experiment(tracking_uri, EXPERIMENT, artifact_root)
+    return log_fit_run(
+        EXPERIMENT,
+        params={
+            "version": version,
+            "evaluation_tier": tier,
+            "model_version": model_version or "none",
+            "bins": N_BINS,
+            "cross_fit_folds": FOLDS,
+        },
+        metrics=fit_metrics(fit),
+        diagrams=[(DIAGRAMS[0], fit.labels, fit.raw), (DIAGRAMS[1], fit.labels, fit.cross_fitted)],
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+    )
+
+
+def log_fit_run(
+    experiment: str,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    diagrams: list[tuple[str, np.ndarray, np.ndarray]],
+    tracking_uri: str,
+    artifact_root: str | None,
+) -> tuple[str, str]:
+    """One run of a fit on outcomes: params, metrics and a reliability diagram per (file name,
+    labels, probabilities); (run id, artifact URI of the last diagram)."""
+    experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
     with (
         tempfile.TemporaryDirectory() as folder,
         mlflow.start_run(experiment_id=experiment_id) as run,
     ):
-        mlflow.log_params(
-            {
-                "version": version,
-                "evaluation_tier": tier,
-                "model_version": model_version or "none",
-                "bins": N_BINS,
-                "cross_fit_folds": FOLDS,
-            }
-        )
-        mlflow.log_metrics(fit_metrics(fit))
-        before, after = (Path(folder) / name for name in DIAGRAMS)
-        plots.reliability_diagram_png(fit.labels, fit.raw, before, N_BINS)
-        plots.reliability_diagram_png(fit.labels, fit.cross_fitted, after, N_BINS)
-        for path in (before, after):
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        for name, labels, probabilities in diagrams:
+            path = Path(folder) / name
+            plots.reliability_diagram_png(labels, probabilities, path, N_BINS)
             mlflow.log_artifact(str(path), artifact_path="plots")
-        return run.info.run_id, f"{run.info.artifact_uri}/plots/{DIAGRAMS[1]}"
+        return run.info.run_id, f"{run.info.artifact_uri}/plots/{diagrams[-1][0]}"
 
 
 def tag_verdict(mlflow_client: Any, run_id: str, passed: bool) -> None:

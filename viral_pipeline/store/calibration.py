@@ -23,6 +23,12 @@ from viral_pipeline.store.schema import (
     platt_calibrations,
     prediction_requests,
 )
+from viral_pipeline.store.versioned_params import (
+    StoredVersion,
+    has_version,
+    latest_version,
+    save_version,
+)
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,14 @@ class CalibrationPair:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class StoredPlatt:
-    version: str
-    params: Any  # the JSON document as stored: validated by the reader, never trusted here
-    evaluation_tier: str
-    fitted_at: datetime
+StoredPlatt = StoredVersion
 
 
-def load_calibration_pairs(
+def predictions_with_outcomes(
     engine: sa.Engine, tier: str, *, since: datetime | None = None
-) -> list[CalibrationPair]:
-    """Succeeded predictions with an outcome of `tier`, oldest first (optionally created since)."""
+) -> list[sa.Row]:
+    """(request_id, result, created_at, is_viral) of the succeeded predictions with an outcome of
+    `tier`, oldest first (optionally created since): what the fits on outcomes read."""
     query = (
         sa.select(
             prediction_requests.c.request_id,
@@ -62,9 +64,15 @@ def load_calibration_pairs(
     if since is not None:
         query = query.where(prediction_requests.c.created_at >= since)
     with engine.connect() as connection:
-        rows = connection.execute(query).fetchall()
+        return list(connection.execute(query).fetchall())
+
+
+def load_calibration_pairs(
+    engine: sa.Engine, tier: str, *, since: datetime | None = None
+) -> list[CalibrationPair]:
+    """Succeeded predictions with an outcome of `tier`, oldest first (optionally created since)."""
     pairs = []
-    for row in rows:
+    for row in predictions_with_outcomes(engine, tier, since=since):
         result = row.result or {}
         raw = result.get("raw_probability")
         if raw is None:
@@ -86,44 +94,17 @@ def load_calibration_pairs(
 
 def save_platt_params(engine: sa.Engine, params: PlattParams, tier: str) -> None:
     """Store a version; from the next prediction on it serves (the newest fitted_at wins)."""
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(platt_calibrations).values(
-                version=params.version,
-                params=params.model_dump(mode="json"),
-                evaluation_tier=tier,
-                fitted_at=params.fitted_at,
-            )
-        )
+    document = params.model_dump(mode="json")
+    save_version(engine, platt_calibrations, params.version, document, tier, params.fitted_at)
 
 
 def latest_platt(engine: sa.Engine) -> StoredPlatt | None:
     """The serving version: one query on the fitted_at index."""
-    query = (
-        sa.select(
-            platt_calibrations.c.version,
-            platt_calibrations.c.params,
-            platt_calibrations.c.evaluation_tier,
-            platt_calibrations.c.fitted_at,
-        )
-        .order_by(platt_calibrations.c.fitted_at.desc(), platt_calibrations.c.id.desc())
-        .limit(1)
-    )
-    with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return None
-    return StoredPlatt(row.version, row.params, row.evaluation_tier, _utc(row.fitted_at))
+    return latest_version(engine, platt_calibrations)
 
 
 def has_platt_version(engine: sa.Engine, version: str) -> bool:
-    with engine.connect() as connection:
-        return (
-            connection.execute(
-                sa.select(platt_calibrations.c.id).where(platt_calibrations.c.version == version)
-            ).first()
-            is not None
-        )
+    return has_version(engine, platt_calibrations, version)
 
 
 def record_audit(

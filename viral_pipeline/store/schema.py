@@ -229,6 +229,18 @@ platt_calibrations = sa.Table(
     sa.Column("fitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
+# serving_signal_weights' gated versions of the signal weights learned from outcomes; the newest
+# serves (engine/signals/learned_weights.py).
+signal_weight_versions = sa.Table(
+    "signal_weight_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(128), nullable=False, unique=True),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("evaluation_tier", sa.String(8), nullable=False),
+    sa.Column("fitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
 # calibration_audit's record of recent predictions' ECE against their outcomes (drift).
 calibration_audits = sa.Table(
     "calibration_audits",

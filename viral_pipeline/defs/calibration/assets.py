@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from viral_pipeline.defs.calibration.resources import CalibrationPolicy
+from viral_pipeline.defs.gated_fits import fitted_output, publish_decision
 from viral_pipeline.defs.resources import AppDatabase, MlflowTracking
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
 
@@ -107,22 +108,15 @@ def platt_calibration(
     candidate = PlattCandidate(
         tier, fit.n, minimum, fit=fit, params=params, mlflow_run_id=run_id, reason=reason
     )
-    return dg.Output(
+    return fitted_output(
         candidate,
-        metadata={
-            "fitted": True,
-            "version": version,
-            "model_version": model_version or "none",
-            "evaluation_tier": tier,
-            "min_outcomes": minimum,
-            **fit_metrics(fit),
-            "reason": reason,
-            "mlflow_run_id": run_id,
-            "reliability_diagram": dg.MetadataValue.url(diagram)
-            if "://" in diagram
-            else dg.MetadataValue.path(diagram),
-            "duration_ms": elapsed_ms(started),
-        },
+        version=version,
+        model_version=model_version,
+        tier=tier,
+        min_outcomes=minimum,
+        figures=fit_metrics(fit),
+        diagram=diagram,
+        started=started,
     )
 
 
@@ -138,23 +132,14 @@ def serving_calibration(
 
     engine = app_db.engine()
     candidate = platt_calibration
-    verdict = candidate.verdict()
-    if candidate.servable() and not has_platt_version(engine, candidate.params.version):
-        save_platt_params(engine, candidate.params, candidate.tier)
-        published, reason = (
-            True,
-            f"version {candidate.params.version} passed calibration_improves and serves",
-        )
-    elif verdict is None:
-        published, reason = False, candidate.reason
-    elif candidate.servable():
-        published, reason = False, "this version is already stored"
-    else:
-        why = "; ".join(verdict.reasons) or candidate.reason
-        published, reason = (
-            False,
-            f"the fit failed calibration_improves ({why}); the previous version keeps serving",
-        )
+    published, reason = publish_decision(
+        candidate,
+        "calibration_improves",
+        version=candidate.params.version if candidate.params else None,
+        stored=lambda version: has_platt_version(engine, version),
+        save=lambda: save_platt_params(engine, candidate.params, candidate.tier),
+        keeps_serving="the previous version keeps serving",
+    )
     serving = latest_platt(engine)
     with bound_context(run_id=context.run.run_id, asset="serving_calibration"):
         log.info(

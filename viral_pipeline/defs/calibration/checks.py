@@ -3,10 +3,8 @@
 import dagster as dg
 
 from viral_pipeline.defs.calibration.assets import platt_calibration
+from viral_pipeline.defs.gated_fits import check_result
 from viral_pipeline.defs.resources import MlflowTracking
-from viral_pipeline.observability import get_logger
-
-log = get_logger(__name__)
 
 
 @dg.asset_check(
@@ -20,39 +18,10 @@ log = get_logger(__name__)
 )
 def calibration_improves(platt_calibration, mlflow_tracking: MlflowTracking) -> dg.AssetCheckResult:
     candidate = platt_calibration
-    verdict = candidate.verdict()
-    if verdict is None:
-        return dg.AssetCheckResult(
-            passed=True,
-            description=f"nothing fitted: {candidate.reason}",
-            metadata={
-                "fitted": False,
-                "n": candidate.n_pairs,
-                "min_outcomes": candidate.min_outcomes,
-            },
-        )
-    fit = candidate.fit
-    passed = candidate.servable()
-    if candidate.mlflow_run_id:
-        from viral_pipeline.ml.calibration_tracking import tag_verdict
 
-        tag_verdict(mlflow_tracking.client(), candidate.mlflow_run_id, passed)
-    reasons = verdict.reasons if verdict.reasons else ([] if passed else [candidate.reason])
-    log.info(
-        "calibration_improves evaluated",
-        passed=passed,
-        reasons=reasons,
-        n=fit.n,
-        ece_before=fit.ece_before,
-        ece_after=fit.ece_after,
-        threshold=fit.ece_threshold,
-    )
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="passed" if passed else "failed: " + "; ".join(reasons),
-        metadata={
-            "fitted": True,
+    def figures() -> dict:
+        fit, verdict = candidate.fit, candidate.verdict()
+        return {
             "n": fit.n,
             "ece_before": fit.ece_before,
             "ece_after": fit.ece_after,
@@ -64,5 +33,17 @@ def calibration_improves(platt_calibration, mlflow_tracking: MlflowTracking) -> 
             "b": fit.b,
             "no_worse_than_before": verdict.no_worse,
             "below_threshold": verdict.below_threshold,
-        },
+        }
+
+    def tag(run_id: str, passed: bool) -> None:
+        from viral_pipeline.ml.calibration_tracking import tag_verdict
+
+        tag_verdict(mlflow_tracking.client(), run_id, passed)
+
+    return check_result(
+        candidate,
+        "calibration_improves",
+        nothing_fitted={"n": candidate.n_pairs, "min_outcomes": candidate.min_outcomes},
+        figures=figures,
+        tag=tag,
     )

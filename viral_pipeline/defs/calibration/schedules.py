@@ -14,8 +14,8 @@ log = get_logger(__name__)
     cron_schedule="0 5 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day 05:00 UTC: calibration_audit, then platt_calibration refits and serving_calibration "
-    "publishes the fit if calibration_improves passed.",
+    description="Every day 05:00 UTC: calibration_audit, then platt_calibration and signal_weights_fit refit, "
+    "and serving_calibration and serving_signal_weights publish each fit that passed its check.",
 )
 def calibration_audit_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     scheduled = context.scheduled_execution_time

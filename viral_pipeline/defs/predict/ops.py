@@ -9,6 +9,7 @@ they share, the timing, cost and lineage of a stage, lives in `StageTimer`.
 
 import dagster as dg
 
+from viral_pipeline.defs.calibration.resources import CalibrationPolicy
 from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
 from viral_pipeline.defs.predict.stage import Staged, StageTimer
 from viral_pipeline.defs.resources import AppDatabase
@@ -245,10 +246,12 @@ def ml(
 
 @dg.op(
     out=STAGED,
-    description="Weighted mean of the available signals; unavailable weight is redistributed.",
+    description="Weighted mean of the available signals (unavailable weight is redistributed), "
+    "and the learned weights' probability when a gated version serves.",
 )
 def aggregate(
     signal_weights: SignalWeights,
+    calibration_policy: CalibrationPolicy,
     rules: Staged,
     trends: Staged,
     ml: Staged,
@@ -256,29 +259,58 @@ def aggregate(
     deepseek: Staged,
     app_db: AppDatabase,
 ) -> dg.Output:
+    from viral_pipeline.defs.predict.signal_weights_cache import current_learned_weights
     from viral_pipeline.engine.signals.aggregate import aggregate as combine
+    from viral_pipeline.engine.signals.learned_weights import choose_weights
 
     scored = (rules, trends, ml, gemini, deepseek)
-    with StageTimer("aggregate", _request_id(rules), app_db, scored) as timer:
+    request_id = _request_id(rules)
+    with StageTimer("aggregate", request_id, app_db, scored) as timer:
         signals = {staged.value.name: staged.value for staged in scored}
-        return timer.output(combine(signals, signal_weights.as_dict()))
+        # Combining the signals is this op's job, whichever weights do it, so the learned
+        # weights are read here (per version, cached); calibrate then only decides what may be
+        # called a probability. The weighted mean of the fixed weights is computed either way:
+        # it stays the 0..100 `score` (a ranking on one scale across versions) and the raw
+        # probability Platt scaling fits on, the fallback whenever learned weights do not serve.
+        served = choose_weights(
+            current_learned_weights(app_db.engine(), request_id),
+            {name: signal.score if signal.available else None for name, signal in signals.items()},
+            min_outcomes=calibration_policy.min_outcomes,
+            tier=calibration_policy.tier,
+        )
+        return timer.output(
+            combine(signals, signal_weights.as_dict()),
+            weights=served,
+            weights_source=served.source,
+            weights_version=served.version or "none",
+        )
 
 
 @dg.op(
     out=STAGED,
-    description="A calibrated probability: Platt on outcomes, else the champion's own, else none.",
+    description="A calibrated probability: the learned weights', else Platt on outcomes, else the "
+    "champion's own, else none.",
 )
 def calibrate(aggregate: Staged, app_db: AppDatabase) -> dg.Output:
     from viral_pipeline.defs.predict.platt_cache import current_platt_params
     from viral_pipeline.engine.calibration.platt import served_probability
+    from viral_pipeline.engine.signals.learned_weights import learned_probability
 
     request_id = _request_id(aggregate)
     with StageTimer("calibrate", request_id, app_db, (aggregate,)) as timer:
-        params = current_platt_params(app_db.engine(), request_id)
-        ml = aggregate.lineage()[SignalName.ML]
-        served = served_probability(
-            aggregate.value.raw_probability, params, ml.extra.get("ml_probability"), ml.value.reason
-        )
+        weights = aggregate.extra["weights"]
+        if weights.probability is not None:
+            # Fitted on outcomes already: Platt's sigmoid on top would fit the same labels twice.
+            params, served = None, learned_probability(weights)
+        else:
+            params = current_platt_params(app_db.engine(), request_id)
+            ml = aggregate.lineage()[SignalName.ML]
+            served = served_probability(
+                aggregate.value.raw_probability,
+                params,
+                ml.extra.get("ml_probability"),
+                ml.value.reason,
+            )
         return timer.output(
             {"served": served, "platt_version": params.version if params else None},
             platt_version=params.version if params else "none",
@@ -299,6 +331,7 @@ def persist(calibrate: Staged, app_db: AppDatabase) -> dg.Output:
         stages = calibrate.lineage()  # every stage before this one, with its value and cost
         staged = [stages[name] for name in STAGE_ORDER]
         combined, ml = stages["aggregate"].value, stages[SignalName.ML]
+        weights = stages["aggregate"].extra["weights"]
         signals = {
             name: SignalResult(
                 score=stages[name].value.score,
@@ -319,6 +352,9 @@ def persist(calibrate: Staged, app_db: AppDatabase) -> dg.Output:
             is_calibrated=served.is_calibrated,
             raw_probability=round(combined.raw_probability, 6),
             platt_version=calibrate.value["platt_version"],
+            weights_source=weights.source,
+            weights_version=weights.version,
+            weights_note=weights.note,
             ml_score=signals[SignalName.ML].score,
             model_version=ml.extra.get("model_version"),
             model_trained_on=ml.extra.get("model_trained_on"),

@@ -97,7 +97,8 @@ def parse_platt_params(data: Any) -> PlattParams | None:
     return parsed if isinstance(parsed, PlattParams) else None
 
 
-ProbabilitySource = Literal["outcome_calibration", "champion_model"]
+# "learned_weights": the signal weights learned from outcomes (engine/signals/learned_weights.py).
+ProbabilitySource = Literal["learned_weights", "outcome_calibration", "champion_model"]
 
 
 @dataclass(frozen=True, slots=True)
