@@ -18,6 +18,7 @@ from viral_pipeline.engine.signals.learned_weights import (
     learned_weights_or_error,
 )
 from viral_pipeline.engine.signals.learned_weights_fit import (
+    MARGIN_SE,
     fit_learned_weights,
     fixed_raw_probabilities,
     learned_weights_of,
@@ -140,7 +141,10 @@ def test_the_verdict_fails_where_the_fixed_weights_are_the_right_model():
     fit = fit_learned_weights(scores, fixed_raw_probabilities(scores, FIXED), labels)
     verdict = weights_verdict(fit)
     assert not verdict.passed and not verdict.log_loss_better
-    assert "held-out log loss not below the fixed weights'" in verdict.reasons
+    assert verdict.log_loss_gain <= MARGIN_SE * verdict.log_loss_gain_se
+    assert verdict.reasons[0].startswith(
+        "held-out log loss not below the fixed weights' by more than 2 standard errors"
+    )
 
 
 def test_folds_are_stratified_and_one_class_cannot_be_fitted():
