@@ -168,7 +168,7 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 @dg.op(
     out=STAGED,
     description="The champion model's probability for the features known before posting, "
-    "the creator's earlier videos included.",
+    "the creator's earlier videos and the recent uses of its hashtags included.",
 )
 def ml(
     normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase
@@ -196,7 +196,8 @@ def ml(
         history = model_serving.creator_history(
             app_db.engine(), request.creator_handle, request.posted_at
         )
-        raw = feature_row(request, trends.extra.get("sound_trend_score", 0.0)) | history
+        uses = model_serving.content_uses(app_db.engine(), request.hashtags, request.posted_at)
+        raw = feature_row(request, trends.extra.get("sound_trend_score", 0.0)) | history | uses
         probability = champion.probability(raw)
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"

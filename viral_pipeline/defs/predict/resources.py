@@ -101,6 +101,15 @@ class ModelServing(dg.ConfigurableResource):
         prior = prior_videos(engine, handle, posted_at, window_days=window_days)
         return history_of(prior, posted_at, quantile=self.viral_quantile, window_days=window_days)
 
+    def content_uses(self, engine, hashtags, posted_at) -> dict[str, float]:
+        """The hashtag use counts of a request (engine/model/content.py): videos with each of its
+        topic hashtags in the look-back before its posting time."""
+        from viral_pipeline.engine.model.content import topic_tags, use_figures
+        from viral_pipeline.store.content_uses import recent_tag_uses
+
+        tags = topic_tags(hashtags)
+        return use_figures(recent_tag_uses(engine, tags, posted_at), tags)
+
     def serving_decision(self, version: str, trained_on):
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
         from viral_pipeline.engine.model.provenance import serving_decision

@@ -233,7 +233,7 @@ def normalize(request: AnalyzeRequest, *, now: datetime | None = None) -> Normal
 
 
 def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, Any]:
-    """The raw columns (`RAW_COLUMNS`, in that order) of one request, for `build_features`."""
+    """The raw columns (`RAW_COLUMNS`, in that order, and the hook) of one request, for `build_features`."""
     if not req.has_sound:
         sound_original = None
     else:  # a sound whose originality is unknown counts as not original, as in the training set
@@ -248,4 +248,5 @@ def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, A
         "followers": req.followers,
         "verified": req.verified,
         "posted_at": req.posted_at,
+        "hook": req.hook,  # read by the word bag (engine/model/content.py) with the caption
     }
