@@ -18,8 +18,8 @@ the simulated world's statistics compare with a real sample's.
    path; metrics printed as they come, with their caveats. No tuning.
 Ablation (both parts): the request's own features (baseline; and without sound originality)
 against those plus the creator history group (engine/model/creator_history.py), the content
-group (engine/model/content.py) and each of its sub-groups, and all, fitted and scored on the
-same rows. Sklearn's trees run one thread each (OMP_NUM_THREADS=1 is set before the import):
+group (engine/model/content.py) and each of its sub-groups, all, and all without each content
+sub-group, fitted and scored on the same rows. Sklearn's trees run one thread each (OMP_NUM_THREADS=1 is set before the import):
 on a shared, busy machine OpenMP's spinning threads made a fit many times slower.
 
 Run from the repo root:  .venv/bin/python bench/model_quality.py [--days 90] [--videos-per-day 110]
@@ -95,6 +95,8 @@ GROUPS = {
     "+ content": (*_BASE, *CONTENT_COLUMNS),
     "+ words": (*_BASE, *WORD_COLUMNS),
     "+ same-hashtag uses": (*_BASE, *USE_COLUMNS),
+    "all - words": tuple(c for c in FEATURE_COLUMNS if c not in WORD_COLUMNS),
+    "all - hashtag uses": tuple(c for c in FEATURE_COLUMNS if c not in USE_COLUMNS),
     "all": FEATURE_COLUMNS,
 }
 FULL = "all"
