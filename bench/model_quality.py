@@ -19,8 +19,9 @@ the simulated world's statistics compare with a real sample's.
 Ablation (both parts): the request's own features (baseline; and without sound originality)
 against those plus the creator history group (engine/model/creator_history.py), the content
 group (engine/model/content.py) and each of its sub-groups, all, and all without each content
-sub-group, fitted and scored on the same rows. Sklearn's trees run one thread each (OMP_NUM_THREADS=1 is set before the import):
-on a shared, busy machine OpenMP's spinning threads made a fit many times slower.
+sub-group, fitted and scored on the same rows. Sklearn's trees run one thread each
+(OMP_NUM_THREADS=1 is set before the import): on a shared, busy machine OpenMP's spinning
+threads made a fit many times slower.
 
 Run from the repo root:  .venv/bin/python bench/model_quality.py [--days 90] [--videos-per-day 110]
                          [--repeats 3] [--legacy ../shared/data/apify/legacy_trending_1000.json]
