@@ -16,8 +16,12 @@ the simulated world's statistics compare with a real sample's.
    Diagnostic (not the target): the same test slice after training on a time-only 60/20/20 split.
 2. Real: the 1,000 real trending videos of `--legacy` (older format: no follower counts), same
    path; metrics printed as they come, with their caveats. No tuning.
-Ablation (both parts): the request's own features (baseline) against those plus the creator
-history group (engine/model/creator_history.py), fitted and scored on the same rows.
+Ablation (both parts): the request's own features (baseline; and without sound originality)
+against those plus the creator history group (engine/model/creator_history.py), the content
+group (engine/model/content.py) and each of its sub-groups, all, and all without each content
+sub-group, fitted and scored on the same rows. Sklearn's trees run one thread each
+(OMP_NUM_THREADS=1 is set before the import): on a shared, busy machine OpenMP's spinning
+threads made a fit many times slower.
 
 Run from the repo root:  .venv/bin/python bench/model_quality.py [--days 90] [--videos-per-day 110]
                          [--repeats 3] [--legacy ../shared/data/apify/legacy_trending_1000.json]
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before scikit-learn loads OpenMP: see above
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -53,6 +59,12 @@ from viral_pipeline.engine.model.classifier import (  # noqa: E402
     metrics_from_probabilities,
     train_calibrated,
 )
+from viral_pipeline.engine.model.content import (  # noqa: E402
+    CONTENT_COLUMNS,
+    USE_COLUMNS,
+    WORD_COLUMNS,
+)
+from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS  # noqa: E402
 from viral_pipeline.engine.model.features import (  # noqa: E402
     FEATURE_COLUMNS,
     REQUEST_FEATURE_COLUMNS,
@@ -61,7 +73,12 @@ from viral_pipeline.engine.model.features import (  # noqa: E402
 from viral_pipeline.engine.model.labels import label_top_decile, window_key  # noqa: E402
 from viral_pipeline.engine.world.simulated import iter_days, roc_auc  # noqa: E402
 from viral_pipeline.engine.world.stats import format_table, world_statistics  # noqa: E402
-from viral_pipeline.ml.dataset import LABEL, assemble_training_set, with_creator_history  # noqa: E402
+from viral_pipeline.ml.dataset import (  # noqa: E402
+    LABEL,
+    assemble_training_set,
+    with_content_uses,
+    with_creator_history,
+)
 from viral_pipeline.ml.fallback import load_fallback_frame  # noqa: E402
 from viral_pipeline.store.db import ready_engine  # noqa: E402
 from viral_pipeline.store.training import load_labelled_videos  # noqa: E402
@@ -69,8 +86,21 @@ from viral_pipeline.store.trends import compute_trending_sounds  # noqa: E402
 from viral_pipeline.store.videos import ingest_items  # noqa: E402
 
 TARGET_GAP = 0.02
-# The ablation: which feature columns each model reads.
-GROUPS = {"baseline": REQUEST_FEATURE_COLUMNS, "+ creator history": FEATURE_COLUMNS}
+# The ablation: which feature columns each model reads. Sound originality is a request feature
+# (in the baseline); its row takes it out of the baseline.
+_BASE = REQUEST_FEATURE_COLUMNS
+GROUPS = {
+    "baseline": _BASE,
+    "baseline - sound originality": tuple(c for c in _BASE if c != "sound_original"),
+    "+ creator history": (*_BASE, *HISTORY_COLUMNS),
+    "+ content": (*_BASE, *CONTENT_COLUMNS),
+    "+ words": (*_BASE, *WORD_COLUMNS),
+    "+ same-hashtag uses": (*_BASE, *USE_COLUMNS),
+    "all - words": tuple(c for c in FEATURE_COLUMNS if c not in WORD_COLUMNS),
+    "all - hashtag uses": tuple(c for c in FEATURE_COLUMNS if c not in USE_COLUMNS),
+    "all": FEATURE_COLUMNS,
+}
+FULL = "all"
 STARTS = [
     date(2025, 1, 6),
     date(2025, 4, 7),
@@ -161,7 +191,7 @@ def simulated(start: date, days: int, per_day: int) -> dict[str, float]:
     )
     assert ts.source == "database", ts.notes
     groups = ablation((ts.part("train"), ts.part("calibration"), ts.part("test")))
-    metrics = groups["+ creator history"]
+    metrics = groups[FULL]
     test = ts.frame.loc[ts.split.test]
     y_test = test[LABEL].to_numpy(bool)
     best = roc_auc(test["video_id"].map(knowable).to_numpy(), y_test)
@@ -265,7 +295,9 @@ def legacy(path: Path) -> None:
     except ValueError as error:  # then only the cross-validation below
         print(f"  default split failed: {error}")
         labels = label_top_decile(labelled["play_count"], window_key(labelled["posted_at"]), 0.9)[0]
-        frame = build_features(with_creator_history(labelled, labels, window_days=1))
+        frame = build_features(
+            with_content_uses(with_creator_history(labelled, labels, window_days=1))
+        )
         frame[LABEL] = labels
         frame["author_id"] = labelled["author_id"]
     results = {group: cross_validate(frame, columns) for group, columns in GROUPS.items()}

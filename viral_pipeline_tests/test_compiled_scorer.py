@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from structlog.testing import capture_logs
 
 from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
+from viral_pipeline.engine.model.content import USE_COLUMNS
 from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.model.feature_row import (
     FEATURE_COLUMNS,
@@ -46,7 +47,7 @@ def _model(bundled, **params):
 
 
 def test_feature_vector_equals_build_features_on_the_bundled_set(bundled):
-    raw = bundled[0][[*RAW_COLUMNS, *HISTORY_COLUMNS]].copy()
+    raw = bundled[0][[*RAW_COLUMNS, *HISTORY_COLUMNS, *USE_COLUMNS]].copy()
     raw.loc[raw.index[::7], "followers"] = np.nan  # the bundled set knows every count: blank some
     raw.loc[raw.index[::5], "verified"] = None
     X = build_features(raw)
@@ -56,9 +57,16 @@ def test_feature_vector_equals_build_features_on_the_bundled_set(bundled):
     assert vectors.shape == expected.shape == (len(raw), len(FEATURE_COLUMNS))
     assert np.array_equal(np.isnan(vectors), np.isnan(expected))  # unknowns stay unknown
     assert np.nanmax(np.abs(vectors - expected)) < 1e-12
-    # Unknowns kept: tier, log followers, verified, and the history of a creator's first video.
+    # Unknowns kept: tier, log followers, verified, the history of a creator's first video, and
+    # the uses of a missing sound or of no topic hashtag.
     unknown = {FEATURE_COLUMNS[i] for i in np.flatnonzero(np.isnan(expected).any(axis=0))}
-    assert unknown == {"follower_tier", "log_followers", "verified", *HISTORY_COLUMNS[1:5]}
+    assert unknown == {
+        "follower_tier",
+        "log_followers",
+        "verified",
+        *HISTORY_COLUMNS[1:5],
+        *USE_COLUMNS,
+    }
 
 
 @pytest.mark.parametrize(
@@ -164,7 +172,7 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
 ):
     raw, X, _ = bundled
     engine = ready_engine(sqlite_url)
-    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS]].iloc[9500].to_dict()
+    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS, *USE_COLUMNS]].iloc[9500].to_dict()
     for calibration, compiled in (("sigmoid", True), ("isotonic", False)):
         model = _model(bundled, calibration=calibration)
         publish(engine, "viral_classifier", calibration, model, 0.2, BUNDLED)
@@ -176,13 +184,18 @@ def test_published_champion_serves_the_compiled_scorer_and_falls_back_to_the_pic
 
 
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
-def test_a_champion_without_creator_history_reads_the_request_columns(
-    bundled, sqlite_url, calibration
+@pytest.mark.parametrize(
+    "columns",
+    [REQUEST_FEATURE_COLUMNS, (*REQUEST_FEATURE_COLUMNS, *HISTORY_COLUMNS)],
+    ids=["request", "request+history"],
+)
+def test_a_champion_without_the_newer_groups_reads_its_leading_columns(
+    bundled, sqlite_url, calibration, columns
 ):
-    """A champion trained before the creator history columns existed still serves, on the
-    columns it was trained with (compiled, or the pickle)."""
+    """A champion trained before the creator history or content columns existed still serves,
+    on the columns it was trained with (compiled, or the pickle)."""
     raw, X, y = bundled
-    X = X[list(REQUEST_FEATURE_COLUMNS)]
+    X = X[list(columns)]
     model = train_calibrated(
         X[:6000],
         y[:6000],
@@ -192,7 +205,7 @@ def test_a_champion_without_creator_history_reads_the_request_columns(
     )
     publish(ready_engine(sqlite_url), "viral_classifier", "3", model, 0.2, BUNDLED)
     loaded = PublishedChampion("viral_classifier").get(ready_engine(sqlite_url))
-    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS]].iloc[9500].to_dict()
+    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS, *USE_COLUMNS]].iloc[9500].to_dict()
     assert loaded.compiled is (calibration == "sigmoid")
     assert loaded.probability(row) == pytest.approx(
         model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12
@@ -249,7 +262,7 @@ def test_promotion_publishes_the_pickle_alone_when_compilation_raises_anything(
     assert stored.scorer is None and stored.model_pickle  # the pickle alone
     loaded = PublishedChampion("viral_classifier").get(engine)
     assert loaded.version == "8" and loaded.compiled is False
-    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS]].iloc[9500].to_dict()
+    row = raw[[*RAW_COLUMNS, *HISTORY_COLUMNS, *USE_COLUMNS]].iloc[9500].to_dict()
     assert loaded.probability(row) == pytest.approx(
         model.predict_proba(X.iloc[[9500]])[0, 1], abs=1e-12
     )

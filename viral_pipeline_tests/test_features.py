@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from viral_pipeline.engine.model import features as feats
+from viral_pipeline.engine.model.content import USE_COLUMNS
 from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.model.features import (
     FEATURE_COLUMNS,
@@ -88,10 +89,12 @@ def test_nan_exactly_where_followers_or_verified_are_unknown():
     assert out.loc[3, "follower_tier"] == 0 and out.loc[3, "log_followers"] == 0.0
     assert out["verified"].tolist()[1] == 1.0 and out["verified"].tolist()[3] == 0.0
     assert np.isnan(out.loc[0, "verified"]) and np.isnan(out.loc[2, "verified"])
-    # Nothing else is ever NaN, and no unknown is filled with a default; a creator history that
-    # was not given is unknown too.
-    assert out[list(HISTORY_COLUMNS)].isna().all().all()
-    others = out.drop(columns=["follower_tier", "log_followers", "verified", *HISTORY_COLUMNS])
+    # Nothing else is ever NaN, and no unknown is filled with a default; a creator history or
+    # hashtag use counts that were not given are unknown too.
+    assert out[[*HISTORY_COLUMNS, *USE_COLUMNS]].isna().all().all()
+    others = out.drop(
+        columns=["follower_tier", "log_followers", "verified", *HISTORY_COLUMNS, *USE_COLUMNS]
+    )
     assert not others.isna().any().any()
 
 

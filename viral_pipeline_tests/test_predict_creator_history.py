@@ -1,17 +1,22 @@
-"""A predict run scores the request with its creator's history, as the training rows have it."""
+"""A predict run scores the request with its creator's history and the recent uses of its
+hashtags, as the training rows have them, and its hook in the word bag."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.engine.inputs.request import feature_row, normalize, validate_stored
+from viral_pipeline.engine.model.content import tokens, topic_tags, use_figures
 from viral_pipeline.engine.model.creator_history import history_of
+from viral_pipeline.engine.model.feature_row import FEATURE_COLUMNS, feature_vector
 from viral_pipeline.ml.published import PublishedChampion
 from viral_pipeline.settings import get_settings
+from viral_pipeline.store.content_uses import recent_tag_uses
 from viral_pipeline.store.creator_history import prior_videos
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request
@@ -21,6 +26,7 @@ from viral_pipeline_tests.factories import make_item
 POSTED = datetime(2026, 11, 28, 16, 30, tzinfo=UTC)
 REQUEST = {
     "caption": "the 10-minute pasta #food #fyp",
+    "hook": "Nobody tells you this about pasta water",
     "duration_s": 24,
     "posted_at": POSTED.isoformat(),
     "creator": {"handle": "@Chef", "followers": 25000, "verified": False},
@@ -57,10 +63,13 @@ def _history_items() -> list[dict]:
             )
             for k in range(30)
         ]
-    # Posted after the request: never part of its history.
+        for item in items[-30::2]:  # half of them about food
+            item["hashtags"] = [{"name": "food"}, {"name": "fyp"}]
+    # Posted after the request, with its hashtag: never part of its history or uses.
     items.append(
         make_item("7600000000000009999", posted=POSTED + timedelta(hours=1), plays=1, handle="chef")
     )
+    items[-1]["hashtags"] = [{"name": "food"}]
     return items
 
 
@@ -79,8 +88,22 @@ def test_the_ml_signal_reads_the_creators_earlier_videos():
     assert history["creator_prior_videos"] == 7 and history["creator_prior_viral_rate"] == 1.0
     stored = get_request(engine, request_id)
     request = normalize(validate_stored(stored["payload"]), now=stored["created_at"])
+    tags = topic_tags(request.hashtags)
+    uses = use_figures(recent_tag_uses(engine, tags, POSTED), tags)
+    assert uses == {
+        "hashtag_prior_videos_max": 90.0,  # 15 a day over the 6 days of the look-back
+        "hashtag_prior_videos_mean_log": pytest.approx(np.log1p(90)),
+    }
     champion = PublishedChampion(get_settings().model_name).get(engine)
-    expected = champion.probability(feature_row(request, 0.0) | history)
+    row = feature_row(request, 0.0) | history | uses
+    expected = champion.probability(row)
+    # The full served row: every feature column the champion reads, the word bag of caption,
+    # hook and hashtags included (a champion published before a group existed reads fewer).
+    vector = feature_vector(row)
+    assert len(FEATURE_COLUMNS) == champion.model.n_features and not np.isnan(vector[-2:]).any()
+    assert vector[list(FEATURE_COLUMNS).index("word_bucket_00") :][:-2].sum() == len(
+        tokens(request.caption, request.hook, hashtags=request.hashtags)
+    )
     assert served["probability_source"] == "champion_model"
     # The result rounds probabilities to 5 decimals.
     assert served["viral_probability"] == pytest.approx(expected, abs=5e-6)

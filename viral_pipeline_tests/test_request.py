@@ -167,7 +167,7 @@ def test_feature_row_has_the_raw_columns_and_builds_features():
     )
     req = normalize(request, now=NOW)
     row = feature_row(req, 0.75)
-    assert tuple(row) == RAW_COLUMNS
+    assert tuple(row) == (*RAW_COLUMNS, "hook")
     assert (
         row["sound_original"] is False
     )  # a sound of unknown originality: not original, as in training

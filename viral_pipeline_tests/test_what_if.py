@@ -20,6 +20,7 @@ from viral_pipeline.engine.inputs.request import (
 )
 from viral_pipeline.engine.model import what_if
 from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
+from viral_pipeline.engine.model.content import topic_tags
 from viral_pipeline.engine.model.creator_history import PriorVideo, history_of
 from viral_pipeline.engine.signals.trends_match import (
     TrendingSound,
@@ -30,6 +31,7 @@ from viral_pipeline.ml.compiled import compile_model
 from viral_pipeline.ml.loaded import LoadedModel
 from viral_pipeline.ml.published import PublishedChampion, publish
 from viral_pipeline.settings import get_settings
+from viral_pipeline.store.content_uses import recent_tag_uses
 from viral_pipeline.store.creator_history import prior_videos
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.predictions import create_request, get_request
@@ -80,13 +82,19 @@ def _request(**changes):
     return replace(normalize(AnalyzeRequest.model_validate(PAYLOAD)), **changes)
 
 
+# Recent uses per topic hashtag, as store/content_uses.py counts them: the request's own tags and
+# some a candidate adds; absent tags had none.
+TAG_USES = {"pasta": 40, "cooking": 900, "food": 2400, "dinner": 15}
+
+
 def _history_at(posted_at):
     return history_of(PRIOR, posted_at, quantile=0.9, window_days=1)
 
 
 def _one_by_one(champion, request, snapshot):
     """The champion's probability of the request as the `ml` op scores one: a row at a time."""
-    row = model_row(request, sound_trend_score(request, snapshot), _history_at(request.posted_at))
+    trend = sound_trend_score(request, snapshot)
+    row = model_row(request, trend, _history_at(request.posted_at), TAG_USES)
     return champion.probability(row)
 
 
@@ -97,6 +105,7 @@ def _suggest(champion, request, snapshot=SNAPSHOT):
         base_probability=base,
         snapshot=snapshot,
         history_at=_history_at,
+        tag_uses=TAG_USES,
         score=champion.probabilities,
         model_version="1",
     )
@@ -160,7 +169,7 @@ def test_each_suggestion_is_the_champions_probability_of_the_changed_request(fit
     one_by_one = np.array([_one_by_one(champion, c.request, SNAPSHOT) for c in found])
     # One matrix call gives what scoring each changed request alone gives.
     np.testing.assert_allclose(
-        champion.probabilities(what_if.candidate_rows(found, SNAPSHOT, _history_at)),
+        champion.probabilities(what_if.candidate_rows(found, SNAPSHOT, _history_at, TAG_USES)),
         one_by_one,
         rtol=0,
         atol=1e-12,
@@ -247,7 +256,10 @@ def test_a_predict_run_returns_the_suggestions_of_the_champion_that_scored_it(fi
             prior_videos(engine, "chef", at, window_days=1), at, quantile=0.9, window_days=1
         )
         trend = sound_trend_score(candidate.request, snapshot)
-        return champion.probability(model_row(candidate.request, trend, history))
+        # Hashtag uses are counted at the request's posting time for every candidate.
+        tags = topic_tags(candidate.request.hashtags)
+        uses = recent_tag_uses(engine, tags, request.posted_at)
+        return champion.probability(model_row(candidate.request, trend, history, uses))
 
     hours = [probability(c) for c in found[:48]]
     best = suggestions["best_posting_hour"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from viral_pipeline.engine.model.content import USE_COLUMNS, use_arrays
 from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS, history_arrays
 from viral_pipeline.engine.model.features import FEATURE_COLUMNS, build_features
 from viral_pipeline.engine.model.labels import label_top_decile, window_key
@@ -62,6 +63,17 @@ def with_creator_history(videos: pd.DataFrame, labels: pd.Series, window_days: i
     return videos.assign(**dict(zip(HISTORY_COLUMNS, np.asarray(history).T)))
 
 
+def with_content_uses(videos: pd.DataFrame) -> pd.DataFrame:
+    """`videos` plus USE_COLUMNS: each row's counts of the rows in `videos` posted in the look-back
+    strictly before it with the same topic hashtags (content.py)."""
+    posted = pd.to_datetime(videos["posted_at"], utc=True)
+    uses = use_arrays(
+        (posted - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(),
+        videos["hashtags"].tolist(),
+    )
+    return videos.assign(**dict(zip(USE_COLUMNS, uses.T)))
+
+
 def assemble_training_set(
     labelled_videos: pd.DataFrame,
     *,
@@ -86,7 +98,7 @@ def assemble_training_set(
     videos = videos.reset_index(drop=True)
     windows = window_key(videos["posted_at"], window_days)
     labels, thresholds = label_top_decile(videos["play_count"], windows, quantile)
-    frame = build_features(with_creator_history(videos, labels, window_days))
+    frame = build_features(with_content_uses(with_creator_history(videos, labels, window_days)))
     frame[LABEL] = labels.astype(int)
     frame["video_id"] = videos["video_id"]
     frame["author_id"] = videos["author_id"]

@@ -173,7 +173,8 @@ def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> 
 @dg.op(
     out=STAGED,
     description="The champion model's probability for the features known before posting, "
-    "the creator's earlier videos included, and its what-if suggestions.",
+    "the creator's earlier videos and the recent uses of its hashtags included, and its what-if "
+    "suggestions.",
 )
 def ml(
     normalized: Staged, trends: Staged, model_serving: ModelServing, app_db: AppDatabase
@@ -210,8 +211,15 @@ def ml(
             request.creator_handle,
             what_if.posting_hours(request.posted_at)[-1],
         )
+        # One query counts the recent uses of the request's hashtags and of every hashtag a
+        # suggestion may add.
+        snapshot = trends.extra.get("trend_snapshot") or TrendSnapshot.empty()
+        tag_uses = model_serving.tag_uses(
+            app_db.engine(), what_if.hashtags_counted(request, snapshot), request.posted_at
+        )
         trend = trends.extra.get("sound_trend_score", 0.0)
-        probability = champion.probability(model_row(request, trend, history_at(request.posted_at)))
+        row = model_row(request, trend, history_at(request.posted_at), tag_uses)
+        probability = champion.probability(row)
         score = ml_score(probability, champion.threshold)
         reason = f"p={probability:.3f} (threshold {champion.threshold:.3f})"
         signal = Signal(
@@ -221,8 +229,9 @@ def ml(
             suggestions = what_if.suggest(
                 request,
                 base_probability=probability,
-                snapshot=trends.extra.get("trend_snapshot") or TrendSnapshot.empty(),
+                snapshot=snapshot,
                 history_at=history_at,
+                tag_uses=tag_uses,
                 score=champion.probabilities,
                 model_version=champion.version,
             )

@@ -104,6 +104,14 @@ class ModelServing(dg.ConfigurableResource):
         prior = prior_videos(engine, handle, until, window_days=window_days)
         return PriorHistory(prior, quantile=self.viral_quantile, window_days=window_days).at
 
+    def tag_uses(self, engine, hashtags, posted_at) -> dict[str, int]:
+        """Videos with each topic hashtag of `hashtags` in the look-back before `posted_at`
+        (engine/model/content.py), in one query."""
+        from viral_pipeline.engine.model.content import topic_tags
+        from viral_pipeline.store.content_uses import recent_tag_uses
+
+        return recent_tag_uses(engine, topic_tags(hashtags), posted_at)
+
     def serving_decision(self, version: str, trained_on):
         """May the version trained on `trained_on` (a Provenance or None) serve the configured source?"""
         from viral_pipeline.engine.model.provenance import serving_decision

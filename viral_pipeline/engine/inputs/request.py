@@ -234,7 +234,7 @@ def normalize(request: AnalyzeRequest, *, now: datetime | None = None) -> Normal
 
 
 def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, Any]:
-    """The raw columns (`RAW_COLUMNS`, in that order) of one request, for `build_features`."""
+    """The raw columns (`RAW_COLUMNS`, in that order, and the hook) of one request, for `build_features`."""
     if not req.has_sound:
         sound_original = None
     else:  # a sound whose originality is unknown counts as not original, as in the training set
@@ -249,13 +249,22 @@ def feature_row(req: NormalizedRequest, sound_trend_score: float) -> dict[str, A
         "followers": req.followers,
         "verified": req.verified,
         "posted_at": req.posted_at,
+        "hook": req.hook,  # read by the word bag (engine/model/content.py) with the caption
     }
 
 
 def model_row(
-    req: NormalizedRequest, sound_trend_score: float, history: Mapping[str, float]
+    req: NormalizedRequest,
+    sound_trend_score: float,
+    history: Mapping[str, float],
+    tag_uses: Mapping[str, int],
 ) -> dict[str, Any]:
-    """The row the champion scores for a served request: its raw columns and its creator's
-    history. The `ml` op and the what-if suggestions both build their rows here, so a suggestion
-    is scored exactly as the request it changes."""
-    return feature_row(req, sound_trend_score) | dict(history)
+    """The row the champion scores for a served request: its raw columns, its creator's history
+    and the recent uses of its topic hashtags (`tag_uses`: videos per tag in the look-back, as
+    store/content_uses.py counts them; tags absent from it had none). The `ml` op and the what-if
+    suggestions both build their rows here, so a suggestion is scored exactly as the request it
+    changes."""
+    from viral_pipeline.engine.model.content import topic_tags, use_figures
+
+    uses = use_figures(tag_uses, topic_tags(req.hashtags))
+    return feature_row(req, sound_trend_score) | dict(history) | uses

@@ -19,6 +19,13 @@ from typing import Any
 import numpy as np
 
 from viral_pipeline.engine.inputs.creators import FOLLOWER_TIERS
+from viral_pipeline.engine.model.content import (
+    CONTENT_COLUMNS,
+    GENERIC_TAGS,
+    USE_COLUMNS,
+    WORD_COLUMNS,
+    word_counts,
+)
 from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.timeutil import parse_utc
 
@@ -34,13 +41,13 @@ RAW_COLUMNS: tuple[str, ...] = (
     "posted_at",
 )
 N_HASH_BUCKETS = 16
-# Tags people add for reach rather than topic.
-GENERIC_TAGS = frozenset({"fyp", "foryou", "foryoupage", "viral", "fy", "trending"})
 BUCKET_COLUMNS = tuple(f"tag_bucket_{k:02d}" for k in range(N_HASH_BUCKETS))
 TIER_LOWER_BOUNDS: tuple[float, ...] = tuple(float(lower) for _, lower in FOLLOWER_TIERS)
 
 # The features of the request itself; a champion trained before creator history existed reads
-# exactly these, and the creator history columns (creator_history.py) follow them.
+# exactly these, and the creator history columns (creator_history.py) follow them, then the
+# content columns (content.py): a champion trained before a group existed reads the columns
+# before it.
 REQUEST_FEATURE_COLUMNS: tuple[str, ...] = (
     "caption_chars",
     "caption_words",
@@ -60,7 +67,7 @@ REQUEST_FEATURE_COLUMNS: tuple[str, ...] = (
     "hour_sin",  # of the fractional UTC hour, so 23:59 sits next to 00:00
     "hour_cos",
 )
-FEATURE_COLUMNS: tuple[str, ...] = (*REQUEST_FEATURE_COLUMNS, *HISTORY_COLUMNS)
+FEATURE_COLUMNS: tuple[str, ...] = (*REQUEST_FEATURE_COLUMNS, *HISTORY_COLUMNS, *CONTENT_COLUMNS)
 _INDEX = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _NAN = float("nan")
 
@@ -97,7 +104,7 @@ def _number(value: Any) -> float:
 
 def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     """FEATURE_COLUMNS (float64) of one row of raw columns (`RAW_COLUMNS`, plus the creator
-    history columns when known: absent ones are NaN)."""
+    history and content use columns when known: absent ones are NaN; and the `hook` text, if any)."""
     missing = [c for c in RAW_COLUMNS if c not in raw]
     if missing:
         raise ValueError(
@@ -150,6 +157,10 @@ def feature_vector(raw: Mapping[str, Any]) -> np.ndarray:
     out[_INDEX["hour"]] = posted.hour
     out[_INDEX["hour_sin"]] = math.sin(2 * math.pi * fractional / 24)
     out[_INDEX["hour_cos"]] = math.cos(2 * math.pi * fractional / 24)
-    for name in HISTORY_COLUMNS:
+    for name in (*HISTORY_COLUMNS, *USE_COLUMNS):
         out[_INDEX[name]] = _number(raw.get(name))
+    first_word = _INDEX[WORD_COLUMNS[0]]
+    out[first_word : first_word + len(WORD_COLUMNS)] = word_counts(
+        caption, raw.get("hook"), hashtags=map(str, hashtags)
+    )
     return out

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 # The shared definitions live in feature_row (which `predict` runs import without pandas).
+from viral_pipeline.engine.model.content import USE_COLUMNS, WORD_COLUMNS, word_counts
 from viral_pipeline.engine.model.creator_history import HISTORY_COLUMNS
 from viral_pipeline.engine.model.feature_row import BUCKET_COLUMNS as _BUCKET_COLUMNS
 from viral_pipeline.engine.model.feature_row import (
@@ -78,6 +79,16 @@ def _hashtag_features(hashtags: pd.Series) -> dict[str, np.ndarray]:
     return features
 
 
+def _word_bags(caption: pd.Series, raw: pd.DataFrame) -> np.ndarray:
+    hooks = raw["hook"].tolist() if "hook" in raw.columns else [None] * len(raw)
+    bags = np.zeros((len(raw), len(WORD_COLUMNS)))
+    for row, (text, hook, tags) in enumerate(zip(caption.tolist(), hooks, raw["hashtags"])):
+        bags[row] = word_counts(
+            text, hook if isinstance(hook, str) else None, hashtags=map(str, _as_list(tags))
+        )
+    return bags
+
+
 def _follower_tier(followers: np.ndarray) -> np.ndarray:
     tier = np.searchsorted(_TIER_LOWER_BOUNDS, followers, side="right") - 1.0
     return np.where(np.isnan(followers), np.nan, np.maximum(tier, 0.0))
@@ -89,7 +100,8 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     """One row of FEATURE_COLUMNS (float64) per row of `raw`, with the same index. The creator
-    history columns (creator_history.py) are copied when `raw` has them, else NaN (unknown)."""
+    history columns (creator_history.py) and the content use columns (content.py) are copied
+    when `raw` has them, else NaN (unknown); a `hook` column, when present, joins the word bag."""
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
     if missing:
         raise ValueError(
@@ -129,6 +141,7 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     features["hour"] = hours
     features["hour_sin"] = np.sin(2 * np.pi * fractional / 24)
     features["hour_cos"] = np.cos(2 * np.pi * fractional / 24)
-    for name in HISTORY_COLUMNS:
+    for name in (*HISTORY_COLUMNS, *USE_COLUMNS):
         features[name] = _numbers(raw[name]) if name in raw.columns else np.full(len(raw), np.nan)
+    features.update(zip(WORD_COLUMNS, _word_bags(caption, raw).T))
     return pd.DataFrame(features, index=raw.index, columns=list(FEATURE_COLUMNS), dtype=np.float64)

@@ -15,7 +15,11 @@ The candidates, each one change to the request as normalised:
 Each candidate's row is built by `model_row`, as the `ml` op builds the request's: the sound's
 trend score is the trends signal's match against the same snapshot (every candidate matched
 together, `sound_trend_scores`), the creator history is the one at the candidate's posting time
-(`history_at`). Every row is scored in one call of the champion (`score`). A candidate's lift is
+(`history_at`), and the recent uses of its topic hashtags come from one count (`tag_uses`) of
+the request's hashtags and every hashtag a candidate adds (`hashtags_counted`), made at the
+request's posting time: a posting-hour candidate keeps the request's counts, whose 7-day look-back
+it would shift by at most 48 hours (one query instead of 48). Every row is scored in one call of
+the champion (`score`). A candidate's lift is
 its probability minus the request's own (`base_probability`, the same champion's).
 
 Picked: the best hour (the highest probability of the 48; the earliest of a tie), and, of the
@@ -173,8 +177,20 @@ def _duration_candidates(request: NormalizedRequest) -> list[Candidate]:
     ]
 
 
+def hashtags_counted(request: NormalizedRequest, snapshot: TrendSnapshot) -> list[str]:
+    """The request's hashtags and every hashtag a candidate may add: what the `ml` op counts the
+    recent uses of, in one query, before scoring the request and its candidates."""
+    tags = set(request.hashtags)
+    for candidate in _hashtag_candidates(request, snapshot):
+        tags.update(candidate.request.hashtags)
+    return sorted(tags)
+
+
 def candidate_rows(
-    found: Sequence[Candidate], snapshot: TrendSnapshot, history_at: HistoryAt
+    found: Sequence[Candidate],
+    snapshot: TrendSnapshot,
+    history_at: HistoryAt,
+    tag_uses: Mapping[str, int],
 ) -> list[dict[str, Any]]:
     """Each candidate's row, as the `ml` op builds a request's (`model_row`)."""
     requests = [candidate.request for candidate in found]
@@ -185,7 +201,7 @@ def candidate_rows(
         history = histories.get(req.posted_at)
         if history is None:
             history = histories[req.posted_at] = history_at(req.posted_at)
-        rows.append(model_row(req, trend, history))
+        rows.append(model_row(req, trend, history, tag_uses))
     return rows
 
 
@@ -195,12 +211,13 @@ def suggest(
     base_probability: float,
     snapshot: TrendSnapshot,
     history_at: HistoryAt,
+    tag_uses: Mapping[str, int],
     score: Scorer,
     model_version: str,
 ) -> Suggestions:
     """The best posting hour and the changes of largest lift (see the module docstring)."""
     found = candidates(request, snapshot)
-    probability = score(candidate_rows(found, snapshot, history_at))
+    probability = score(candidate_rows(found, snapshot, history_at, tag_uses))
     lift = probability - base_probability
 
     def suggestion(i: int) -> Suggestion:
