@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from viral_pipeline.api.deps import Caller, DbEngine, RequestId, require_caller
 from viral_pipeline.api.limits import LimitGroup, rate_limit
 from viral_pipeline.api.responses import BODY_ERRORS, CALLER_ERRORS, RATE_LIMITED, problem
+from viral_pipeline.engine.calibration.outcomes import EvaluationTier
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
 from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
@@ -46,7 +47,9 @@ class Queued(BaseModel):
 class PredictionUpdate(BaseModel):
     """The probability of being viral at 7 d, updated once the video's views at a tier were known."""
 
-    tier: Literal["24h", "72h"] = Field(description="the evaluation tier whose views it read")
+    tier: EvaluationTier = Field(
+        description="the evaluation tier whose views it read: 24h or 72h (UPDATE_TIERS)"
+    )
     viral_probability_7d: float = Field(
         ge=0,
         le=1,
