@@ -24,11 +24,18 @@ after Platt scaling, on held-out simulated videos.
    - after Platt: apply_platt of the raw aggregate with the parameters fitted on the other half
      (probability_source "outcome_calibration").
 
+4. The update after early views: the update model is trained as the `update_model` asset trains it
+   (viral_pipeline/ml/early_view_training.py: the simulated world's view curves of
+   `--update-train-days` days before the scoring days, Platt on held-out days), then scored on the
+   scoring days' trajectories at each update tier (24 h, 72 h) against the 7-day label; its ECE
+   (same bins) and ROC AUC print beside the pre-posting model's (the served probability above).
+
 Targets (equal-width bins, medians over the repeats):
   served before any Platt fit: median ECE <= max(0.02, 1.5 x median noise floor of the served probability);
   after Platt:                 median ECE <= 0.02.
 
 Run from the repo root:  .venv/bin/python bench/calibration.py [--videos 5000] [--repeats 5] [--train-days 20]
+                         [--update-train-days 20] [--update-videos-per-day 800]
                          [--videos-per-day 2000] [--start 2025-03-03]
 """
 
@@ -62,13 +69,18 @@ from viral_pipeline.engine.calibration.platt_fit import N_BINS  # noqa: E402
 from viral_pipeline.engine.inputs.items import VideoRecord, parse_item  # noqa: E402
 from viral_pipeline.engine.inputs.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
 from viral_pipeline.engine.model.classifier import choose_threshold, train_calibrated  # noqa: E402
+from viral_pipeline.engine.model.early_views import UPDATE_FEATURE_COLUMNS  # noqa: E402
 from viral_pipeline.engine.model.features import build_features  # noqa: E402
 from viral_pipeline.engine.model.labels import label_top_decile, window_key  # noqa: E402
 from viral_pipeline.engine.signals.aggregate import Signal, aggregate, ml_score  # noqa: E402
 from viral_pipeline.engine.signals.rules import score_rules  # noqa: E402
 from viral_pipeline.engine.signals.trends_match import score_trends, sound_trend_score  # noqa: E402
-from viral_pipeline.engine.world.simulated import generate_day, iter_days  # noqa: E402
+from viral_pipeline.engine.world.simulated import generate_day, iter_days, roc_auc  # noqa: E402
 from viral_pipeline.ml.dataset import assemble_training_set  # noqa: E402
+from viral_pipeline.ml.early_view_training import (  # noqa: E402
+    fit_update_model,
+    simulated_trajectories,
+)
 from viral_pipeline.ml.fallback import load_fallback_frame  # noqa: E402
 from viral_pipeline.settings import Settings  # noqa: E402
 from viral_pipeline.store.db import ready_engine  # noqa: E402
@@ -215,6 +227,7 @@ def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) 
         "served_floor": ece_noise_floor(held.size, N_BINS, y_prob=served),
         "served_floor_mass": ece_noise_floor(held.size, N_BINS, y_prob=served, strategy="quantile"),
         "served_mean": float(served.mean()),
+        "served_auc": roc_auc(served, y),
         "held_rate": float(y.mean()),
         "raw_min": float(raw.min()),
         "raw_max": float(raw.max()),
@@ -242,6 +255,36 @@ def one_repeat(engine, model, threshold, day: date, n: int, weights, seed: int) 
         f"{'PASS' if figures['after'] <= TARGET_ECE else 'FAIL'}"
     )
     return figures
+
+
+def update_figures(first: date, repeats: int, n: int, train_days: int, per_day: int) -> dict:
+    """The update model (trained as update_model trains it, on `train_days` simulated days before
+    `first`) on the scoring days' trajectories, per update tier: ECE (the bins used above) with its
+    noise floor, and ROC AUC, against the 7-day label."""
+    began = time.perf_counter()
+    training = simulated_trajectories(
+        first - timedelta(days=1), train_days, per_day, quantile=0.9, window_days=1
+    )
+    model = fit_update_model(training, n_boot=20).model
+    scoring = simulated_trajectories(
+        first + timedelta(days=repeats - 1), repeats, int(n * 1.15), quantile=0.9, window_days=1
+    )
+    print(
+        f"update model trained on {train_days} days x {per_day} videos before {first} in "
+        f"{time.perf_counter() - began:.0f} s; scored on the {repeats} scoring days' trajectories"
+    )
+    out = {}
+    for tier in ("24h", "72h"):
+        rows = scoring.frame[scoring.frame["tier"] == tier]
+        X, y = rows[list(UPDATE_FEATURE_COLUMNS)], rows["viral_7d"].to_numpy(int)
+        p = model.predict_proba(X)[:, 1]
+        out[tier] = {
+            "n": float(len(y)),
+            "ece": expected_calibration_error(y, p, N_BINS, "uniform"),
+            "floor": ece_noise_floor(len(y), N_BINS, y_prob=p),
+            "auc": roc_auc(p, y),
+        }
+    return out
 
 
 def commit() -> str:
@@ -273,6 +316,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-days", type=int, default=20)
     parser.add_argument("--videos-per-day", type=int, default=2000, help="training days' size")
+    parser.add_argument("--update-train-days", type=int, default=20)
+    parser.add_argument("--update-videos-per-day", type=int, default=800)
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
@@ -342,6 +387,21 @@ def main() -> None:
         f"VERDICT after Platt: median ECE {median['after']:.4f} <= {TARGET_ECE} -> "
         f"{'PASS' if median['after'] <= TARGET_ECE else 'FAIL'}"
     )
+    updates = update_figures(
+        first, args.repeats, args.videos, args.update_train_days, args.update_videos_per_day
+    )
+    print(
+        "\nprobability of viral at 7 d, pre-posting vs updated after early views (equal-width ECE):"
+    )
+    print(
+        f"  pre-posting (champion_model, median of days): ROC AUC {median['served_auc']:.4f}, "
+        f"ECE {median['served']:.4f} (noise floor {median['served_floor']:.4f})"
+    )
+    for tier, figures in updates.items():
+        print(
+            f"  updated at {tier} (n {int(figures['n'])}): ROC AUC {figures['auc']:.4f}, "
+            f"ECE {figures['ece']:.4f} (noise floor {figures['floor']:.4f})"
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 
 from viral_pipeline.defs.outcomes.assets import prediction_outcomes
 from viral_pipeline.defs.outcomes.schedules import evaluate_predictions
+from viral_pipeline.defs.predict.resources import ModelServing
 from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, Scraper
 from viral_pipeline.engine.calibration.outcomes import VideoToCollect
 from viral_pipeline.engine.inputs.items import VideoRecord, parse_item
@@ -51,6 +52,7 @@ def _materialize(url: str, now: datetime | None, scraper: Scraper | None = None)
             "app_db": AppDatabase(url=url),
             "scraper": scraper or Scraper.from_settings(get_settings()),
             "model_policy": ModelPolicy.from_settings(get_settings()),
+            "model_serving": ModelServing.from_settings(get_settings()),
         },
         run_config={"ops": {"prediction_outcomes": {"config": config}}},
         instance=dg.DagsterInstance.ephemeral(),
@@ -215,6 +217,7 @@ def test_an_apify_failure_fails_the_run_and_stores_nothing(sqlite_url, fake_apif
                 "app_db": AppDatabase(url=sqlite_url),
                 "scraper": scraper,
                 "model_policy": ModelPolicy.from_settings(get_settings()),
+                "model_serving": ModelServing.from_settings(get_settings()),
             },
             run_config={
                 "ops": {

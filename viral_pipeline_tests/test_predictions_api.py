@@ -38,6 +38,7 @@ def test_analyze_queues_the_request_and_answers_202(api_client):
         "status": "queued",
         "result": None,
         "error": None,
+        "updates": [],  # no outcome of its video yet, so no update after early views
     }
 
 

@@ -31,6 +31,7 @@ from viral_pipeline.engine.calibration.outcomes import (
     video_id_from_url,
 )
 from viral_pipeline.engine.inputs.text import LineText
+from viral_pipeline.ml.early_view_updates import UpdatePolicy, update_after_outcome
 from viral_pipeline.observability import get_logger
 from viral_pipeline.settings import Settings, get_settings
 from viral_pipeline.store.outcomes import (
@@ -217,6 +218,17 @@ def record_outcome(
         _raise(error)
     if not written.created:
         response.status_code = 200
+    # At 24h and 72h: the updated probability of being viral at 7d (GET /api/predictions/{id}).
+    update_after_outcome(
+        engine,
+        UpdatePolicy(
+            settings.model_name,
+            settings.scraper_source.value,
+            settings.serve_model_from_other_source,
+        ),
+        body.request_id,
+        body.evaluation_tier,
+    )
     log.info(
         "outcome recorded",
         request_id=body.request_id,

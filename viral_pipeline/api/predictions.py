@@ -12,14 +12,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from viral_pipeline.api.deps import Caller, DbEngine, RequestId, require_caller
 from viral_pipeline.api.limits import LimitGroup, rate_limit
 from viral_pipeline.api.responses import BODY_ERRORS, CALLER_ERRORS, RATE_LIMITED, problem
+from viral_pipeline.engine.calibration.outcomes import EvaluationTier
 from viral_pipeline.engine.inputs.request import AnalyzeRequest
 from viral_pipeline.engine.prediction import PredictionResult
 from viral_pipeline.observability import get_logger
+from viral_pipeline.store.prediction_updates import updates_of
 from viral_pipeline.store.predictions import create_request, get_request
 from viral_pipeline.store.queues import FAILED, SUCCEEDED, RequestStatus
 
@@ -42,11 +44,31 @@ class Queued(BaseModel):
     status_url: str
 
 
+class PredictionUpdate(BaseModel):
+    """The probability of being viral at 7 d, updated once the video's views at a tier were known."""
+
+    tier: EvaluationTier = Field(
+        description="the evaluation tier whose views it read: 24h or 72h (UPDATE_TIERS)"
+    )
+    viral_probability_7d: float = Field(
+        ge=0,
+        le=1,
+        description="calibrated probability that the video is viral at 7 d (the training label's "
+        "rule), from its views up to this tier, their growth and its pre-posting features",
+    )
+    model_version: str = Field(description="version of the update model that computed it")
+
+
 class PredictionStatus(BaseModel):
     request_id: str
     status: RequestStatus
     result: PredictionResult | None
     error: str | None
+    updates: list[PredictionUpdate] = Field(
+        default_factory=list,
+        description="updated predictions after early views, 24h first; empty until a 24h or 72h "
+        "outcome is stored and an update model serves",
+    )
 
 
 @router.post(
@@ -67,9 +89,13 @@ def analyze(body: AnalyzeRequest, request: Request, engine: DbEngine, caller: Ca
     )
 
 
-def _status(row: dict[str, Any]) -> PredictionStatus:
+def _status(row: dict[str, Any], updates: list[dict[str, Any]]) -> PredictionStatus:
     return PredictionStatus(
-        request_id=row["request_id"], status=row["status"], result=row["result"], error=row["error"]
+        request_id=row["request_id"],
+        status=row["status"],
+        result=row["result"],
+        error=row["error"],
+        updates=[PredictionUpdate.model_validate(update) for update in updates],
     )
 
 
@@ -95,5 +121,10 @@ async def prediction_status(
         if row is None:
             raise HTTPException(404, f"no prediction request {request_id}")
         if row["status"] in (SUCCEEDED, FAILED) or time.monotonic() >= deadline:
-            return _status(row)
+            updates = (
+                await run_in_threadpool(updates_of, engine, request_id)
+                if row["status"] == SUCCEEDED
+                else []
+            )
+            return _status(row, updates)
         await asyncio.sleep(min(POLL_INTERVAL_S, max(deadline - time.monotonic(), 0)))

@@ -65,6 +65,17 @@ sa.Index(
     scraped_videos.c.posted_at,
 )
 
+# Every sighting of a video: its plays at that age. scraped_videos keeps only the latest, so
+# these rows are what the views of a video at 24 h, 72 h and 7 d can be read from later.
+video_snapshots = sa.Table(
+    "video_snapshots",
+    metadata,
+    sa.Column("video_id", sa.String(32), primary_key=True),
+    sa.Column("observed_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("age_hours", sa.Float, nullable=False),  # observed_at - posted_at
+    sa.Column("play_count", sa.BigInteger, nullable=False),
+)
+
 creators = sa.Table(
     "creators",
     metadata,
@@ -215,6 +226,20 @@ outcomes = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Idempotent per (request, tier): a repeat updates the row.
     sa.UniqueConstraint("request_id", "evaluation_tier", name="uq_outcomes_request_tier"),
+)
+
+# The updated probability of being viral at 7 d, computed when a prediction's 24 h or 72 h
+# outcome arrives (viral_pipeline/ml/early_view_updates.py); one row per (request, tier).
+prediction_updates = sa.Table(
+    "prediction_updates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, index=True),
+    sa.Column("evaluation_tier", sa.String(8), nullable=False),  # 24h, 72h
+    sa.Column("viral_probability_7d", sa.Float, nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("request_id", "evaluation_tier", name="uq_prediction_updates_tier"),
 )
 
 # Versioned Platt parameters; the newest row is what predictions use. `params` is the

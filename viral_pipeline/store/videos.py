@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from viral_pipeline.engine.inputs.items import Rejection, VideoRecord, parse_item
 from viral_pipeline.store.db import dialect_insert
-from viral_pipeline.store.schema import ingest_rejects, scraped_videos
+from viral_pipeline.store.schema import ingest_rejects, scraped_videos, video_snapshots
 
 # Items per transaction. On a 1M-row table, 20,000 loads ~40% faster than 5,000 (a commit writes
 # every index page the chunk dirtied, so fewer, larger chunks write each page fewer times), for
@@ -64,6 +64,7 @@ def upsert_videos(
         return 0
     # One statement may touch a row only once (PostgreSQL enforces it): keep the last sighting.
     latest = list({r.video_id: r for r in records}.values())
+    record_snapshots(connection, latest, seen_at)
     statement = _upsert_statement(connection.engine)
     if connection.dialect.name == "sqlite":
         _sqlite_executemany(connection, statement, latest, (seen_at, seen_at, scraper_source))
@@ -75,6 +76,37 @@ def upsert_videos(
     rows = [{**{name: getattr(r, name) for name in _RECORD_FIELDS}, **stamps} for r in latest]
     written = connection.execute(statement.returning(scraped_videos.c.video_id), rows).all()
     return len(written)
+
+
+def record_snapshots(
+    connection: sa.Connection, records: list[VideoRecord], seen_at: datetime
+) -> None:
+    """One `video_snapshots` row per record: its plays at this sighting's age, so a video's views
+    at several ages survive the upsert that keeps only the latest. One executemany per chunk; a
+    chunk loaded again at the same time adds nothing."""
+    if not records:
+        return
+    statement = dialect_insert(connection, video_snapshots).on_conflict_do_nothing(
+        index_elements=["video_id", "observed_at"]
+    )
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup or ()) if dialect.name == "sqlite" else []
+    stamp = video_snapshots.c.observed_at.type.dialect_impl(dialect).bind_processor(dialect)
+    observed = stamp(seen_at) if stamp else seen_at
+    rows = [
+        {
+            "video_id": r.video_id,
+            "observed_at": observed if names else seen_at,
+            "age_hours": (seen_at - r.posted_at).total_seconds() / 3600,
+            "play_count": r.play_count,
+        }
+        for r in records
+    ]
+    if names:  # SQLite: plain tuples through the DBAPI, as the upsert does (_sqlite_executemany)
+        connection.exec_driver_sql(compiled.string, [tuple(row[n] for n in names) for row in rows])
+    else:
+        connection.execute(statement, rows)
 
 
 def _sqlite_executemany(

@@ -2,11 +2,9 @@
 
 import dagster as dg
 
+from viral_pipeline.defs.gate_checks import gate_check_result
 from viral_pipeline.defs.ml.assets import ml_model
 from viral_pipeline.defs.resources import MlflowTracking, ModelPolicy
-from viral_pipeline.observability import get_logger
-
-log = get_logger(__name__)
 
 
 @dg.asset_check(
@@ -23,7 +21,6 @@ def accuracy_gate(
     ml_model, mlflow_tracking: MlflowTracking, model_policy: ModelPolicy
 ) -> dg.AssetCheckResult:
     from viral_pipeline.engine.model.gate import evaluate_gate
-    from viral_pipeline.ml.tracking import record_gate_verdict
 
     result = evaluate_gate(
         ml_model.metrics,
@@ -32,29 +29,13 @@ def accuracy_gate(
         ml_model.margins,
         notes=[ml_model.champion_note],
     )
-    failed = [check.name for check in result.failed]
     # The verdict travels with the model version: champion_model promotes only a version
     # tagged 'passed', whichever run selects it.
-    record_gate_verdict(
-        mlflow_tracking.client(),
+    return gate_check_result(
+        result,
+        mlflow_tracking,
         ml_model.model_name,
         ml_model.model_version,
-        result.passed,
-        ",".join(failed),
-    )
-    log.info(
-        "accuracy gate evaluated",
-        model_version=ml_model.model_version,
-        passed=result.passed,
-        failed=failed,
-    )
-    return dg.AssetCheckResult(
-        passed=result.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="passed" if result.passed else "failed: " + ", ".join(failed),
-        metadata={
-            "model_version": dg.MetadataValue.text(ml_model.model_version),
-            "trained_on": ml_model.trained_on.describe(),
-            **result.metadata(),
-        },
+        ml_model.trained_on,
+        gate="accuracy_gate",
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from viral_pipeline.defs.predict.resources import ModelServing
 from viral_pipeline.defs.resources import AppDatabase, ModelPolicy, Scraper
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger, report_exception
 
@@ -32,7 +33,8 @@ def _now(config: OutcomesConfig) -> datetime:
     kinds={"python", "sql"},
     description=(
         "Views, likes, comments and shares of predicted videos at 24h, 72h and 7d after posting, "
-        "labelled viral with the training label's threshold, collected through the scraper source."
+        "labelled viral with the training label's threshold, collected through the scraper source; "
+        "at 24h and 72h, the updated probability of being viral at 7d (prediction_updates)."
     ),
 )
 def prediction_outcomes(
@@ -41,10 +43,12 @@ def prediction_outcomes(
     app_db: AppDatabase,
     scraper: Scraper,
     model_policy: ModelPolicy,
+    model_serving: ModelServing,
 ) -> dg.MaterializeResult:
     # Imported here, not at module level: they import pandas, and every run of every job in
     # this code location (predict's included) would pay for it at start-up.
     from viral_pipeline.engine.calibration.outcomes import TIERS
+    from viral_pipeline.ml.early_view_updates import UpdatePolicy, update_after_outcome
     from viral_pipeline.store.outcomes import OutcomeError, due_evaluations, upsert_outcome
 
     started = time.perf_counter()
@@ -64,7 +68,12 @@ def prediction_outcomes(
         collected: Counter[str] = Counter()
         thresholds: dict = {}  # one read per label window, not per outcome
         skipped: Counter[str] = Counter()
-        missing, viral = 0, 0
+        missing, viral, updated = 0, 0, 0
+        policy = UpdatePolicy(
+            model_serving.model_name,
+            model_serving.scraper_source,
+            model_serving.allow_other_source,
+        )
         for item in scan.due:
             found = stats.get(item.video.video_id)
             if found is None:
@@ -106,6 +115,11 @@ def prediction_outcomes(
                 continue
             collected[item.evaluation_tier] += 1
             viral += bool(written.outcome["is_viral"])
+            # At 24h and 72h: the probability of being viral at 7d, now that early views are known.
+            updated += (
+                update_after_outcome(engine, policy, item.request_id, item.evaluation_tier, now)
+                is not None
+            )
         total = sum(collected.values())
         log.info(
             "outcomes collected",
@@ -114,6 +128,7 @@ def prediction_outcomes(
             missing=missing,
             expired=scan.expired,
             skipped=dict(skipped),
+            updated=updated,
             evaluated_at=now.isoformat(),
         )
     return dg.MaterializeResult(
@@ -126,6 +141,7 @@ def prediction_outcomes(
             "skipped_other": sum(n for kind, n in skipped.items() if kind != "no_threshold"),
             "expired": scan.expired,
             "viral_share": round(viral / total, 4) if total else 0.0,
+            "updated": updated,
             "evaluated_at": now.isoformat(),
             "source": scraper.source,
             "duration_ms": elapsed_ms(started),

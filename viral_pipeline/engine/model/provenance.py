@@ -16,8 +16,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-DatasetKind = Literal["bundled", "database"]
-_DATASET_KINDS: dict[str, DatasetKind] = {"bundled": "bundled", "database": "database"}
+DatasetKind = Literal["bundled", "database", "simulated_curves"]
+_DATASET_KINDS: dict[str, DatasetKind] = {
+    "bundled": "bundled",
+    "database": "database",
+    "simulated_curves": "simulated_curves",  # the update model's: the simulated world's view curves
+}
 BUNDLED_SOURCE = "simulated"  # the bundled set is simulated videos
 TAG_PREFIX = "trained_on_"
 UNKNOWN = "unknown"
@@ -43,11 +47,10 @@ class Provenance:
         return {f"{TAG_PREFIX}{key}": str(value) for key, value in self.as_dict().items()}
 
     def describe(self) -> str:
-        what = (
-            "the bundled simulated set"
-            if self.dataset == "bundled"
-            else f"{self.source} videos in the database"
-        )
+        what = {
+            "bundled": "the bundled simulated set",
+            "simulated_curves": "view curves of the simulated world",
+        }.get(self.dataset, f"{self.source} videos in the database")
         return f"{what} ({self.first_posted_day}..{self.last_posted_day}, {self.rows:,} rows)"
 
 

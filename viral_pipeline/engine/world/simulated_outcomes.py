@@ -43,6 +43,16 @@ TAU_HOURS = (12.0, 30.0)
 DELETED_SHARE = 0.01  # videos taken down before they are scraped: the source cannot find them
 
 
+def views_at_age(plays: Any, age_hours: Any, tau_hours: Any) -> Any:
+    """The world's view curve: plays * (1 - exp(-age / tau)), on scalars or arrays."""
+    return plays * (1 - np.exp(-np.asarray(age_hours, dtype=float) / tau_hours))
+
+
+def growth_tau(uniform: Any) -> Any:
+    """tau (hours) of the view curve from a U(0, 1) draw: U(TAU_HOURS)."""
+    return TAU_HOURS[0] + (TAU_HOURS[1] - TAU_HOURS[0]) * np.asarray(uniform, dtype=float)
+
+
 @functools.lru_cache(maxsize=64)
 def sound_trends_on(day: date, world_seed: int = WORLD_SEED) -> dict[str, float]:
     """{music id: trend in 0..1} of the simulated world's non-original sounds on `day`."""
@@ -114,8 +124,7 @@ def simulated_stats(
     quality = CREATOR_QUALITY_SD * float(z_quality) if quality is None else quality
     ln_plays = expected_ln_plays_of_request(payload, posted_at, world_seed=world_seed) + quality
     plays = math.exp(ln_plays + float(luck(np.array([eps]), np.array([luck_draw]))[0]))
-    tau = TAU_HOURS[0] + (TAU_HOURS[1] - TAU_HOURS[0]) * float(tau_draw)
-    views = plays * (1 - math.exp(-age_h / tau))
+    views = float(views_at_age(plays, age_h, growth_tau(tau_draw)))
     # Engagement ratios around the real medians, as in the simulated source; luck lifts likes too.
     likes = views * min(0.085 * math.exp(0.5 * z_likes + 0.1 * eps), 0.6)
     comments = views * 0.0013 * math.exp(0.9 * z_comments)

@@ -1,0 +1,1 @@
+"""The update model: an updated prediction once a video's early views are known."""
