@@ -67,7 +67,7 @@ from viral_pipeline.engine.calibration.maths import (  # noqa: E402
 from viral_pipeline.engine.calibration.platt import served_probability  # noqa: E402
 from viral_pipeline.engine.calibration.platt_fit import N_BINS  # noqa: E402
 from viral_pipeline.engine.inputs.items import VideoRecord, parse_item  # noqa: E402
-from viral_pipeline.engine.inputs.request import AnalyzeRequest, feature_row, normalize  # noqa: E402
+from viral_pipeline.engine.inputs.request import AnalyzeRequest, model_row, normalize  # noqa: E402
 from viral_pipeline.engine.model.classifier import choose_threshold, train_calibrated  # noqa: E402
 from viral_pipeline.engine.model.early_views import UPDATE_FEATURE_COLUMNS  # noqa: E402
 from viral_pipeline.engine.model.features import build_features  # noqa: E402
@@ -155,6 +155,21 @@ def videos_of(day: date, n: int) -> list[VideoRecord]:
     return records[:n]
 
 
+def served_row(engine, request, trend_score: float) -> dict:  # type: ignore[no-untyped-def]
+    """The row the `ml` op scores for `request`: its creator's history and its hashtags' recent
+    uses read from the database as a predict run reads them."""
+    from viral_pipeline.engine.model.content import topic_tags
+    from viral_pipeline.engine.model.creator_history import history_of
+    from viral_pipeline.store.content_uses import recent_tag_uses
+    from viral_pipeline.store.creator_history import prior_videos
+
+    at = request.posted_at
+    prior = prior_videos(engine, request.creator_handle, at, window_days=1)
+    history = history_of(prior, at, quantile=0.9, window_days=1)
+    uses = recent_tag_uses(engine, topic_tags(request.hashtags), at)
+    return model_row(request, trend_score, history, uses)
+
+
 def score_batch(
     engine, model, threshold: float, records: list[VideoRecord], weights: dict[str, float]
 ):  # type: ignore[no-untyped-def]
@@ -163,7 +178,7 @@ def score_batch(
     requests = [normalize(as_request(r), now=r.posted_at) for r in records]
     snapshot = load_trend_snapshot(engine, as_of=requests[0].posted_at.date())
     trends = [score_trends(req, snapshot) for req in requests]
-    rows = [feature_row(req, sound_trend_score(req, snapshot)) for req in requests]
+    rows = [served_row(engine, req, sound_trend_score(req, snapshot)) for req in requests]
     probabilities = model.predict_proba(build_features(pd.DataFrame(rows)))[:, 1]
     raw = np.empty(len(requests))
     for k, (req, trend, p) in enumerate(zip(requests, trends, probabilities)):

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.calibration import START, as_request, commit, train, videos_of  # noqa: E402
+from bench.calibration import START, as_request, commit, served_row, train, videos_of  # noqa: E402
 from viral_pipeline.engine.calibration.maths import apply_platt, fit_platt  # noqa: E402
-from viral_pipeline.engine.inputs.request import feature_row, normalize  # noqa: E402
+from viral_pipeline.engine.inputs.request import normalize  # noqa: E402
 from viral_pipeline.engine.model.features import build_features  # noqa: E402
 from viral_pipeline.engine.model.labels import label_top_decile, window_key  # noqa: E402
 from viral_pipeline.engine.signals.aggregate import SIGNALS, ml_score  # noqa: E402
@@ -69,7 +69,7 @@ def signal_scores(engine, model, threshold: float, day: date, n: int, noise_judg
     records = videos_of(day, n)
     requests = [normalize(as_request(r), now=r.posted_at) for r in records]
     snapshot = load_trend_snapshot(engine, as_of=requests[0].posted_at.date())
-    rows = [feature_row(req, sound_trend_score(req, snapshot)) for req in requests]
+    rows = [served_row(engine, req, sound_trend_score(req, snapshot)) for req in requests]
     probabilities = model.predict_proba(build_features(pd.DataFrame(rows)))[:, 1]
     scores = np.full((len(requests), len(SIGNALS)), np.nan)
     for k, (req, p) in enumerate(zip(requests, probabilities)):
