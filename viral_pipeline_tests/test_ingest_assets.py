@@ -22,6 +22,10 @@ EXPECTED_ASSETS = {
     "prediction_outcomes",
     "platt_calibration",
     "serving_calibration",
+    "signal_weights_fit",
+    "serving_signal_weights",
+    "update_model",
+    "update_champion",
     "calibration_audit",
     "cost_report",
 }
@@ -74,7 +78,12 @@ def test_asset_keys_schedules_and_sensors_snapshot(defs):
         "request_run_failures",
     }
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"accuracy_gate", "calibration_improves"}
+    assert checks == {
+        "accuracy_gate",
+        "calibration_improves",
+        "learned_weights_beat_fixed",
+        "update_gate",
+    }
     for definition in [*defs.schedules, *defs.sensors]:
         assert definition.default_status.value == "RUNNING", definition.name
 

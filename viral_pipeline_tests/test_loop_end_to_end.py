@@ -12,15 +12,14 @@ import pytest
 from viral_pipeline.dagster_logging import JSON_RUN_LOGS
 from viral_pipeline.definitions import defs as load_defs
 from viral_pipeline.engine.model.classifier import ModelParams, train_calibrated
-from viral_pipeline.engine.model.features import build_features
 from viral_pipeline.engine.signals.learned_weights import learned_weights_or_error, scores_row
-from viral_pipeline.ml.fallback import load_fallback_frame
 from viral_pipeline.ml.published import publish
 from viral_pipeline.settings import get_settings
 from viral_pipeline.store.calibration import latest_platt
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import outcomes_of, set_prediction_video
 from viral_pipeline.store.signal_weights import latest_learned_weights
+from viral_pipeline_tests.bundled_features import bundled_features
 from viral_pipeline_tests.prediction_builders import BUNDLED, scrape_simulated_day
 from viral_pipeline_tests.test_calibration_predict import _predict
 
@@ -48,14 +47,15 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
     scrape_simulated_day(
         engine, date(2026, 11, 20), n=600
     )  # the day's viral threshold comes from here
-    raw = load_fallback_frame()
-    X, y = build_features(raw), (raw["play_count"] > raw["play_count"].quantile(0.9)).astype(int)
+    _, X, y = bundled_features()  # every feature group, as the ml_model asset trains on
     model = train_calibrated(
         X[:8000], y[:8000], X[8000:11000], y[8000:11000], ModelParams(max_iter=60)
     )
     publish(engine, get_settings().model_name, "1", model, 0.2, BUNDLED)
 
-    first = _predict(defs, instance, _requests(80))
+    # 160 outcomes: at 80, a Platt fit's cross-fitted ECE is within noise of the gate's
+    # noise-scaled bound, so whether the loop's calibration step passes would be a coin toss.
+    first = _predict(defs, instance, _requests(160))
     assert all(r["signals"]["ml"]["available"] for r in first)
     # Before any outcome-fitted calibration, the probability served is the champion's own.
     assert all(
@@ -87,7 +87,7 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
     )
     assert collect.success
     collected = [o for rid in ids for o in outcomes_of(engine, rid) if o["evaluation_tier"] == "7d"]
-    assert len(collected) >= 75 and 0 < sum(o["is_viral"] for o in collected) < len(collected)
+    assert len(collected) >= 150 and 0 < sum(o["is_viral"] for o in collected) < len(collected)
 
     calibration = defs.resolve_job_def("calibration_job").execute_in_process(
         instance=instance, raise_on_error=False
@@ -103,8 +103,8 @@ def test_predictions_outcomes_calibration_then_calibrated_predictions_on_the_sim
     assert after["is_calibrated"] is True
     assert after["viral_probability"] != after["raw_probability"]
     # The learned signal weights, fitted in the same job on the same 7d outcomes, serve in Platt's
-    # place when they beat the fixed weights on held-out outcomes (here 80 outcomes: measured
-    # passing by a small margin); either way the result says which served.
+    # place when they beat the fixed weights on held-out outcomes by the gate's margin (at 160
+    # outcomes they usually do not); either way the result says which served.
     learned = checks["learned_weights_beat_fixed"]
     if learned.passed:
         stored = latest_learned_weights(engine)
