@@ -302,3 +302,15 @@ def test_a_predict_run_imports_neither_scikit_learn_pandas_scipy_nor_mlflow(bund
     assert report["ok"] and report["ml"]["available"], report
     assert report["suggestions"]["available"] and report["suggestions"]["best_posting_hour"]
     assert report["heavy"] == [], f"the predict run imported {report['heavy']}"
+
+
+def test_a_version_number_published_again_elsewhere_is_loaded_again(bundled, tmp_path):
+    # A fresh database (or a reset MLflow store) publishes a "1" again: the process that served
+    # the old "1" must load the new one, not answer from its cache.
+    model, published = _model(bundled), PublishedChampion("viral_classifier")
+    old, new = (ready_engine(f"sqlite:///{tmp_path / name}.db") for name in ("old", "new"))
+    publish(old, "viral_classifier", "1", model, 0.2, BUNDLED)
+    assert published.get(old).threshold == 0.2
+    publish(new, "viral_classifier", "1", model, 0.35, BUNDLED)
+    assert published.get(new).threshold == 0.35
+    assert published.get(old).threshold == 0.2 and published.cached_versions == ["1", "1"]

@@ -84,7 +84,7 @@ class PublishedChampion:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._loaded: dict[tuple[str, str], LoadedModel] = {}
+        self._loaded: dict[tuple[str, str, str], LoadedModel] = {}
         self._lock = threading.Lock()
 
     def get(self, engine: sa.Engine) -> LoadedModel:
@@ -92,6 +92,7 @@ class PublishedChampion:
             serving_models.c.version,
             serving_models.c.decision_threshold,
             serving_models.c.trained_on,
+            serving_models.c.published_at,
         ).where(serving_models.c.model_name == self.name)
         with engine.connect() as connection:
             row = connection.execute(query).first()
@@ -99,7 +100,9 @@ class PublishedChampion:
             raise NoChampionError(
                 f"no champion of {self.name!r} has been published yet (run champion_model)"
             )
-        key = (self.name, row.version)
+        # A version number is unique within one registry only: a fresh database or a reset
+        # MLflow store publishes a "1" again, which must not be answered with the old "1".
+        key = (self.name, row.version, str(row.published_at))
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = LoadedModel(
@@ -132,4 +135,4 @@ class PublishedChampion:
 
     @property
     def cached_versions(self) -> list[str]:
-        return [version for _, version in self._loaded]
+        return [version for _, version, _ in self._loaded]
