@@ -211,6 +211,7 @@ class ModelPolicy(dg.ConfigurableResource):
     viral_quantile: float
     label_window_days: int
     training_min_rows: int
+    update_training_min_videos: int
     gate_min_roc_auc: float
     gate_min_roc_auc_ci_low: float
     gate_min_pr_auc_lift: float
