@@ -212,4 +212,17 @@ def test_retrain_schedule_is_weekly_and_targets_the_job():
     tick = datetime(2026, 11, 30, 4, tzinfo=UTC)
     request = retrain_ml(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.run_key == tick.isoformat()
-    assert retrain_ml.cron_schedule == "0 4 * * 1" and retrain_ml.job_name == "retrain_ml_job"
+    assert retrain_ml.cron_schedule == "0 4 * * 1" and retrain_ml.job_name == "retrain_models_job"
+    # Both models: the classifier's assets and the update model's, each with its blocking gate.
+    job = load_defs().resolve_job_def("retrain_models_job")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == {
+        "training_set",
+        "ml_model",
+        "champion_model",
+        "update_model",
+        "update_champion",
+    }
+    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} >= {
+        "accuracy_gate",
+        "update_gate",
+    }

@@ -45,6 +45,8 @@ BACKGROUND_JOBS = [
     "trending_sounds_job",
     "creator_profiles_job",
     "retrain_ml_job",
+    "retrain_update_model_job",
+    "retrain_models_job",
     "evaluate_predictions_job",
     "calibration_job",
     "cost_report_job",
