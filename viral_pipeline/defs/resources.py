@@ -205,8 +205,9 @@ class MlflowTracking(dg.ConfigurableResource):
 
 
 class ModelPolicy(dg.ConfigurableResource):
-    """How the label is defined, when the bundled set stands in, and what the gate demands
-    (the gate's defaults and their reasons: engine/model/gate.py)."""
+    """How the label is defined, when the bundled set stands in, how many trajectories the update
+    model of a real source needs, and what the gate demands (the gate's defaults and their
+    reasons: engine/model/gate.py)."""
 
     viral_quantile: float
     label_window_days: int
