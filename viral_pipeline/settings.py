@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     viral_quantile: float = Field(default=0.9, gt=0.5, lt=1.0)
     label_window_days: int = Field(default=1, ge=1, le=365)
     training_min_rows: int = Field(default=500, ge=1)
+    # The update model of a real source trains on its videos' trajectories (video_snapshots):
+    # below this many videos with an early reading and a 7-day outcome, update_model fails.
+    update_training_min_videos: int = Field(default=500, ge=1)
     # accuracy_gate: evidence that a model is informative and calibrated on held-out data of the
     # configured source. Accuracy is reported, not blocking. The defaults are the gate's own,
     # stated in engine/model/gate.py beside the reason for each.

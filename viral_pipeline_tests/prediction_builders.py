@@ -102,3 +102,20 @@ def succeeded_prediction(
 def scrape_simulated_day(engine: sa.Engine, day: date, n: int = 400) -> None:
     """One simulated day in scraped_videos, as the scrape job stores it."""
     ingest_items(engine, generate_day(day, n).items, source="simulated", batch=f"test:{day}")
+
+
+def asset_resources(url: str) -> dict[str, Any]:
+    """The resources of the update, outcome and training assets, from the current settings, on
+    the application database at `url`."""
+    from viral_pipeline.defs.predict.resources import ModelServing
+    from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, Scraper
+    from viral_pipeline.settings import get_settings
+
+    settings = get_settings()
+    return {
+        "app_db": AppDatabase(url=url),
+        "scraper": Scraper.from_settings(settings),
+        "model_policy": ModelPolicy.from_settings(settings),
+        "model_serving": ModelServing.from_settings(settings),
+        "mlflow_tracking": MlflowTracking.from_settings(settings),
+    }

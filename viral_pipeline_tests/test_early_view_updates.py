@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from viral_pipeline.defs.outcomes.assets import prediction_outcomes
-from viral_pipeline.defs.predict.resources import ModelServing
-from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, Scraper
+from viral_pipeline.defs.resources import ModelPolicy
 from viral_pipeline.defs.updates.assets import update_champion, update_model
 from viral_pipeline.defs.updates.checks import update_gate
 from viral_pipeline.engine.calibration.maths import ece_noise_floor, expected_calibration_error
@@ -42,7 +41,11 @@ from viral_pipeline.settings import get_settings
 from viral_pipeline.store.db import ready_engine
 from viral_pipeline.store.outcomes import set_prediction_video, viral_threshold_for
 from viral_pipeline.store.prediction_updates import updates_of
-from viral_pipeline_tests.prediction_builders import scrape_simulated_day, succeeded_prediction
+from viral_pipeline_tests.prediction_builders import (
+    asset_resources,
+    scrape_simulated_day,
+    succeeded_prediction,
+)
 
 POSTED = datetime(2026, 11, 20, 16, tzinfo=UTC)
 LEAN_UPDATE = """
@@ -162,17 +165,6 @@ def test_the_compiled_update_model_gives_scikit_learns_answers(trajectories):
     )
 
 
-def _resources(url: str) -> dict:
-    settings = get_settings()
-    return {
-        "app_db": AppDatabase(url=url),
-        "scraper": Scraper.from_settings(settings),
-        "model_policy": ModelPolicy.from_settings(settings),
-        "model_serving": ModelServing.from_settings(settings),
-        "mlflow_tracking": MlflowTracking.from_settings(settings),
-    }
-
-
 def _train_update_model(resources: dict, **config) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [update_model, update_gate, update_champion],
@@ -210,7 +202,7 @@ def test_the_24h_and_72h_outcomes_bring_calibrated_updates_on_the_simulated_sour
     sqlite_url, api_client
 ):
     engine = ready_engine(sqlite_url)
-    resources = _resources(sqlite_url)
+    resources = asset_resources(sqlite_url)
     scrape_simulated_day(engine, POSTED.date(), n=400)  # the posting day's viral threshold
     rng = np.random.default_rng(3)
     ids = [succeeded_prediction(engine, _payload(i, rng)) for i in range(4)]
@@ -307,7 +299,7 @@ def test_a_failing_gate_keeps_the_update_model_from_serving(sqlite_url, monkeypa
     monkeypatch.setenv("GATE_MIN_ROC_AUC", "1.0")
     get_settings.cache_clear()
     engine = ready_engine(sqlite_url)
-    trained = _train_update_model(_resources(sqlite_url), days=6, videos_per_day=300)
+    trained = _train_update_model(asset_resources(sqlite_url), days=6, videos_per_day=300)
     (check,) = trained.get_asset_check_evaluations()
     assert not check.passed
     assert "24h_roc_auc" in check.metadata["failed_checks"].value

@@ -212,4 +212,36 @@ def test_retrain_schedule_is_weekly_and_targets_the_job():
     tick = datetime(2026, 11, 30, 4, tzinfo=UTC)
     request = retrain_ml(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.run_key == tick.isoformat()
-    assert retrain_ml.cron_schedule == "0 4 * * 1" and retrain_ml.job_name == "retrain_ml_job"
+    assert retrain_ml.cron_schedule == "0 4 * * 1" and retrain_ml.job_name == "retrain_models_job"
+    # Both models: the classifier's assets and the update model's, each with its blocking gate.
+    job = load_defs().resolve_job_def("retrain_models_job")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == {
+        "training_set",
+        "ml_model",
+        "champion_model",
+        "update_model",
+        "update_champion",
+    }
+    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} >= {
+        "accuracy_gate",
+        "update_gate",
+    }
+
+
+def test_the_weekly_run_promotes_the_classifier_when_the_update_model_fails(defs):
+    """The scheduled run holds both models; an update model that cannot train fails the run and
+    publishes nothing of its own, and the classifier that passed its gate is promoted anyway."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("retrain_models_job").execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        # Two posting days: no split has a day on each side, so update_model fails.
+        run_config={"ops": {"update_model": {"config": {"days": 2, "videos_per_day": 100}}}},
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "update_model"
+    assert "the split needs 3" in str(failure.event_specific_data.error)
+    champion = result.asset_materializations_for_node("champion_model")[0].metadata
+    assert champion["promoted"].value is True
+    assert result.asset_materializations_for_node("update_champion") == []

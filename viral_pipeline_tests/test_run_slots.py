@@ -46,6 +46,7 @@ BACKGROUND_JOBS = [
     "creator_profiles_job",
     "retrain_ml_job",
     "retrain_update_model_job",
+    "retrain_models_job",
     "evaluate_predictions_job",
     "calibration_job",
     "cost_report_job",

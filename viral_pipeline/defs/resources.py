@@ -205,12 +205,14 @@ class MlflowTracking(dg.ConfigurableResource):
 
 
 class ModelPolicy(dg.ConfigurableResource):
-    """How the label is defined, when the bundled set stands in, and what the gate demands
-    (the gate's defaults and their reasons: engine/model/gate.py)."""
+    """How the label is defined, when the bundled set stands in, how many trajectories the update
+    model of a real source needs, and what the gate demands (the gate's defaults and their
+    reasons: engine/model/gate.py)."""
 
     viral_quantile: float
     label_window_days: int
     training_min_rows: int
+    update_training_min_videos: int
     gate_min_roc_auc: float
     gate_min_roc_auc_ci_low: float
     gate_min_pr_auc_lift: float

@@ -47,6 +47,7 @@ from viral_pipeline.engine.world.simulated_outcomes import growth_tau, views_at_
 LABEL = "viral_7d"
 MISSED_24H_SHARE = 0.15
 SPLIT_SHARES = (0.6, 0.2)  # train, calibration; the newest rest is the test slice
+MIN_SPLIT_DAYS = 3  # one posting day at least on each side
 WEEK_HOURS = 7 * 24.0
 # Smaller than the champion's: the early views carry most of the signal, and the fit runs in
 # the training asset on tens of thousands of rows.
@@ -126,32 +127,34 @@ def simulated_trajectories(
 
     pre_posting = build_features(raw)[list(PRE_POSTING_COLUMNS)].reset_index(drop=True)
     day = raw["posted_at"].dt.date.to_numpy()
-    parts = []
-    for tier, columns in (
-        (EvaluationTier.HOURS_24, early_view_columns(hours_24h, views_24h)),
-        (
-            EvaluationTier.HOURS_72,
-            early_view_columns(
-                hours_72h,
-                views_72h,
-                np.where(missed, np.nan, hours_24h),
-                np.where(missed, np.nan, views_24h),
-            ),
-        ),
-    ):
-        part = pre_posting.copy()
-        for name in EARLY_VIEW_COLUMNS:
-            part[name] = columns[name]
-        part["tier"], part["day"], part[LABEL] = str(tier), day, viral
-        parts.append(part)
-    frame = pd.concat(parts, ignore_index=True)
-    order = sorted(set(day))
-    train_end = order[int(len(order) * SPLIT_SHARES[0]) - 1]
-    calibration_end = order[int(len(order) * sum(SPLIT_SHARES)) - 1]
-    frame["part"] = np.where(
-        frame["day"] <= train_end,
-        "train",
-        np.where(frame["day"] <= calibration_end, "calibration", "test"),
+    every = np.ones(n, dtype=bool)
+    frame = split_by_day(
+        pd.concat(
+            [
+                tier_rows(
+                    pre_posting,
+                    EvaluationTier.HOURS_24,
+                    early_view_columns(hours_24h, views_24h),
+                    day,
+                    viral,
+                    every,
+                ),
+                tier_rows(
+                    pre_posting,
+                    EvaluationTier.HOURS_72,
+                    early_view_columns(
+                        hours_72h,
+                        views_72h,
+                        np.where(missed, np.nan, hours_24h),
+                        np.where(missed, np.nan, views_24h),
+                    ),
+                    day,
+                    viral,
+                    every,
+                ),
+            ],
+            ignore_index=True,
+        )
     )
     provenance = Provenance(
         dataset="simulated_curves",
@@ -161,6 +164,40 @@ def simulated_trajectories(
         rows=len(frame),
     )
     return UpdateTrainingSet(frame=frame, provenance=provenance, quantile=quantile)
+
+
+def tier_rows(
+    pre_posting: pd.DataFrame,
+    tier: EvaluationTier,
+    columns: dict[str, np.ndarray],
+    day: np.ndarray,
+    viral: np.ndarray,
+    present: np.ndarray,
+) -> pd.DataFrame:
+    """The rows of one update tier: the videos `present` at it (a reading of the tier), their
+    pre-posting features, EARLY_VIEW_COLUMNS, posting day and label."""
+    part = pre_posting.copy()
+    for name in EARLY_VIEW_COLUMNS:
+        part[name] = columns[name]
+    part["tier"], part["day"], part[LABEL] = str(tier), day, viral
+    return part[present].reset_index(drop=True)
+
+
+def split_by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its `part` (train, calibration, test) by posting day, oldest first
+    (SPLIT_SHARES), so no day is on two sides. Needs MIN_SPLIT_DAYS days."""
+    order = sorted(set(frame["day"]))
+    if len(order) < MIN_SPLIT_DAYS:
+        raise ValueError(f"{len(order)} posting days: the split needs {MIN_SPLIT_DAYS}")
+    train_end = order[int(len(order) * SPLIT_SHARES[0]) - 1]
+    calibration_end = order[int(len(order) * sum(SPLIT_SHARES)) - 1]
+    frame = frame.copy()
+    frame["part"] = np.where(
+        frame["day"] <= train_end,
+        "train",
+        np.where(frame["day"] <= calibration_end, "calibration", "test"),
+    )
+    return frame
 
 
 @dataclass(frozen=True)

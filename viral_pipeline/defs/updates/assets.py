@@ -2,11 +2,16 @@
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from viral_pipeline.defs.resources import AppDatabase, MlflowTracking, ModelPolicy, Scraper
+from viral_pipeline.engine.timeutil import parse_utc
 from viral_pipeline.observability import bound_context, elapsed_ms, get_logger
+
+if TYPE_CHECKING:
+    from viral_pipeline.ml.early_view_training import UpdateTrainingSet
 
 log = get_logger(__name__)
 
@@ -19,6 +24,8 @@ class UpdateTrainingConfig(dg.Config):
     """ISO date of the newest posting day; default: 8 days ago (its 7-day views exist)."""
     max_iter: int = 150
     """Boosting rounds of the gradient-boosted trees."""
+    as_of: str | None = None
+    """On a real source: ISO time the trajectories are read as of; default now."""
 
 
 @dg.asset(
@@ -26,8 +33,9 @@ class UpdateTrainingConfig(dg.Config):
     kinds={"scikitlearn", "mlflow"},
     description=(
         "P(viral at 7 d) from a video's early views (24 h, 72 h), their growth and its pre-posting "
-        "features, trained on view trajectories, Platt-calibrated on held-out days, logged to MLflow "
-        "and registered as a new version of <MODEL_NAME>_early_views."
+        "features, trained on view trajectories (the simulated world's view curves on the simulated "
+        "source, the sightings in video_snapshots on another), Platt-calibrated on held-out days, "
+        "logged to MLflow and registered as a new version of <MODEL_NAME>_early_views."
     ),
 )
 def update_model(
@@ -36,37 +44,16 @@ def update_model(
     mlflow_tracking: MlflowTracking,
     model_policy: ModelPolicy,
     scraper: Scraper,
+    app_db: AppDatabase,
 ):
     from dataclasses import replace
 
     from viral_pipeline.engine.model.early_views import update_model_name
-    from viral_pipeline.ml.early_view_training import (
-        UPDATE_PARAMS,
-        simulated_trajectories,
-        train_and_log_update,
-    )
+    from viral_pipeline.ml.early_view_training import UPDATE_PARAMS, train_and_log_update
 
     started = time.perf_counter()
-    if scraper.source != "simulated":
-        # video_snapshots accumulates the source's trajectories; reading views at each tier's age
-        # from them is not built yet, and a model of the simulated world must not serve this source.
-        raise dg.Failure(
-            description=f"no trajectories of the {scraper.source!r} source to train on yet: "
-            "only the simulated world's view curves train the update model"
-        )
-    last_day = (
-        date.fromisoformat(config.last_day)
-        if config.last_day
-        else (datetime.now(UTC) - timedelta(days=8)).date()
-    )
     with bound_context(run_id=context.run.run_id, asset="update_model"):
-        training = simulated_trajectories(
-            last_day,
-            config.days,
-            config.videos_per_day,
-            quantile=model_policy.viral_quantile,
-            window_days=model_policy.label_window_days,
-        )
+        training, counts = _trajectories(config, model_policy, scraper, app_db)
         outcome = train_and_log_update(
             training,
             tracking_uri=mlflow_tracking.tracking_uri,
@@ -103,10 +90,61 @@ def update_model(
             "mlflow_run": mlflow_tracking.run_link(outcome.experiment_id, outcome.run_id),
             "trained_on": outcome.trained_on.describe(),
             "champion_comparison": outcome.champion_note,
+            **counts,
             **per_tier,
             "duration_ms": elapsed_ms(started),
         },
     )
+
+
+def _trajectories(
+    config: UpdateTrainingConfig, policy: ModelPolicy, scraper: Scraper, app_db: AppDatabase
+) -> "tuple[UpdateTrainingSet, dict[str, int]]":
+    """The training set of the configured source, and the counts its metadata shows.
+
+    The simulated source trains on its world's view curves: its scrapes report a video's final
+    plays at every age, so its sightings are no trajectory. Any other source trains on its own
+    videos' sightings (video_snapshots), never on the simulated world, and fails with the counts
+    below UPDATE_TRAINING_MIN_VIDEOS."""
+    from viral_pipeline.ml.early_view_snapshots import snapshot_trajectories
+    from viral_pipeline.ml.early_view_training import simulated_trajectories
+
+    if scraper.simulated:
+        last_day = (
+            date.fromisoformat(config.last_day)
+            if config.last_day
+            else (datetime.now(UTC) - timedelta(days=8)).date()
+        )
+        training = simulated_trajectories(
+            last_day,
+            config.days,
+            config.videos_per_day,
+            quantile=policy.viral_quantile,
+            window_days=policy.label_window_days,
+        )
+        return training, {}
+    found = snapshot_trajectories(
+        app_db.engine(),
+        scraper_source=scraper.source,
+        quantile=policy.viral_quantile,
+        window_days=policy.label_window_days,
+        as_of=parse_utc(config.as_of) if config.as_of else datetime.now(UTC),
+    )
+    counts = {
+        "videos_old_enough": found.videos_old_enough,
+        "videos_with_7d": found.videos_with_7d,
+        "videos_trained_on": found.videos_with_rows,
+        "windows_without_threshold": found.windows_dropped,
+        "posting_days": found.posting_days,
+    }
+    shortfall = found.shortfall(policy.update_training_min_videos)
+    if shortfall is not None or found.training is None:
+        log.warning("update model not trained", reason=shortfall, **counts)
+        raise dg.Failure(
+            description=f"too few trajectories of the {scraper.source!r} source: {shortfall}",
+            metadata=counts,
+        )
+    return found.training, counts
 
 
 @dg.asset(

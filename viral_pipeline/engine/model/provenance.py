@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-DatasetKind = Literal["bundled", "database", "simulated_curves"]
+DatasetKind = Literal["bundled", "database", "simulated_curves", "snapshots"]
 _DATASET_KINDS: dict[str, DatasetKind] = {
     "bundled": "bundled",
     "database": "database",
     "simulated_curves": "simulated_curves",  # the update model's: the simulated world's view curves
+    "snapshots": "snapshots",  # the update model's: a source's videos' sightings (video_snapshots)
 }
 BUNDLED_SOURCE = "simulated"  # the bundled set is simulated videos
 TAG_PREFIX = "trained_on_"
@@ -50,6 +51,7 @@ class Provenance:
         what = {
             "bundled": "the bundled simulated set",
             "simulated_curves": "view curves of the simulated world",
+            "snapshots": f"trajectories of {self.source} videos (video_snapshots)",
         }.get(self.dataset, f"{self.source} videos in the database")
         return f"{what} ({self.first_posted_day}..{self.last_posted_day}, {self.rows:,} rows)"
 
