@@ -155,9 +155,8 @@ def main() -> None:
     history_at = PriorHistory(prior, quantile=0.9, window_days=1).at  # as the ml op builds it
     # What the ml op's one count of recent hashtag uses returns (its query is timed by
     # bench/creator_history.py): a few hundred videos for each tag counted.
-    tag_uses = {
-        tag: 100 + 37 * k for k, tag in enumerate(what_if.hashtags_counted(request, snapshot))
-    }
+    found = what_if.candidates(request, snapshot)
+    tag_uses = {tag: 100 + 37 * k for k, tag in enumerate(what_if.hashtags_counted(request, found))}
 
     trend = sound_trend_score(request, snapshot)  # what the trends op has matched already
     base = champion.probability(model_row(request, trend, history_at(request.posted_at), tag_uses))
@@ -165,6 +164,7 @@ def main() -> None:
     def suggest():
         return what_if.suggest(
             request,
+            what_if.candidates(request, snapshot),
             base_probability=base,
             snapshot=snapshot,
             history_at=history_at,

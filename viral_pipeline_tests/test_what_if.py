@@ -102,6 +102,7 @@ def _suggest(champion, request, snapshot=SNAPSHOT):
     base = _one_by_one(champion, request, snapshot)
     return base, what_if.suggest(
         request,
+        what_if.candidates(request, snapshot),
         base_probability=base,
         snapshot=snapshot,
         history_at=_history_at,

@@ -214,8 +214,9 @@ def ml(
         # One query counts the recent uses of the request's hashtags and of every hashtag a
         # suggestion may add.
         snapshot = trends.extra.get("trend_snapshot") or TrendSnapshot.empty()
+        found = what_if.candidates(request, snapshot)
         tag_uses = model_serving.tag_uses(
-            app_db.engine(), what_if.hashtags_counted(request, snapshot), request.posted_at
+            app_db.engine(), what_if.hashtags_counted(request, found), request.posted_at
         )
         trend = trends.extra.get("sound_trend_score", 0.0)
         row = model_row(request, trend, history_at(request.posted_at), tag_uses)
@@ -228,6 +229,7 @@ def ml(
         try:
             suggestions = what_if.suggest(
                 request,
+                found,
                 base_probability=probability,
                 snapshot=snapshot,
                 history_at=history_at,

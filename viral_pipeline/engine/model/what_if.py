@@ -177,11 +177,11 @@ def _duration_candidates(request: NormalizedRequest) -> list[Candidate]:
     ]
 
 
-def hashtags_counted(request: NormalizedRequest, snapshot: TrendSnapshot) -> list[str]:
-    """The request's hashtags and every hashtag a candidate may add: what the `ml` op counts the
-    recent uses of, in one query, before scoring the request and its candidates."""
+def hashtags_counted(request: NormalizedRequest, found: Sequence[Candidate]) -> list[str]:
+    """The request's hashtags and every hashtag one of its candidates (`candidates`) adds: what
+    the `ml` op counts the recent uses of, in one query, before scoring them all."""
     tags = set(request.hashtags)
-    for candidate in _hashtag_candidates(request, snapshot):
+    for candidate in found:
         tags.update(candidate.request.hashtags)
     return sorted(tags)
 
@@ -207,6 +207,7 @@ def candidate_rows(
 
 def suggest(
     request: NormalizedRequest,
+    found: Sequence[Candidate],
     *,
     base_probability: float,
     snapshot: TrendSnapshot,
@@ -215,8 +216,8 @@ def suggest(
     score: Scorer,
     model_version: str,
 ) -> Suggestions:
-    """The best posting hour and the changes of largest lift (see the module docstring)."""
-    found = candidates(request, snapshot)
+    """The best posting hour and the changes of largest lift among `found`, the request's
+    `candidates` against `snapshot` (see the module docstring)."""
     probability = score(candidate_rows(found, snapshot, history_at, tag_uses))
     lift = probability - base_probability
 
