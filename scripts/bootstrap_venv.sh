@@ -2,7 +2,7 @@
 # Idempotent set-up for the test command: a Python 3.11 virtualenv in .venv with the locked
 # dependencies and the project installed editable (re-installed only when uv.lock or
 # pyproject.toml change), and PostgreSQL's server binaries, which the test session uses to start
-# a throwaway server.
+# a throwaway server, and Redis, which the production topology runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,7 +79,9 @@ else
     echo "bootstrap: $VENV is up to date"
 fi
 
-# ---- PostgreSQL server binaries --------------------------------------------------------
+# ---- PostgreSQL and Redis server binaries ---------------------------------------------
+# The test session starts a throwaway PostgreSQL server, and the production topology
+# (scripts/run.sh --production, and its tests) a PostgreSQL and a Redis server of its own.
 have_postgres() {
     command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1 && return 0
     local bindir
@@ -88,27 +90,41 @@ have_postgres() {
     done
     return 1
 }
+have_redis() {
+    command -v redis-server >/dev/null 2>&1
+}
 
-# scripts/run.sh sets SKIP_POSTGRES_INSTALL=1: running the product needs no PostgreSQL server.
-if [ "${SKIP_POSTGRES_INSTALL:-0}" != "1" ] && ! have_postgres; then
-    SUDO=()
+# Installs Debian's package for what is missing; never waits for a password (CI has no stdin).
+apt_install() {
+    local SUDO=()
     if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            SUDO=(sudo -n)  # never wait for a password (CI has no stdin)
-        else
-            SUDO=(false)
+        if ! command -v sudo >/dev/null 2>&1; then
+            return 1
         fi
+        SUDO=(sudo -n)
     fi
-    if [ "${SUDO[*]-}" != "false" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "bootstrap: PostgreSQL server binaries not found; installing Debian's postgresql"
-        if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-               && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }; then
-            echo "bootstrap: WARNING: apt-get install postgresql failed" >&2
-        fi
+    command -v apt-get >/dev/null 2>&1 || return 1
+    echo "bootstrap: installing Debian's $*"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+        && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+# scripts/run.sh sets SKIP_SERVER_INSTALL=1: the embedded product needs neither server.
+if [ "${SKIP_SERVER_INSTALL:-0}" != "1" ]; then
+    MISSING=()
+    have_postgres || MISSING+=(postgresql)
+    have_redis || MISSING+=(redis-server)
+    if [ "${#MISSING[@]}" -gt 0 ] && ! apt_install "${MISSING[@]}"; then
+        echo "bootstrap: WARNING: apt-get install ${MISSING[*]} failed" >&2
     fi
     if ! have_postgres; then
         echo "bootstrap: WARNING: PostgreSQL server binaries (pg_ctl/initdb) are not installed, so the" >&2
         echo "bootstrap:          PostgreSQL tests will skip (or fail when CI is set)." >&2
         echo "bootstrap:          Install them with: apt-get install postgresql" >&2
+    fi
+    if ! have_redis; then
+        echo "bootstrap: WARNING: redis-server is not installed, so the production topology cannot" >&2
+        echo "bootstrap:          start and its tests will skip (or fail when CI is set)." >&2
+        echo "bootstrap:          Install it with: apt-get install redis-server" >&2
     fi
 fi

@@ -7,7 +7,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-SKIP_POSTGRES_INSTALL=1 bash scripts/bootstrap_venv.sh
+SKIP_SERVER_INSTALL=1 bash scripts/bootstrap_venv.sh
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true DAGSTER_DISABLE_TELEMETRY=true
