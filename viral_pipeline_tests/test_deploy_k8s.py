@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from dagster_celery.cli import get_validated_config, worker_start_command
 from fastapi.routing import APIRoute
 from mlflow.cli import server as mlflow_server_command
+from mlflow.server.security_utils import is_allowed_host_header
 
 from viral_pipeline.api import __main__ as api_main
 from viral_pipeline.api.app import create_app
@@ -172,6 +174,16 @@ def test_mlflow_serves_with_options_mlflow_server_accepts() -> None:
     assert destination in {m["mountPath"] for m in container["volumeMounts"]}
     port = int(args[args.index("--port") + 1])
     assert {p["containerPort"] for p in container["ports"]} == {port}
+
+
+def test_mlflow_lets_in_the_address_the_pods_are_given() -> None:
+    # MLflow's server answers only the Host headers it allows; the pods use the Secret's URI.
+    (container,) = containers(of_kind("Deployment", MLFLOW))
+    args = container["args"]
+    allowed = args[args.index("--allowed-hosts") + 1].split(",")
+    tracking = of_kind("Secret", APP_SECRET)["stringData"]["MLFLOW_TRACKING_URI"]
+    assert is_allowed_host_header(allowed, urlsplit(tracking).netloc)
+    assert not is_allowed_host_header(allowed, "attacker.example.com:5000")
 
 
 def test_mlflows_probe_path_is_a_route_of_the_mlflow_server() -> None:
