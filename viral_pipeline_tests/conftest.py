@@ -3,10 +3,12 @@ isolated per test (a temporary SQLite database, MLflow store and DAGSTER_HOME; n
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -23,10 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # what a clone without it runs. Tests reach these files only through the `shared_apify_dir`
 # fixture (test_shared_data_guard.py enforces it), so a missing folder is a clear skip everywhere.
 SHARED_DIR_ENV = "VIRAL_SHARED_DIR"
-SHARED_APIFY_DIR = (
-    Path(os.environ.get(SHARED_DIR_ENV) or REPO_ROOT.parent / "shared") / "data" / "apify"
-)
+SHARED_DIR = Path(os.environ.get(SHARED_DIR_ENV) or REPO_ROOT.parent / "shared")
+SHARED_APIFY_DIR = SHARED_DIR / "data" / "apify"
 SHARED_MISSING = "../shared/data/apify is not present"  # how a skip for it begins
+# The Dagster Helm chart's published values schema (deploy/helm/SCHEMA.md: which release, from
+# where). A file taken from a public repository lives in shared/, not in this repository.
+SHARED_HELM_SCHEMA = SHARED_DIR / "data" / "dagster_helm" / "values.schema.json"
 
 # Secrets are never taken from the developer's shell; a test that needs one sets it.
 _SECRET_ENV_VARS = (
@@ -126,6 +130,21 @@ def shared_apify_dir() -> Path:
             "not in a user's clone)"
         )
     return SHARED_APIFY_DIR
+
+
+@pytest.fixture(scope="session")
+def dagster_helm_schema() -> dict[str, Any]:
+    """The Dagster chart's values schema from `../shared/data/dagster_helm`.
+
+    Until the file is placed there, the tests that need it skip, under CI too, naming where it
+    belongs: nothing in this repository can bring it.
+    """
+    if not SHARED_HELM_SCHEMA.is_file():
+        pytest.skip(
+            f"{SHARED_HELM_SCHEMA} is not present: deploy/helm/SCHEMA.md says which file belongs there"
+        )
+    schema: dict[str, Any] = json.loads(SHARED_HELM_SCHEMA.read_text())
+    return schema
 
 
 # ---- Settings isolation ----------------------------------------------------------------

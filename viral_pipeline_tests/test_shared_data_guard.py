@@ -22,8 +22,12 @@ from viral_pipeline_tests.conftest import REPO_ROOT, SHARED_DIR_ENV, SHARED_MISS
 
 TESTS_DIR = REPO_ROOT / "viral_pipeline_tests"
 FIXTURE = "shared_apify_dir"
-# conftest's own names for the folder: only the fixture may use them.
-CONFTEST_NAMES = frozenset({"SHARED_APIFY_DIR", "SHARED_DIR_ENV", "SHARED_MISSING"})
+# Every fixture that hands out a file of the folder; only they may reach it.
+FIXTURES = frozenset({FIXTURE, "dagster_helm_schema"})
+# conftest's own names for the folder: only the fixtures may use them.
+CONFTEST_NAMES = frozenset(
+    {"SHARED_DIR", "SHARED_APIFY_DIR", "SHARED_HELM_SCHEMA", "SHARED_DIR_ENV", "SHARED_MISSING"}
+)
 _SHARED_SEGMENT = re.compile(r"(?:^|[/\\])shared(?:[/\\]|$)")  # "shared", "../shared", "x/shared/y"
 
 
@@ -41,7 +45,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def _is_conftest_definition(statement: ast.stmt) -> bool:
     if isinstance(statement, ast.FunctionDef):
-        return statement.name == FIXTURE
+        return statement.name in FIXTURES
     return isinstance(statement, ast.Assign) and all(
         isinstance(target, ast.Name) and target.id in CONFTEST_NAMES for target in statement.targets
     )
