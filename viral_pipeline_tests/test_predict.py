@@ -37,6 +37,8 @@ STAGES = {
     "calibrate",
     "persist",
 }
+# The predict job's ops; `judges` runs both LLM judges at once, one output and stage each.
+OPS = ("normalize", "judges", "rules", "trends", "ml", "aggregate", "calibrate", "persist")
 
 
 def _engine():
@@ -108,21 +110,21 @@ def test_a_request_without_keys_or_champion_still_succeeds_with_low_confidence()
     )  # took redistributed weight
     assert sum(s["weight"] for s in signals.values()) == pytest.approx(1.0)
     assert {row.stage for row in _stage_rows(request_id)} == STAGES
-    # Every op's output metadata carries duration_ms and cost_cents.
-    for step in (
-        "normalize",
-        "rules",
-        "trends",
-        "gemini",
-        "deepseek",
-        "ml",
-        "aggregate",
-        "calibrate",
-        "persist",
-    ):
-        (event,) = [e for e in result.events_for_node(step) if e.event_type_value == "STEP_OUTPUT"]
+    assert {node.name for node in defs.resolve_job_def("predict").graph.node_defs} == set(OPS)
+    # Every output carries duration_ms and cost_cents: one per op, and one per judge of `judges`.
+    outputs = {
+        (node, event.event_specific_data.step_output_handle.output_name): event
+        for node in OPS
+        for event in result.events_for_node(node)
+        if event.event_type_value == "STEP_OUTPUT"
+    }
+    assert set(outputs) == {(op, "result") for op in OPS if op != "judges"} | {
+        ("judges", "gemini"),
+        ("judges", "deepseek"),
+    }
+    for output, event in outputs.items():
         metadata = event.event_specific_data.metadata
-        assert {"duration_ms", "cost_cents"} <= set(metadata), step
+        assert {"duration_ms", "cost_cents"} <= set(metadata), output
 
 
 def test_stage_complete_lines_carry_request_stage_duration_and_cost_together(capfd):

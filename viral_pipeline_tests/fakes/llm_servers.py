@@ -12,7 +12,9 @@ body), and the key is checked the way the real API expects it.
 
 Behaviours (each method queues one and returns the server, so calls chain):
 `succeed(...)`, `fail(status, retry_after=..., message=...)`, `rate_limit(retry_after)`,
-`delay(seconds)`, `malformed()`, `blank()`, `schema_violation(score=150)`, `drop()`.
+`delay(seconds)`, `malformed()`, `blank()`, `schema_violation(score=150)`, `drop()`,
+`together(barrier)` (answer only once every party of a `threading.Barrier` shared with another
+fake has a request in: proof that the calls overlap, whatever the machine's speed).
 The pytest fixtures `fake_gemini` and `fake_deepseek` yield a started server.
 """
 
@@ -67,6 +69,8 @@ class Behaviour:
     drop: bool = False  # close the connection without answering
     trickle_s: float = 0.0  # send the body in pieces, this long apart
     pieces: int = 1
+    barrier: threading.Barrier | None = None  # held until every party has a request in
+    barrier_wait_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # merged into a 200's JSON payload
 
 
@@ -179,6 +183,14 @@ class FakeLLMServer:
     def delay(self, seconds: float, *, count: int = 1) -> Self:
         """Hold the request `seconds` (longer than the client's timeout, usually), then succeed."""
         return self.push(Behaviour(text=json.dumps(DEFAULT_VERDICT), delay_s=seconds), count)
+
+    def together(
+        self, barrier: threading.Barrier, wait_s: float = 10.0, **verdict_fields: Any
+    ) -> Self:
+        """A success held until every party of `barrier` has a request in; when the others do
+        not arrive within `wait_s`, a 400 saying so, which the judge does not retry."""
+        text = json.dumps({**DEFAULT_VERDICT, **verdict_fields})
+        return self.push(Behaviour(text=text, barrier=barrier, barrier_wait_s=wait_s))
 
     def malformed(
         self, text: str = '{"score": 55, "hook_strength": 60, "reasons": [', **kwargs: Any
@@ -460,6 +472,14 @@ def _make_handler(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._drop()
             if behaviour.drop:
                 return self._drop()
+            if behaviour.barrier is not None:
+                try:
+                    behaviour.barrier.wait(behaviour.barrier_wait_s)
+                except threading.BrokenBarrierError:
+                    message = (
+                        f"the other calls did not arrive within {behaviour.barrier_wait_s:g} s"
+                    )
+                    return self._json(400, fake._error(400, message))
             headers = (
                 {} if behaviour.retry_after is None else {"Retry-After": behaviour.retry_after}
             )

@@ -5,8 +5,7 @@ import dagster as dg
 from viral_pipeline.defs.predict.ops import (
     aggregate,
     calibrate,
-    deepseek,
-    gemini,
+    judges,
     ml,
     normalize,
     persist,
@@ -22,16 +21,19 @@ from viral_pipeline.engine.signals.aggregate import SignalName
     # (ALL_STEPS), which persist's write-once rule makes safe. A run takes seconds: one still
     # going after 5 minutes has a dead worker, and run monitoring (dagster.yaml) fails it.
     tags={"dagster/retry_strategy": "ALL_STEPS", "dagster/max_runtime": "300"},
-    description="Score one prediction request with five signals; cost and duration recorded for every op.",
+    description="Score one prediction request with five signals; cost and duration recorded for "
+    "every op, and for each of the two LLM judges, which run at once.",
 )
 def predict() -> None:
     request = normalize()
+    # The in-process executor runs one op at a time: `judges` calls both judges side by side.
+    gemini, deepseek = judges(request)
     # Keyed by signal name: `aggregate` takes each signal's stage under that name.
     scored = {
         SignalName.RULES: rules(request),
         SignalName.TRENDS: trends(request),
-        SignalName.GEMINI: gemini(request),
-        SignalName.DEEPSEEK: deepseek(request),
+        SignalName.GEMINI: gemini,
+        SignalName.DEEPSEEK: deepseek,
     }
     scored[SignalName.ML] = ml(request, scored[SignalName.TRENDS])
     # A failing op marks its request failed itself (see stage.StageTimer). The late ops take one

@@ -1,19 +1,21 @@
-"""The ops of `predict`: normalize → rules, trends → gemini, deepseek, ml → aggregate → calibrate → persist.
+"""The ops of `predict`: normalize → rules, trends, judges (gemini and deepseek at once), ml →
+aggregate → calibrate → persist.
 
-Each op returns a `Staged` value (its result with duration and cost) and logs one "stage
-complete" line. Heavy libraries (scikit-learn, MLflow, rapidfuzz, httpx) are imported inside
-the ops that need them: whatever a run imports at start-up is paid on every request. Every op
-declares itself the same way (its decorator, its imports, a `StageTimer` around its work); what
-they share, the timing, cost and lineage of a stage, lives in `StageTimer`.
+Each op returns a `Staged` value (its result with duration and cost) per stage, and logs one
+"stage complete" line per stage; `judges` has two stages, one per judge (defs/predict/judges.py).
+Heavy libraries (scikit-learn, MLflow, rapidfuzz, httpx) are imported inside the ops that need
+them: whatever a run imports at start-up is paid on every request. Every op declares itself the
+same way (its decorator, its imports, a `StageTimer` around its work); what they
+share, the timing, cost and lineage of a stage, lives in `StageTimer`.
 """
 
 import dagster as dg
 
 from viral_pipeline.defs.calibration.resources import CalibrationPolicy
 from viral_pipeline.defs.predict.resources import LlmJudges, ModelServing, SignalWeights
-from viral_pipeline.defs.predict.stage import Staged, StageTimer
+from viral_pipeline.defs.predict.stage import Staged, StageTimer, elapsed_ms
 from viral_pipeline.defs.resources import AppDatabase
-from viral_pipeline.engine.signals.aggregate import SIGNALS, SignalName
+from viral_pipeline.engine.signals.aggregate import LLM_SIGNALS, SIGNALS, SignalName
 
 # Outputs stay in memory (the in-process executor runs every op in one process): nothing is
 # pickled to disk between ops. A run retry re-executes every step (the job's ALL_STEPS tag).
@@ -88,86 +90,17 @@ def trends(normalized: Staged, app_db: AppDatabase) -> dg.Output:
         )
 
 
-def _judge(
-    provider: SignalName, normalized: Staged, judges: LlmJudges, app_db: AppDatabase
-) -> dg.Output:
-    from viral_pipeline.engine.signals.aggregate import Signal
-    from viral_pipeline.llm.breaker import call_with_breaker
-    from viral_pipeline.llm.judge import JudgeError, JudgeInput, JudgeUnavailable
-    from viral_pipeline.observability import report_exception
-
-    request = normalized.value
-    request_id = _request_id(normalized)
-    with StageTimer(provider, request_id, app_db, (normalized,)) as timer:
-        if not judges.configured(provider):
-            # Not an error: the product runs out of the box without keys.
-            reason = f"{provider.upper()}_API_KEY not set"
-            return timer.output(
-                Signal(provider, None, False, reason), provider=provider, outcome="unavailable"
-            )
-        item = JudgeInput(
-            caption=request.caption,
-            hook=request.hook,
-            hashtags=list(request.hashtags),
-            duration_s=request.duration_s,
-            sound_name=request.sound_name,
-        )
-        try:
-            with judges.judge(provider) as judge:
-                result = call_with_breaker(
-                    judges.breaker(app_db.engine(), provider), lambda: judge.judge(item)
-                )
-        except JudgeUnavailable as error:  # the breaker is open
-            return timer.output(
-                Signal(provider, None, False, error.reason),
-                provider=provider,
-                outcome="unavailable",
-            )
-        except JudgeError as error:
-            # The prediction goes on without this judge; the failure is reported, and what the
-            # failed call cost (tokens of a malformed answer) is still counted.
-            report_exception(error, request_id=request_id, stage=provider)
-            return timer.output(
-                Signal(provider, None, False, f"failed: {error.reason}"),
-                cost_cents=error.cost_cents,
-                provider=provider,
-                input_tokens=error.input_tokens,
-                output_tokens=error.output_tokens,
-                outcome="failed",
-                attempts=error.attempts,
-            )
-        signal = Signal(
-            provider,
-            float(result.verdict.score),
-            True,
-            "; ".join(result.verdict.reasons)[:300],
-            cost_cents=result.cost_cents,
-        )
-        return timer.output(
-            signal,
-            cost_cents=result.cost_cents,
-            provider=provider,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            outcome="ok",
-            attempts=result.attempts,
-        )
-
-
 @dg.op(
-    out=STAGED,
-    description="Gemini judges the hook and caption (JSON output with a response schema).",
+    out={provider.value: STAGED for provider in LLM_SIGNALS},
+    description="Gemini (JSON output with a response schema) and DeepSeek (any OpenAI-compatible "
+    "server, JSON mode) judge the hook and caption, at once: each its own output and stage.",
 )
-def gemini(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
-    return _judge(SignalName.GEMINI, normalized, llm_judges, app_db)
+def judges(
+    normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase
+) -> tuple[dg.Output, dg.Output]:
+    from viral_pipeline.defs.predict.judges import judge_both
 
-
-@dg.op(
-    out=STAGED,
-    description="DeepSeek (any OpenAI-compatible server) judges the hook and caption (JSON mode).",
-)
-def deepseek(normalized: Staged, llm_judges: LlmJudges, app_db: AppDatabase) -> dg.Output:
-    return _judge(SignalName.DEEPSEEK, normalized, llm_judges, app_db)
+    return judge_both(normalized, llm_judges, app_db)
 
 
 @dg.op(
@@ -374,7 +307,8 @@ def persist(calibrate: Staged, app_db: AppDatabase) -> dg.Output:
             notes=list(combined.notes),
             stages=[s.record() for s in staged],
             cost_cents=round(sum(s.cost_cents for s in staged), 6),
-            duration_ms=round(sum(s.duration_ms for s in staged), 2),
+            # The judges ran side by side: the request waited for the slower one only.
+            duration_ms=elapsed_ms(staged, side_by_side=LLM_SIGNALS),
             suggestions=ml.extra.get("suggestions"),
         )
         engine = app_db.engine()

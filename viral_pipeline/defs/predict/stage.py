@@ -11,6 +11,7 @@ Also two things that keep a run cheap. A run's every Dagster event is a write to
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -55,6 +56,14 @@ class Staged:
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
         )
+
+
+def elapsed_ms(stages: Sequence[Staged], side_by_side: Collection[str]) -> float:
+    """How long a request waited for `stages`: those named in `side_by_side` ran at once and
+    count as the slowest of them, the others one after the other."""
+    beside = [s.duration_ms for s in stages if s.stage in side_by_side]
+    after = [s.duration_ms for s in stages if s.stage not in side_by_side]
+    return round(sum(after) + max(beside, default=0.0), 2)
 
 
 def fail_request(engine: Any, request_id: str, stage: str, error: BaseException) -> None:
@@ -108,11 +117,12 @@ class StageTimer:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         carry: dict[str, Any] | None = None,
+        output_name: str = "result",
         **metadata: Any,
     ) -> dg.Output:
-        """The op's output. `metadata` is logged and shown in the UI; `carry` holds values only
-        later ops read (a trend snapshot, the suggestions), too large or too structured for a
-        log line, and is neither."""
+        """The op's output (`output_name` of an op with several). `metadata` is logged and shown
+        in the UI; `carry` holds values only later ops read (a trend snapshot, the suggestions),
+        too large or too structured for a log line, and is neither."""
         duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
         cost_cents = round(float(cost_cents), 6)
         # Request, stage, duration and cost on one line: a stage's cost is never logged apart from it.
@@ -138,6 +148,7 @@ class StageTimer:
         )
         return dg.Output(
             staged,
+            output_name=output_name,
             metadata={
                 "duration_ms": duration_ms,
                 "cost_cents": cost_cents,
