@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class ManagedProcess:
     popen: subprocess.Popen[bytes] | None = None
     held_down: bool = False
     restarts: int = 0
+    started_at: float = 0.0  # wall-clock time of the last start
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -52,6 +54,7 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self.held_down = False
+        self.started_at = time.time()
         log.info("service started", service=self.name, pid=self.popen.pid)
 
     @property
@@ -67,6 +70,7 @@ class ManagedProcess:
             self.held_down = True
             self._signal_group(signal.SIGKILL)
             self._reap(STOP_TIMEOUT_S)
+            log.info("service killed", service=self.name, pid=self.pid)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM to the group, SIGKILL after `timeout_s`."""

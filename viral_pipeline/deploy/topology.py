@@ -367,7 +367,9 @@ class Topology:
         )
 
     def _daemon_heartbeats(self) -> bool:
-        from dagster._daemon.controller import all_daemons_live
-
+        """Every daemon the instance needs has sent a heartbeat since the process started."""
+        since = self.process("daemon").started_at
         with self.instance() as instance:
-            return bool(all_daemons_live(instance))
+            beats = instance.get_daemon_heartbeats()
+            required = instance.get_required_daemon_types()
+        return all(name in beats and beats[name].timestamp >= since for name in required)
