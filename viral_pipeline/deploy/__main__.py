@@ -22,7 +22,8 @@ from pathlib import Path
 
 from viral_pipeline.deploy.commands import worker_command
 from viral_pipeline.deploy.instance_config import LAUNCHERS, production_instance_yaml
-from viral_pipeline.settings import PROJECT_ROOT
+from viral_pipeline.observability import configure_logging
+from viral_pipeline.settings import PROJECT_ROOT, get_settings
 
 # What a worker machine needs from this one, in the order `up` prints it.
 WORKER_VARIABLES = (
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     config = commands.add_parser("instance-config", help="print the Dagster instance file")
     config.add_argument("--launcher", choices=LAUNCHERS, default="celery")
     args = parser.parse_args(argv)
+    configure_logging(get_settings().log_level)
     if args.command == "worker":
         _worker(args)
     elif args.command == "instance-config":
