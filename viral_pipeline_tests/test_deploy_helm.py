@@ -12,14 +12,15 @@ the chart's models give beside them (an object of strings for annotations, say) 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
 from dagster._config import process_config
-from dagster_celery.launcher import CeleryRunLauncher
 
+from viral_pipeline.deploy.instance_config import production_instance
 from viral_pipeline_tests.conftest import REPO_ROOT
 from viral_pipeline_tests.deploy_files import (
     APP_SECRET,
@@ -212,16 +213,32 @@ def test_the_default_launcher_is_a_pod_per_run_with_the_apps_environment() -> No
     assert {"name": APP_SECRET} in launcher["config"]["k8sRunLauncher"]["envSecrets"]
 
 
-def test_the_celery_alternative_configures_dagster_celerys_run_launcher(
+def celery_launcher() -> dict[str, Any]:
+    launcher: dict[str, Any] = load_yaml(HELM_CELERY_VALUES)["runLauncher"]
+    assert launcher["type"] == "CustomRunLauncher"
+    custom: dict[str, Any] = launcher["config"]["customRunLauncher"]
+    return custom
+
+
+def test_the_celery_alternative_runs_the_production_topologys_launcher() -> None:
+    # One launcher, stated in dagster.production.yaml and repeated here in the chart's shape.
+    assert celery_launcher() == production_instance("celery")["run_launcher"]
+
+
+def test_the_celery_alternatives_launcher_is_importable_and_its_config_valid(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    custom = load_yaml(HELM_CELERY_VALUES)["runLauncher"]["config"]["customRunLauncher"]
-    assert (custom["module"], custom["class"]) == (
-        CeleryRunLauncher.__module__,
-        CeleryRunLauncher.__name__,
-    )
+    custom = celery_launcher()
+    launcher_class = getattr(importlib.import_module(custom["module"]), custom["class"])
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    monkeypatch.setenv("CELERY_BACKEND_URL", "redis://127.0.0.1:6379/1")
-    processed = process_config(CeleryRunLauncher.config_type(), custom["config"])
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
+    processed = process_config(launcher_class.config_type(), custom["config"])
     assert processed.success, processed.errors
     assert processed.value["broker"] == "redis://127.0.0.1:6379/0"
+    assert processed.value["backend"] == "redis://127.0.0.1:6379/1"
+
+
+@pytest.mark.parametrize("what", ["run_monitoring", "run_retries"])
+def test_the_celery_alternative_monitors_runs_as_the_production_topology(what: str) -> None:
+    daemon = merged(HELM_VALUES, HELM_CELERY_VALUES)["dagsterDaemon"]
+    assert daemon[camel(what)] == camel_keys(production_instance("celery")[what])

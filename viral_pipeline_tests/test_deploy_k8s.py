@@ -4,20 +4,19 @@ probe paths their servers serve. No cluster runs here: this is what can be check
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 import pytest
-import yaml
-from dagster_celery.cli import get_validated_config, worker_start_command
 from fastapi.routing import APIRoute
 from mlflow.cli import server as mlflow_server_command
 from mlflow.server.security_utils import is_allowed_host_header
 
 from viral_pipeline.api import __main__ as api_main
 from viral_pipeline.api.app import create_app
+from viral_pipeline.deploy import __main__ as deploy_main
+from viral_pipeline.deploy.commands import RUN_QUEUE
 from viral_pipeline.settings import Settings
 from viral_pipeline_tests.deploy_files import (
     APP_SECRET,
@@ -62,12 +61,6 @@ def env_sources(node: Any) -> set[str]:
     return set()
 
 
-def celery_config_text() -> str:
-    config_map = of_kind("ConfigMap", "viral-pipeline-celery")
-    text: str = config_map["data"]["celery.yaml"]
-    return text
-
-
 def secret_keys() -> set[str]:
     return set(of_kind("Secret", APP_SECRET)["stringData"])
 
@@ -90,13 +83,19 @@ def test_the_secret_holds_only_variables_something_reads() -> None:
     readers = {
         "the app's settings": SETTINGS_VARIABLES,
         "mlflow server": click_envvars(mlflow_server_command),
-        "the Celery broker config": env_sources(load_yaml(HELM_CELERY_VALUES))
-        | env_sources(yaml.safe_load(celery_config_text())),
+        "the Celery run launcher": env_sources(load_yaml(HELM_CELERY_VALUES)),
     }
     unread = secret_keys() - set().union(*readers.values())
     assert unread == set(), f"no reader for {unread}"
     assert "MLFLOW_BACKEND_STORE_URI" in secret_keys() & readers["mlflow server"]
-    assert readers["the Celery broker config"] <= secret_keys()
+    assert readers["the Celery run launcher"] <= secret_keys()
+
+
+def test_the_celery_launcher_reads_the_settings_variables_the_workers_read() -> None:
+    # The launcher sends to the broker the workers' app takes from the settings: one name each.
+    launcher = env_sources(load_yaml(HELM_CELERY_VALUES))
+    assert launcher == {"CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    assert launcher <= SETTINGS_VARIABLES
 
 
 def test_settings_that_default_to_a_local_file_are_set_for_every_pod() -> None:
@@ -198,33 +197,41 @@ def test_mlflows_probe_path_is_a_route_of_the_mlflow_server() -> None:
 # ---- The Celery run workers ----------------------------------------------------------------
 
 
-def test_workers_start_dagster_celery_with_options_it_accepts() -> None:
+def worker_container() -> dict[str, Any]:
     (container,) = containers(of_kind("Deployment", WORKERS))
-    assert container["command"] == ["dagster-celery", "worker", "start"]
-    assert options(container["args"]) <= click_options(worker_start_command)
-    args = container["args"]
-    assert args[args.index("-A") + 1] == "dagster_celery.app"
-    config_path = Path(args[args.index("-y") + 1])
-    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-    assert str(config_path.parent) in mounts
+    return container
+
+
+def test_workers_start_the_deploy_clis_worker_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    container = worker_container()
+    assert container["command"][:3] == ["python", "-m", "viral_pipeline.deploy"]
+    started: list[Any] = []
+    monkeypatch.setattr(deploy_main, "_worker", started.append)
+    deploy_main.main(container["command"][3:] + container.get("args", []))  # unknown: exits
+    (args,) = started
+    assert args.command == "worker"
+
+
+def test_workers_take_runs_from_the_queue_the_launcher_sends_to() -> None:
+    launcher = load_yaml(HELM_CELERY_VALUES)["runLauncher"]["config"]["customRunLauncher"]
+    assert launcher["config"]["default_queue"] == RUN_QUEUE
+
+
+def test_workers_have_the_instance_file_and_the_variables_a_worker_reads() -> None:
+    container = worker_container()
     # DAGSTER_HOME of the image is where the chart's dagster.yaml is mounted.
     (env,) = [i for i in dockerfile_instructions(DOCKERFILE.read_text()) if i.keyword == "ENV"]
     dagster_home = env.arguments.split("DAGSTER_HOME=", 1)[1].split()[0]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert mounts[f"{dagster_home}/dagster.yaml"]["subPath"] == "dagster.yaml"
-    assert dagster_home in mounts  # writable: the worker writes its Celery config module there
-
-
-def test_the_workers_celery_config_is_valid_for_dagster_celery(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "celery.yaml"
-    config.write_text(celery_config_text())
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    monkeypatch.setenv("CELERY_BACKEND_URL", "redis://127.0.0.1:6379/1")
-    validated = get_validated_config(str(config))
-    assert validated["broker"] == "redis://127.0.0.1:6379/0"
-    assert validated["backend"] == "redis://127.0.0.1:6379/1"
-    # The workers listen where the run launcher sends: the same broker and backend.
-    launcher = load_yaml(HELM_CELERY_VALUES)["runLauncher"]["config"]["customRunLauncher"]
-    worker = yaml.safe_load(celery_config_text())["execution"]["config"]
-    assert {k: launcher["config"][k] for k in ("broker", "backend")} == worker
+    # The settings a worker reads come from the Secret; of Dagster's storage variables the
+    # chart's dagster.yaml reads only the password, set one by one.
+    settings = {name for name in deploy_main.WORKER_VARIABLES if name in SETTINGS_VARIABLES}
+    assert settings == {
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+        "DATABASE_URL",
+        "MLFLOW_TRACKING_URI",
+    }
+    assert settings <= secret_keys()
+    assert "DAGSTER_PG_PASSWORD" in {variable["name"] for variable in container["env"]}
