@@ -180,24 +180,39 @@ def orphans(engine: sa.Engine, caller: str, ids: set[str]) -> int:
         return sum(1 for rid in rows if rid not in ids)
 
 
+def in_flight(fault: Fault, subs: list[Submission], lat: dict[str, float]) -> list[str]:
+    """Requests submitted before the service was healthy again and not ended before the kill."""
+    return [
+        s.request_id
+        for s in subs
+        if s.request_id in lat
+        and s.submitted <= (fault.healthy or fault.killed)
+        and s.submitted + lat[s.request_id] >= fault.killed
+    ]
+
+
 def report_faults(faults: list[Fault], subs, lat: dict, baseline: float) -> None:
-    print("fault          down   to-healthy  in-flight  median   worst  added (median - baseline)")
+    """Per fault, the latency of the requests in flight at it against two references: the
+    fault-free baseline phase, and the burst's requests in flight at no fault (the same queue
+    depth, so what the fault itself added)."""
     for fault in faults:
-        # In flight: submitted before it was healthy again and not ended before the kill.
-        fault.in_flight = [
-            s.request_id
-            for s in subs
-            if s.request_id in lat
-            and s.submitted <= fault.healthy
-            and s.submitted + lat[s.request_id] >= fault.killed
-        ]
+        fault.in_flight = in_flight(fault, subs, lat)
+    hit_any = {r for fault in faults for r in fault.in_flight}
+    spared = [v for r, v in lat.items() if r not in hit_any]
+    reference = statistics.median(spared) if spared else baseline
+    print(
+        f"references: baseline median {baseline:.1f} s; {len(spared)} burst requests in flight "
+        f"at no fault, median {reference:.1f} s"
+    )
+    print("fault          down  to-healthy  in-flight  median   worst  added vs spared / baseline")
+    for fault in faults:
         hit = [lat[r] for r in fault.in_flight]
         median = statistics.median(hit) if hit else float("nan")
         print(
             f"{fault.service:13s} {fault.restarted - fault.killed:5.1f} s "
-            f"{fault.healthy - fault.restarted:8.1f} s  {len(hit):9d}  {median:6.1f} s "
-            f"{max(hit, default=float('nan')):6.1f} s  {median - baseline:+6.1f} s"
-            + (f"  ERROR {fault.error}" if fault.error else "")
+            f"{fault.healthy - fault.restarted:7.1f} s  {len(hit):9d}  {median:6.1f} s "
+            f"{max(hit, default=float('nan')):6.1f} s  {median - reference:+6.1f} s / "
+            f"{median - baseline:+6.1f} s" + (f"  ERROR {fault.error}" if fault.error else "")
         )
 
 
