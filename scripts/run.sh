@@ -7,6 +7,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# --production: the production topology instead (README: "The production topology"), every
+# service its own process on a PostgreSQL server and a Redis it starts in .production/.
+if [ "${1:-}" = "--production" ]; then
+    bash scripts/bootstrap_venv.sh
+    exec .venv/bin/python -m viral_pipeline.deploy up --workdir "$ROOT/.production"
+fi
 SKIP_POSTGRES_INSTALL=1 bash scripts/bootstrap_venv.sh
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"

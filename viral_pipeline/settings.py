@@ -227,6 +227,10 @@ class Settings(BaseSettings):
         default=None, description="Callers of the HTTP API and their bearer tokens: name=token,..."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The production topology's run workers (viral_pipeline/deploy): the Celery broker they take
+    # runs from and the result backend where run monitoring reads each run's task state.
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_result_backend: str = "redis://127.0.0.1:6379/1"
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -28,8 +28,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the viral_pipeline HTTP API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args(argv)
-    uvicorn.run("viral_pipeline.api:app", host=args.host, port=args.port, log_config=LOG_CONFIG)
+    uvicorn.run(
+        "viral_pipeline.api:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=LOG_CONFIG,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover - started by scripts/run.sh

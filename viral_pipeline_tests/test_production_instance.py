@@ -1,0 +1,59 @@
+"""The production topology's Dagster instance file, composed from the PostgreSQL instance and the
+production overlay: valid for Dagster, one statement of run concurrency, the worker-checking
+Celery launcher, and run monitoring fast enough to retry a request within a minute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster._core.instance.config import dagster_instance_config
+
+from viral_pipeline.deploy.__main__ import main
+from viral_pipeline.deploy.instance_config import (
+    POSTGRES_INSTANCE,
+    production_instance,
+    production_instance_yaml,
+)
+from viral_pipeline.deploy.run_launcher import WorkerCheckingCeleryRunLauncher
+
+
+@pytest.mark.parametrize("launcher", ["celery", "default"])
+def test_the_composed_file_is_a_valid_dagster_instance(launcher: str, tmp_path: Path) -> None:
+    (tmp_path / "dagster.yaml").write_text(production_instance_yaml(launcher))
+    config, _ = dagster_instance_config(str(tmp_path))  # raises on a schema error
+    assert config["storage"]["postgres"]["postgres_db"]["port"] == {"env": "DAGSTER_PG_PORT"}
+    assert ("run_launcher" in config) is (launcher == "celery")
+
+
+def test_run_concurrency_and_the_queue_come_from_the_postgres_instance_unchanged() -> None:
+    shared = yaml.safe_load(POSTGRES_INSTANCE.read_text())
+    composed = production_instance()
+    for key in ("storage", "concurrency", "run_queue"):
+        assert composed[key] == shared[key]
+
+
+def test_runs_go_to_the_worker_checking_launcher_and_dead_workers_fail_fast() -> None:
+    composed = production_instance()
+    launcher = composed["run_launcher"]
+    module = __import__(launcher["module"], fromlist=[launcher["class"]])
+    assert getattr(module, launcher["class"]) is WorkerCheckingCeleryRunLauncher
+    assert launcher["config"]["broker"] == {"env": "CELERY_BROKER_URL"}
+    monitoring = composed["run_monitoring"]
+    # Two missed checks a poll apart, then a retry: well within the minute a request may take.
+    assert monitoring["poll_interval_seconds"] * 3 <= 30
+    assert monitoring["max_resume_run_attempts"] == 0  # failed and retried, never resumed
+    assert composed["run_retries"]["max_retries"] >= 1
+
+
+def test_instance_config_command_prints_the_composed_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["instance-config"])
+    assert yaml.safe_load(capsys.readouterr().out) == production_instance()
+
+
+def test_an_unknown_launcher_is_refused() -> None:
+    with pytest.raises(ValueError, match="launcher must be one of"):
+        production_instance("k8s")
