@@ -103,27 +103,41 @@ def submit_at_rate(client: Client, n: int, rate: float) -> tuple[list[Submission
     return submissions, threads
 
 
+def api_workers(master: int) -> list[int]:
+    """The uvicorn worker processes under the API's master (multiprocessing children; not its
+    resource tracker)."""
+    path = Path(f"/proc/{master}/task/{master}/children")
+    workers = []
+    for pid in path.read_text().split() if path.exists() else []:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            workers.append(int(pid))
+    return workers
+
+
 def kill(topology, service: str) -> None:
     if service == "api_worker":
-        # One uvicorn worker: a child of the API's master process, which starts a new one.
-        children = Path(f"/proc/{topology.pid('api')}/task/{topology.pid('api')}/children")
-        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
+        # One uvicorn worker; its master starts a new one.
+        workers = api_workers(topology.pid("api"))
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
             return
-        service = "api"
+        service = "api"  # a single-process API: the API itself
     topology.kill(service)
 
 
 def restart(topology, service: str) -> None:
     if service == "api_worker":
-        # The master replaces its worker itself; wait until the API answers again.
+        # The master replaces its worker itself: wait until it has them all again.
         deadline = time.monotonic() + 120
-        while not topology.healthy("api") and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if len(api_workers(topology.pid("api"))) >= topology.api_workers:
+                return
             time.sleep(0.2)
-        if not topology.healthy("api"):
-            topology.restart("api")
-        return
+        raise RuntimeError("the API's master did not replace its killed worker in 120 s")
     topology.restart(service)
 
 
