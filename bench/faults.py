@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from bench.fault_check import findings, request_records, successful_runs  # noqa: E402
 from bench.latency_paths import REQUEST, epoch  # noqa: E402
 from bench.latency_topologies import BENCH_ENV  # noqa: E402
+from viral_pipeline.store.db import create_db_engine  # noqa: E402
 
 FAULTS = ("daemon", "celery_worker", "code_server", "api_worker", "redis", "postgres")
 POST_RETRY_S = 0.5
@@ -247,7 +248,7 @@ def main() -> int:
     topology = Topology(workdir, launcher="celery", env=BENCH_ENV)
     print(f"starting the production topology in {workdir}...", flush=True)
     with topology:
-        engine = sa.create_engine(topology.env["DATABASE_URL"], pool_pre_ping=True)
+        engine = create_db_engine(topology.env["DATABASE_URL"])
         client = Client(topology.api_url, topology.api_token, give_up_s=args.bound)
         base, threads = submit_at_rate(client, args.baseline, args.rate)
         for thread in threads:

@@ -26,6 +26,8 @@ from typing import Protocol
 import httpx
 import sqlalchemy as sa
 
+from viral_pipeline.store.db import create_db_engine
+
 # Dagster's sensor daemon loops every 5 s (MIN_INTERVAL_LOOP_TIME): a uniform wait over one loop
 # puts requests at every phase of it with equal odds.
 PHASE_WINDOW_S = 5.0
@@ -74,7 +76,7 @@ class Floor:
     tag = "probe_id"
 
     def __init__(self, db_url: str) -> None:
-        self.engine = sa.create_engine(db_url, pool_pre_ping=True)
+        self.engine = create_db_engine(db_url)
         PROBES.metadata.create_all(self.engine)
 
     def submit(self) -> str:
@@ -110,7 +112,7 @@ class Real:
 
         self.api, self.table = api, prediction_requests
         self.headers = {"Authorization": f"Bearer {token}"}
-        self.engine = sa.create_engine(db_url, pool_pre_ping=True)
+        self.engine = create_db_engine(db_url)
 
     def submit(self) -> str:
         answer = httpx.post(
