@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
-from viral_pipeline.deploy.__main__ import main
+from viral_pipeline.deploy.__main__ import DEFAULT_PORTS, main, topology_from_env
 from viral_pipeline.deploy.instance_config import (
     POSTGRES_INSTANCE,
     production_instance,
@@ -57,3 +57,35 @@ def test_instance_config_command_prints_the_composed_file(
 def test_an_unknown_launcher_is_refused() -> None:
     with pytest.raises(ValueError, match="launcher must be one of"):
         production_instance("k8s")
+
+
+def test_up_takes_public_ports_and_worker_counts_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for var, value in {
+        "DAGSTER_PORT": "3111",
+        "API_PORT": "8111",
+        "MLFLOW_PORT": "5111",
+        "CELERY_WORKERS": "3",
+        "API_WORKERS": "4",
+        "BOOTSTRAP_DAYS": "2",
+    }.items():
+        monkeypatch.setenv(var, value)
+    topology = topology_from_env(tmp_path, "celery")  # built, not started
+    assert {name: topology.ports[name] for name in DEFAULT_PORTS} == {
+        "webserver": 3111,
+        "api": 8111,
+        "mlflow": 5111,
+    }
+    assert (topology.celery_workers, topology.api_workers, topology.bootstrap_days) == (3, 4, 2)
+    assert topology.env["DAGSTER_HOME"] == str(tmp_path.resolve() / "dagster_home")
+
+
+def test_up_defaults_to_the_documented_ports_and_the_default_launcher_has_no_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for var in ("DAGSTER_PORT", "API_PORT", "MLFLOW_PORT", "CELERY_WORKERS", "API_WORKERS"):
+        monkeypatch.delenv(var, raising=False)
+    topology = topology_from_env(tmp_path, "default")
+    assert {name: topology.ports[name] for name in DEFAULT_PORTS} == DEFAULT_PORTS
+    assert (topology.celery_workers, topology.api_workers) == (0, 2)

@@ -13,6 +13,9 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +27,8 @@ from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
 from viral_pipeline.defs.queue_sensors import PREDICTION_QUEUE
 from viral_pipeline.deploy import postgres
+from viral_pipeline.deploy.__main__ import WORKER_VARIABLES, banner
+from viral_pipeline.deploy.health import celery_worker_ok
 from viral_pipeline.deploy.topology import Topology
 from viral_pipeline_tests.conftest import _missing
 from viral_pipeline_tests.fakes.llm_servers import FakeGemini
@@ -89,11 +94,22 @@ def _runs(topology: Topology, request_id: str) -> list[dg.DagsterRun]:
         return list(instance.get_runs(dg.RunsFilter(tags={PREDICTION_QUEUE.tag: request_id})))
 
 
+def _ended_runs(topology: Topology, request_id: str) -> list[dg.DagsterRun]:
+    """The request's runs once each has ended: persist marks a request succeeded from inside its
+    run, moments before the worker reports the run's own success."""
+    deadline = time.monotonic() + REQUEST_BOUND_S
+    while True:
+        runs = _runs(topology, request_id)
+        if all(run.is_finished for run in runs) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
 def test_a_prediction_runs_on_a_celery_worker(topology: Topology) -> None:
     request_id = _analyze(topology, "The 10-minute pasta #food #recipe")
     assert _wait_for_end(topology, request_id)["status"] == "succeeded"
 
-    [run] = _runs(topology, request_id)
+    [run] = _ended_runs(topology, request_id)
     assert run.status == SUCCESSFUL
     task_id = run.tags[DAGSTER_CELERY_TASK_ID_TAG]  # set by the Celery launcher on launch
     with topology.instance() as instance:
@@ -141,7 +157,7 @@ def test_a_run_whose_worker_is_killed_is_failed_retried_and_its_request_succeeds
         topology.restart("celery_worker", worker)
     assert answer["status"] == "succeeded"
 
-    runs = {run.run_id: run for run in _runs(topology, request_id)}
+    runs = {run.run_id: run for run in _ended_runs(topology, request_id)}
     failed = runs[first_run.run_id]
     assert failed.status == dg.DagsterRunStatus.FAILURE
     with topology.instance() as instance:
@@ -194,3 +210,50 @@ def _webserver_location_status(topology: Topology) -> str:
             return typename
         time.sleep(1)
     return typename
+
+
+def test_up_prints_every_url_and_what_a_worker_machine_exports(topology: Topology) -> None:
+    printed = banner(topology)
+    for url in topology.urls.values():
+        assert url in printed
+    for var in WORKER_VARIABLES:
+        assert f"export {var}={topology.env[var]}\n" in printed
+    assert topology.api_token in printed
+
+
+def test_a_worker_started_with_the_readme_command_joins_the_broker(topology: Topology) -> None:
+    """A worker machine's command (`python -m viral_pipeline.deploy worker`), with the variables
+    `up` prints and the instance file in its own DAGSTER_HOME, answers on the broker."""
+    home = topology.workdir / "second_machine_home"
+    home.mkdir(exist_ok=True)
+    printed = subprocess.run(
+        [sys.executable, "-m", "viral_pipeline.deploy", "instance-config"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    (home / "dagster.yaml").write_text(printed)
+    # This process's environment stands in for the other machine's own (PATH, coverage's
+    # measurement of the processes tests start); every connection is one `up` printed.
+    env = {**os.environ, **{var: topology.env[var] for var in WORKER_VARIABLES}}
+    env["DAGSTER_HOME"] = str(home)
+    node = f"second-machine-{os.getpid()}@{socket.gethostname()}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "viral_pipeline.deploy", "worker", "--name", node],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        broker, backend = env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"]
+        deadline = time.monotonic() + RECOVERY_BOUND_S
+        joined = False
+        while not joined and time.monotonic() < deadline and worker.poll() is None:
+            joined = celery_worker_ok(broker, backend, node)
+            time.sleep(1)
+        assert joined, f"worker {node} never answered on the broker (exit code {worker.poll()})"
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
