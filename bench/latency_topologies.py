@@ -148,15 +148,9 @@ def bench_location_topology(launcher: str, workdir: Path):
     same definitions plus the floor probe), served by its code server like the product's."""
     from viral_pipeline.deploy.topology import Topology
 
-    class BenchLocationTopology(Topology):
-        def _command(self, service: str, index: int) -> list[str]:
-            command = super()._command(service, index)
-            if service == "code_server":
-                module = command.index("-m") + 1
-                command[module] = "bench.latency_location"
-            return command
-
-    return BenchLocationTopology(workdir, launcher=launcher, env=BENCH_ENV)
+    return Topology(
+        workdir, launcher=launcher, env=BENCH_ENV, definitions_module="bench.latency_location"
+    )
 
 
 class Production(BenchTopology):

@@ -11,12 +11,14 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config
 
 from viral_pipeline.deploy.__main__ import DEFAULT_PORTS, main, topology_from_env
+from viral_pipeline.deploy.commands import DEFINITIONS_MODULE, LOCATION_NAME, ServiceCommands
 from viral_pipeline.deploy.instance_config import (
     POSTGRES_INSTANCE,
     production_instance,
     production_instance_yaml,
 )
 from viral_pipeline.deploy.run_launcher import WorkerCheckingCeleryRunLauncher
+from viral_pipeline.settings import PROJECT_ROOT
 
 
 @pytest.mark.parametrize("launcher", ["celery", "default"])
@@ -89,3 +91,20 @@ def test_up_defaults_to_the_documented_ports_and_the_default_launcher_has_no_wor
     topology = topology_from_env(tmp_path, "default")
     assert {name: topology.ports[name] for name in DEFAULT_PORTS} == DEFAULT_PORTS
     assert (topology.celery_workers, topology.api_workers) == (0, 2)
+
+
+def test_the_code_server_serves_the_module_workspace_yaml_names(tmp_path: Path) -> None:
+    workspace = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())
+    [entry] = workspace["load_from"]
+    assert entry["python_module"]["module_name"] == DEFINITIONS_MODULE
+    assert entry["python_module"]["location_name"] == LOCATION_NAME
+
+    def served(commands: ServiceCommands) -> str:
+        command = commands.code_server()
+        return command[command.index("-m") + 1]
+
+    ports = {"code_server": 4266}
+    product = ServiceCommands(tmp_path, ports, tmp_path / "w.yaml", "sqlite://", 1)
+    assert served(product) == DEFINITIONS_MODULE
+    bench = ServiceCommands(tmp_path, ports, tmp_path / "w.yaml", "sqlite://", 1, "bench.floor")
+    assert served(bench) == "bench.floor"

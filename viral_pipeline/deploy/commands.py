@@ -11,6 +11,8 @@ from viral_pipeline.deploy import postgres
 
 BIN = Path(sys.executable).parent
 LOCATION_NAME = "viral_pipeline"
+# The module whose `defs` the code server serves (workspace.yaml's, for `dg dev`).
+DEFINITIONS_MODULE = "viral_pipeline.definitions"
 WORKER_APP = "viral_pipeline.deploy.celery_worker"
 RUN_QUEUE = "dagster"  # dagster-celery's queue (its CeleryRunLauncher's default_queue)
 
@@ -33,6 +35,7 @@ class ServiceCommands:
     workspace_file: Path
     mlflow_store: str
     api_workers: int
+    definitions_module: str = DEFINITIONS_MODULE
 
     def postgres(self, bindir: Path, data_dir: Path) -> list[str]:
         return postgres.server_command(bindir, data_dir, self.ports["postgres"])
@@ -55,8 +58,8 @@ class ServiceCommands:
         )
 
     def code_server(self) -> list[str]:
-        target = "-m viral_pipeline.definitions -a defs --location-name".split()
-        return [str(BIN / "dagster"), "api", "grpc", *target, LOCATION_NAME] + [
+        target = ["-m", self.definitions_module, "-a", "defs", "--location-name", LOCATION_NAME]
+        return [str(BIN / "dagster"), "api", "grpc", *target] + [
             *self._bind("-h", "-p", "code_server"),
             "--log-format",
             "json",

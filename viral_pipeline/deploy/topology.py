@@ -23,7 +23,12 @@ import dagster as dg
 import yaml
 
 from viral_pipeline.deploy import health, postgres
-from viral_pipeline.deploy.commands import LOCATION_NAME, ServiceCommands, worker_command
+from viral_pipeline.deploy.commands import (
+    DEFINITIONS_MODULE,
+    LOCATION_NAME,
+    ServiceCommands,
+    worker_command,
+)
 from viral_pipeline.deploy.instance_config import production_instance, production_instance_yaml
 from viral_pipeline.deploy.processes import ManagedProcess, Supervisor
 from viral_pipeline.observability import get_logger
@@ -70,6 +75,7 @@ class Topology:
         bootstrap_model: bool = True,
         bootstrap_days: int = 1,
         supervise: bool = True,
+        definitions_module: str = DEFINITIONS_MODULE,
     ) -> None:
         production_instance(launcher)  # rejects an unknown launcher now
         self.workdir = Path(workdir).resolve()
@@ -88,6 +94,7 @@ class Topology:
             workspace_file=self.workspace_file,
             mlflow_store=f"{self._postgres_url('postgresql+psycopg2')}/{DATABASES['mlflow']}",
             api_workers=api_workers,
+            definitions_module=definitions_module,
         )
         self._supervisor = (
             Supervisor(self._all_processes, SUPERVISE_INTERVAL_S) if supervise else None
