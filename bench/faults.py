@@ -8,10 +8,12 @@ killed one at a time with SIGKILL and restarted, then a check that every request
 First `--baseline` requests at `--rate` per second with no fault (their median latency is the
 baseline), then `--burst` requests at the same rate while the faults are spread evenly over the
 submission window: each service is killed, left down `--down` seconds, restarted, and waited for
-until healthy. A request's latency runs from its POST to its row's finished_at. The API has no
-idempotency key, so a POST is retried only when it is safe: a refused connection (nothing was
-sent) is retried until it is admitted; an answer lost after sending, or a 5xx, is retried too and
-counted as ambiguous (the row it may have stored is found and reported as an orphan).
+until healthy. A request's latency runs from its POST to its row's finished_at. Every request
+carries its own Idempotency-Key, and every attempt of it the same one, so every retry is safe: a
+refused connection (nothing was sent) and an answer lost after sending, or a 5xx, are retried
+until admitted; a retry of a request the API had stored answers it again (a replay) instead of
+queueing a second one. Rows of the bench's caller no answer named are reported as orphans (none
+expected: one would mean a retry made a second request).
 
 Checks (bench/fault_check.py): each admitted request has one row and ended succeeded, or failed
 with a reason; one successful Dagster run per request id; none queued or running `--bound`
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +53,11 @@ POST_RETRY_S = 0.5
 class Submission:
     submitted: float  # epoch seconds of the first attempt
     request_id: str | None = None
+    # The request's Idempotency-Key, sent with every attempt: a retry repeats the request.
+    idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
     refused: int = 0  # attempts refused before anything was sent
-    ambiguous: int = 0  # attempts whose answer was lost after sending, or a 5xx
+    resent: int = 0  # attempts whose answer was lost after sending, or a 5xx: retried, same key
+    replayed: bool = False  # admitted by a replay: an earlier attempt had stored the request
 
 
 @dataclass
@@ -74,19 +80,23 @@ class Client:
         while time.monotonic() < deadline:
             try:
                 answer = httpx.post(
-                    f"{self.api}/api/analyze", json=REQUEST, headers=self.headers, timeout=30
+                    f"{self.api}/api/analyze",
+                    json=REQUEST,
+                    headers={**self.headers, "Idempotency-Key": into.idempotency_key},
+                    timeout=30,
                 )
             except httpx.ConnectError:
                 into.refused += 1
             except httpx.TransportError:
-                into.ambiguous += 1
+                into.resent += 1
             else:
                 if answer.status_code == 202:
                     into.request_id = answer.json()["request_id"]
+                    into.replayed = answer.headers.get("Idempotent-Replayed") == "true"
                     return
                 if answer.status_code < 500:
                     raise RuntimeError(f"POST refused for good: {answer.status_code} {answer.text}")
-                into.ambiguous += 1
+                into.resent += 1
             time.sleep(POST_RETRY_S)
 
 
@@ -187,7 +197,7 @@ def latencies(subs: list[Submission], ended: dict[str, tuple[str, float | None]]
 
 
 def orphans(engine: sa.Engine, caller: str, ids: set[str]) -> int:
-    """Rows of the bench's caller no POST was answered for (a lost answer, then a retry)."""
+    """Rows of the bench's caller no POST was answered for: a retry that made a second request."""
     from viral_pipeline.store.schema import prediction_requests as t
 
     with engine.connect() as con:
@@ -285,11 +295,13 @@ def main() -> int:
             f"(bound {args.bound:.0f} s after the last submission); "
             + ", ".join(f"{s} {statuses.count(s)}" for s in sorted(set(statuses)))
         )
+        orphan_rows = orphans(engine, "topology", set(ids) | set(base_ids))
         print(
-            f"POST retries: {sum(s.refused for s in subs)} refused (safe), "
-            f"{sum(s.ambiguous for s in subs)} ambiguous (answer lost or 5xx); "
-            f"orphan rows from lost answers: {orphans(engine, 'topology', set(ids) | set(base_ids))}; "
-            f"never admitted: {len(subs) - len(ids)}"
+            f"POST retries, all safe (one Idempotency-Key per request): "
+            f"{sum(s.refused for s in subs)} refused before sending, "
+            f"{sum(s.resent for s in subs)} resent after a lost answer or 5xx; "
+            f"admitted by a replay: {sum(s.replayed for s in subs)}; "
+            f"orphan rows: {orphan_rows}; never admitted: {len(subs) - len(ids)}"
         )
         report_faults(faults, subs, lat, baseline)
         for finding in found:
@@ -299,8 +311,13 @@ def main() -> int:
         }
         for reason in failed_reasons:
             print(f"  failed with: {reason}")
-        ok = not found and len(ids) == len(subs) and not any(f.error for f in faults)
-        print(f"  {'PASS' if ok else 'FAIL'} every request ended once, none stuck")
+        ok = (
+            not found
+            and len(ids) == len(subs)
+            and not orphan_rows
+            and not any(f.error for f in faults)
+        )
+        print(f"  {'PASS' if ok else 'FAIL'} every request stored and ended once, none stuck")
         return 0 if ok else 1
 
 

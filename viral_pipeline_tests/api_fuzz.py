@@ -43,6 +43,7 @@ DESCRIBED_ONLY = (
     "differs from video_id",  # video_url and video_id, both given, name one video
     "end must not be before start",  # GET /api/admin/costs
     "the range spans at most",  # GET /api/admin/costs
+    "Idempotency-Key already used",  # POST /api/analyze: a key repeated with another body
 )
 
 # The checks that are not about the answer in hand: response time is a bench figure, never a

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -28,6 +27,7 @@ from viral_pipeline.store.schema import (
 from viral_pipeline_tests.api_callers import CALLER, OTHER, OTHER_TOKEN, bearer
 from viral_pipeline_tests.prediction_builders import scrape_simulated_day, succeeded_prediction
 from viral_pipeline_tests.test_predict import REQUEST
+from viral_pipeline_tests.together import all_at_once
 
 VIDEO = "7300000000000000001"
 T0 = datetime(2026, 12, 3, 12, 0, 15, tzinfo=UTC)  # 45 s before its window ends
@@ -262,21 +262,13 @@ def test_threads_hammering_one_count_never_admit_more_than_the_limit(any_db_url)
     place once, and the stored count says 50."""
     engine = ready_engine(any_db_url)
     window = window_of(T0)
-    start = threading.Barrier(8)
-    answers: list[int | None] = []
-    lock = threading.Lock()
-
-    def hammer() -> None:
-        start.wait()
-        mine = [admit(engine, CALLER, "analyze", window, 50) for _ in range(25)]
-        with lock:
-            answers.extend(mine)
-
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    answers = [
+        answer
+        for mine in all_at_once(
+            8, lambda: [admit(engine, CALLER, "analyze", window, 50) for _ in range(25)]
+        )
+        for answer in mine
+    ]
     assert len(answers) == 200
     admitted = sorted(answer for answer in answers if answer is not None)
     assert admitted == list(range(1, 51))

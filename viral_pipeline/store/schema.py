@@ -153,6 +153,13 @@ prediction_requests = sa.Table(
     # The API caller (API_TOKENS name) that owns the request; NULL for rows stored before callers
     # were recorded, which no caller owns.
     sa.Column("caller", sa.String(64), nullable=True, index=True),
+    # The caller's Idempotency-Key for this POST /api/analyze, and the SHA-256 of the validated
+    # request's canonical JSON it was sent with; NULL when the POST carried no key.
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("payload_sha256", sa.String(64), nullable=True),
+    # One request per caller and key, even when two POSTs with it arrive at once: the second
+    # insert conflicts and reads the first one's row. Rows without a key (NULL) never conflict.
+    sa.Index("uq_prediction_requests_idempotency_key", "caller", "idempotency_key", unique=True),
 )
 
 prediction_stages = sa.Table(
