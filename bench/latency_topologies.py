@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
+
+from viral_pipeline.deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCATION = ROOT / "bench" / "latency_location.py"
@@ -36,12 +37,6 @@ BENCH_ENV = {
     "RATE_LIMIT_ANALYZE_PER_MINUTE": "100000",
     "RATE_LIMIT_READS_PER_MINUTE": "100000",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(api: str, seconds: float = 120) -> None:

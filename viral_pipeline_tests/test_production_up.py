@@ -20,17 +20,12 @@ from pathlib import Path
 
 from viral_pipeline.deploy import health, postgres
 from viral_pipeline.deploy.__main__ import PUBLIC_PORTS
+from viral_pipeline.deploy.topology import free_port
 from viral_pipeline_tests.conftest import _missing
 
 START_BOUND_S = 600.0  # the services' start on a loaded 2-core machine
 STOP_BOUND_S = 120.0
 LAST_BANNER_LINE = "Ctrl-C stops them all."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepts(port: int) -> bool:
@@ -44,7 +39,7 @@ def test_up_prints_its_urls_serves_them_and_stops_everything_on_ctrl_c(tmp_path:
         _missing("redis-server not found: install with apt-get install redis-server")
     if postgres.server_bindir() is None:
         _missing("PostgreSQL server binaries not found: install with apt-get install postgresql")
-    ports = {name: _free_port() for name in PUBLIC_PORTS}
+    ports = {name: free_port() for name in PUBLIC_PORTS}
     env = {**os.environ, **{var: str(ports[name]) for name, var in PUBLIC_PORTS.items()}}
     env["API_WORKERS"] = "1"
     workdir = tmp_path / "production"
