@@ -13,7 +13,9 @@ from dagster._core.instance.config import dagster_instance_config
 from viral_pipeline.deploy.__main__ import DEFAULT_PORTS, main, topology_from_env
 from viral_pipeline.deploy.commands import DEFINITIONS_MODULE, LOCATION_NAME, ServiceCommands
 from viral_pipeline.deploy.instance_config import (
+    POOLED_STORAGE,
     POSTGRES_INSTANCE,
+    RUN_COORDINATOR,
     production_instance,
     production_instance_yaml,
 )
@@ -25,15 +27,22 @@ from viral_pipeline.settings import PROJECT_ROOT
 def test_the_composed_file_is_a_valid_dagster_instance(launcher: str, tmp_path: Path) -> None:
     (tmp_path / "dagster.yaml").write_text(production_instance_yaml(launcher))
     config, _ = dagster_instance_config(str(tmp_path))  # raises on a schema error
-    assert config["storage"]["postgres"]["postgres_db"]["port"] == {"env": "DAGSTER_PG_PORT"}
+    storage = config["storage"]["custom"]
+    assert storage["config"]["postgres_db"]["port"] == {"env": "DAGSTER_PG_PORT"}
     assert ("run_launcher" in config) is (launcher == "celery")
 
 
 def test_run_concurrency_and_the_queue_come_from_the_postgres_instance_unchanged() -> None:
     shared = yaml.safe_load(POSTGRES_INSTANCE.read_text())
     composed = production_instance()
-    for key in ("storage", "concurrency", "run_queue"):
-        assert composed[key] == shared[key]
+    assert composed["concurrency"] == shared["concurrency"]
+    # The same PostgreSQL connection settings, read by the pooled storage.
+    assert composed["storage"] == {
+        "custom": {**POOLED_STORAGE, "config": shared["storage"]["postgres"]}
+    }
+    # The queue's settings configure the coordinator that launches at once when a slot is free.
+    assert "run_queue" not in composed
+    assert composed["run_coordinator"] == {**RUN_COORDINATOR, "config": shared["run_queue"]}
 
 
 def test_runs_go_to_the_worker_checking_launcher_and_dead_workers_fail_fast() -> None:

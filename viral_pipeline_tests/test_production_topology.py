@@ -117,7 +117,10 @@ def test_a_prediction_runs_on_a_celery_worker(topology: Topology) -> None:
         # The task's final state in the result backend, written by the worker that ran it.
         assert instance.run_launcher.celery.AsyncResult(task_id).state == "SUCCESS"  # type: ignore[attr-defined]
         messages = [entry.message for entry in instance.all_logs(run.run_id) if entry.message]
+        enqueued = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
     assert any(m.endswith("Celery task has been forwarded to the broker.") for m in messages)
+    # Every slot was free and nothing waited: the sensor's submit launched it, not the queue.
+    assert enqueued == []
 
 
 def _worker_holding(topology: Topology, task_id: str) -> int | None:
