@@ -73,6 +73,40 @@ def successful_runs(instance, request_ids: list[str], tag: str = "request_id") -
     }
 
 
+def runs_in_progress(instance, request_ids: list[str], tag: str = "request_id") -> int:
+    """Runs of these requests not yet ended: a request's row can end (its result persisted)
+    before its run does, or before a retry of that run does, so the runs are checked after."""
+    import dagster as dg
+
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+    wanted = set(request_ids)
+    return sum(
+        1
+        for record in instance.get_run_records(filters=dg.RunsFilter(statuses=unfinished))
+        if record.dagster_run.tags.get(tag) in wanted
+    )
+
+
+def run_history(instance, request_id: str, tag: str = "request_id") -> list[str]:
+    """One line per run of a request, oldest first: id, status, parent, and how it failed."""
+    import dagster as dg
+
+    lines = []
+    for record in reversed(instance.get_run_records(filters=dg.RunsFilter(tags={tag: request_id}))):
+        run = record.dagster_run
+        failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        why = failures[-1].message if failures else ""
+        parent = run.tags.get("dagster/parent_run_id", "")[:8]
+        lines.append(f"run {run.run_id[:8]} {run.status.value} parent={parent or '-'} {why}")
+    return lines
+
+
 def findings(
     request_ids: list[str],
     records: dict[str, RequestRecord],

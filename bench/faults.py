@@ -40,7 +40,13 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.fault_check import findings, request_records, successful_runs  # noqa: E402
+from bench.fault_check import (  # noqa: E402
+    findings,
+    request_records,
+    run_history,
+    runs_in_progress,
+    successful_runs,
+)
 from bench.latency_paths import REQUEST, epoch  # noqa: E402
 from bench.latency_topologies import BENCH_ENV  # noqa: E402
 from viral_pipeline.store.db import create_db_engine  # noqa: E402
@@ -285,10 +291,13 @@ def main() -> int:
         lat = latencies(subs, ended)
         done_s = time.monotonic() - began
         with topology.instance() as instance:
+            while runs_in_progress(instance, ids) and time.time() < bound_at:
+                time.sleep(1)
             runs = successful_runs(instance, ids)
-        found = findings(
-            ids, request_records(engine, ids), runs, bound_passed=time.time() >= bound_at
-        )
+            found = findings(
+                ids, request_records(engine, ids), runs, bound_passed=time.time() >= bound_at
+            )
+            histories = {f.request_id: run_history(instance, f.request_id) for f in found}
         statuses = [ended.get(rid, ("missing", None))[0] for rid in ids]
         print(
             f"burst: {len(subs)} submitted, {len(ids)} admitted, all ended in {done_s:.0f} s "
@@ -306,6 +315,8 @@ def main() -> int:
         report_faults(faults, subs, lat, baseline)
         for finding in found:
             print(f"  FINDING {finding.request_id}: {finding.problem.value}")
+            for line in histories[finding.request_id]:
+                print(f"      {line}")
         failed_reasons = {
             r.error for r in request_records(engine, ids).values() if r.status == "failed"
         }

@@ -8,7 +8,15 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from bench.fault_check import Finding, Problem, findings, request_records, successful_runs
+from bench.fault_check import (
+    Finding,
+    Problem,
+    findings,
+    request_records,
+    run_history,
+    runs_in_progress,
+    successful_runs,
+)
 from viral_pipeline.store import queues
 from viral_pipeline.store.predictions import create_request, mark_failed, mark_running
 from viral_pipeline.store.schema import prediction_requests
@@ -113,3 +121,22 @@ def test_a_success_without_a_run_and_a_failure_without_a_reason_are_flagged(
         Finding(unrun, Problem.NO_SUCCESSFUL_RUN),
         Finding(silent, Problem.FAILED_WITHOUT_REASON),
     }
+
+
+def test_runs_still_going_are_counted_per_request_and_a_request_s_runs_are_told_in_order(
+    instance,
+) -> None:
+    # The row of a request can end before its run (or its run's retry) does: the check waits
+    # for these first.
+    crashed_id = run_for(instance, "r1", crashed)
+    retry_id = run_for(instance, "r1")
+    waiting = instance.create_run_for_job(served, tags={"request_id": "r2"})
+    instance.create_run_for_job(served, tags={"request_id": "someone-else"})
+    assert runs_in_progress(instance, ["r1", "r2"]) == 1
+    assert runs_in_progress(instance, ["r1"]) == 0
+    instance.report_run_failed(waiting)
+    assert runs_in_progress(instance, ["r1", "r2"]) == 0
+
+    first, second = run_history(instance, "r1")
+    assert first.startswith(f"run {crashed_id[:8]} FAILURE") and "crash" in first
+    assert second.startswith(f"run {retry_id[:8]} SUCCESS")
