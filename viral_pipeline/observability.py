@@ -83,6 +83,9 @@ def configure_logging(level: str = "INFO", *, force: bool = False) -> None:
     root.handlers = [h for h in root.handlers if h.get_name() != "viral_pipeline_json"]
     root.addHandler(handler)
     root.setLevel(level)
+    # Python's warnings (a library's deprecation, Celery's "running as root") become log records
+    # under `py.warnings`, rendered like every other line instead of as free text on stderr.
+    logging.captureWarnings(True)
     # httpx logs every request URL at INFO; URLs can carry tokens, so keep it at WARNING.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

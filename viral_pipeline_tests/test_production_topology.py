@@ -121,6 +121,17 @@ def test_a_prediction_runs_on_a_celery_worker(topology: Topology) -> None:
     assert any(m.endswith("Celery task has been forwarded to the broker.") for m in messages)
     # Every slot was free and nothing waited: the sensor's submit launched it, not the queue.
     assert enqueued == []
+    # The workers log JSON lines only (no banner, no Celery text format); the one that ran the
+    # run logged taking its task.
+    lines = [
+        line
+        for path in sorted((topology.workdir / "logs").glob("celery_worker-*.log"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    records = [json.loads(line) for line in lines]
+    assert all(isinstance(record, dict) for record in records)
+    assert any(task_id in record.get("event", "") for record in records)
 
 
 def _worker_holding(topology: Topology, task_id: str) -> int | None:

@@ -28,7 +28,13 @@ app = make_app(
         "include": [],
         # A worker takes a run only when it has a free process for it: a run never waits behind a
         # busy worker while another is idle.
-        "config_source": {**DEFAULT_CONFIG, "worker_disable_prefetch": True},
+        # Our JSON lines (configured when the definitions load) stay the worker's log format:
+        # Celery would otherwise put its own text format on the root logger.
+        "config_source": {
+            **DEFAULT_CONFIG,
+            "worker_disable_prefetch": True,
+            "worker_hijack_root_logger": False,
+        },
         "task_default_queue": QUEUE,
     }
 )

@@ -21,7 +21,9 @@ def worker_command(node_name: str) -> list[str]:
     """A run worker: one run at a time (one pool process), on dagster-celery's queue. Its
     main process stays free to answer the launcher's "which tasks do you hold?"."""
     options = "-c 1 --prefetch-multiplier=1 --without-gossip --without-mingle -l INFO"
-    return [sys.executable, "-m", "celery", "-A", WORKER_APP, "worker", "-Q", RUN_QUEUE] + [
+    # --quiet: no start-up banner, so every line the worker writes is a JSON log line.
+    celery = [sys.executable, "-m", "celery", "-A", WORKER_APP, "--quiet"]
+    return [*celery, "worker", "-Q", RUN_QUEUE] + [
         "-n",
         node_name,
         *options.split(),
