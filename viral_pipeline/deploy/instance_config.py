@@ -2,9 +2,10 @@
 PostgreSQL instance (deploy/dagster.postgres.yaml: storage, run concurrency, run queue) with
 deploy/dagster.production.yaml's keys replacing its keys of the same name. Run concurrency and
 the run queue are thus stated once, for both. The production storage is the same PostgreSQL
-storage over connection pools (viral_pipeline.deploy.storage), and the production queue is the same queue with a run
-coordinator that launches a run at once when the queue would let it through on its next pass
-(viral_pipeline.deploy.run_coordinator), configured by the PostgreSQL file's `run_queue`."""
+storage over connection pools (viral_pipeline.deploy.storage), and the production queue the
+same queue with a run coordinator that launches a run at once when the queue would let it
+through on its next pass (viral_pipeline.deploy.run_coordinator), configured by the PostgreSQL
+file's `run_queue`."""
 
 from __future__ import annotations
 
