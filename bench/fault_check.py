@@ -77,18 +77,14 @@ def runs_in_progress(instance, request_ids: list[str], tag: str = "request_id") 
     """Runs of these requests not yet ended: a request's row can end (its result persisted)
     before its run does, or before a retry of that run does, so the runs are checked after."""
     import dagster as dg
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
-    unfinished = [
-        dg.DagsterRunStatus.NOT_STARTED,
-        dg.DagsterRunStatus.QUEUED,
-        dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED,
-        dg.DagsterRunStatus.CANCELING,
-    ]
     wanted = set(request_ids)
     return sum(
         1
-        for record in instance.get_run_records(filters=dg.RunsFilter(statuses=unfinished))
+        for record in instance.get_run_records(
+            filters=dg.RunsFilter(statuses=NOT_FINISHED_STATUSES)
+        )
         if record.dagster_run.tags.get(tag) in wanted
     )
 

@@ -29,9 +29,8 @@ configure_logging(_settings.log_level)
 
 @setup_logging.connect
 def _json_logs(**_: object) -> None:
-    """Celery sets up no logging of its own when this signal has a receiver: the worker's lines
-    stay ours, one JSON object each, like every other entry point's."""
-    configure_logging(_settings.log_level)
+    """Celery sets up no logging of its own when this signal has a receiver, so the JSON logging
+    configured above stays the worker's: one JSON object a line, like every other entry point's."""
 
 
 app = make_app(
